@@ -82,24 +82,36 @@ export class ReorderQueue<T> {
     let end = this.add(this.beginSeq, this.countVal);
     if (this.ge(seq, this.beginSeq) && this.lt(seq, end)) {
       const s = this.slot(seq);
-      if (s.set) return this.drop(seq, item); // received twice
+      if (s.set) {
+        this.drop(seq, item); // received twice
+        return;
+      }
       s.set = true;
       s.item = item;
       return;
     }
-    if (this.lt(seq, this.beginSeq)) return this.drop(seq, item);
+    if (this.lt(seq, this.beginSeq)) {
+      this.drop(seq, item);
+      return;
+    }
     if (!this.ge(seq, end)) {
       // Exactly half the number space away: the comparison is undefined. Only an empty queue
       // that evicts from the front may rebase onto it.
       if (this.countVal === 0 && this.dropStrategy === 'begin') {
         this.beginSeq = seq;
         end = seq;
-      } else return this.drop(seq, item);
+      } else {
+        this.drop(seq, item);
+        return;
+      }
     }
     const newEnd = this.add(seq, 1);
     let totalEnd = this.add(end, this.size - this.countVal);
     if (this.lt(totalEnd, newEnd)) {
-      if (this.dropStrategy === 'end') return this.drop(seq, item);
+      if (this.dropStrategy === 'end') {
+        this.drop(seq, item);
+        return;
+      }
       while (this.countVal > 0 && this.lt(totalEnd, newEnd)) {
         const s = this.slot(this.beginSeq);
         if (s.set) this.drop(this.beginSeq, s.item as T);
