@@ -142,7 +142,9 @@ export function fecDecode(units: (Uint8Array | undefined)[], k: number, m: numbe
     survivors.push(i);
   }
   if (survivors.length < k)
-    throw new FecError(`only ${survivors.length} of ${k + m} units arrived, ${k} needed to rebuild the frame`);
+    throw new FecError(
+      `only ${survivors.length} of ${k + m} units arrived, ${k} needed to rebuild the frame`,
+    );
   const missing: number[] = [];
   for (let j = 0; j < k; j++) if (units[j] === undefined) missing.push(j);
   if (missing.length === 0) return units.slice(0, k) as Uint8Array[];

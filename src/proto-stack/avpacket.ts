@@ -1,0 +1,204 @@
+/**
+ * AV packet header codec (Takion base types 2 = VIDEO and 3 = AUDIO), PROTOCOL §7.
+ *
+ *   0      type (0x02 video / 0x03 audio, +0x10 when 3 NALU-info bytes follow the header)
+ *   1..2   packet_index      3..4  frame_index
+ *   5..8   unit word: video  unit_index:11 | units_total-1:11 | fec_units:10
+ *                     audio  unit_index:8  | units_total-1:8  | unit_size:8 | fec:4 | source:4
+ *   9      codec             10..13 GMAC       14..17 key_pos (low 32 bits)
+ *   video: 18..19 unknown u16, 20 = adaptive_stream_index << 5 | low bits; data at 21
+ *   audio: 18 unknown byte; data at 19
+ *   then +3 NALU-info bytes when flagged, then (v12 audio only) one marker byte, 0x02 = haptics.
+ *
+ * The payload stays encrypted here: the caller verifies the GMAC and XORs the data with the
+ * remote key stream at keyPos + 16.
+ */
+import { ParseError } from '../errors.js';
+
+export type AvVersion = 9 | 12;
+
+export const AV_TYPE_VIDEO = 2;
+export const AV_TYPE_AUDIO = 3;
+const NALU_FLAG = 0x10;
+const GMAC_OFFSET = 10;
+export const AV_KEY_POS_OFFSET = 14;
+export const HAPTICS_MARKER = 0x02;
+
+/** Everything a sender chooses; formatAvPacket writes exactly these. */
+export interface AvPacketFields {
+  isVideo: boolean;
+  version: AvVersion;
+  packetIndex: number;
+  frameIndex: number;
+  unitIndex: number;
+  unitsTotal: number;
+  /** Video: FEC units of the frame. Audio: redundant copies per packet (4 bits). */
+  fecUnits: number;
+  /** Audio only: source units per packet (4 bits); video derives it as unitsTotal - fecUnits. */
+  sourceUnits?: number;
+  /** Audio only: bytes per unit (8 bits). */
+  unitSize?: number;
+  codec: number;
+  /** Low 32 bits of the sender's key position. */
+  keyPos: number;
+  /** Video only. */
+  adaptiveStreamIndex?: number;
+  /** Unknown bits kept for a faithful re-format: video bytes 18..19 (u16), audio byte 18. */
+  unknown18?: number;
+  /** Video only: the low 5 bits of byte 20. */
+  streamFlags?: number;
+  /** The 3 NALU-info bytes, when present. */
+  naluInfo?: Uint8Array;
+  /** v12 audio only: the marker byte (0x02 = haptics PCM). */
+  audioMarker?: number;
+}
+
+export interface AvPacket extends Required<Omit<AvPacketFields, 'naluInfo'>> {
+  naluInfo: Uint8Array | undefined;
+  isHaptics: boolean;
+  /** The 4 GMAC bytes as received (a view into the packet). */
+  gmac: Uint8Array;
+  headerSize: number;
+  /** The payload (a view into the packet), still encrypted on the wire. */
+  data: Uint8Array;
+}
+
+function headerSizeOf(isVideo: boolean, version: AvVersion, nalu: boolean): number {
+  let n = isVideo ? 21 : 19;
+  if (nalu) n += 3;
+  if (!isVideo && version === 12) n += 1;
+  return n;
+}
+
+/** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
+export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
+  if (bytes.length < 1) throw new ParseError('av', 'empty AV packet');
+  const baseType = bytes[0] & 0x0f;
+  if (baseType !== AV_TYPE_VIDEO && baseType !== AV_TYPE_AUDIO)
+    throw new ParseError('av', `packet type ${baseType} is neither video (2) nor audio (3)`);
+  const isVideo = baseType === AV_TYPE_VIDEO;
+  const nalu = (bytes[0] & NALU_FLAG) !== 0;
+  const headerSize = headerSizeOf(isVideo, version, nalu);
+  if (bytes.length <= headerSize)
+    throw new ParseError(
+      'av',
+      `${isVideo ? 'video' : 'audio'} packet of ${bytes.length} bytes has no payload after its ${headerSize}-byte header`,
+    );
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const word = dv.getUint32(5);
+  let unitIndex: number;
+  let unitsTotal: number;
+  let fecUnits: number;
+  let sourceUnits: number;
+  let unitSize = 0;
+  if (isVideo) {
+    unitIndex = word >>> 21;
+    unitsTotal = ((word >>> 10) & 0x7ff) + 1;
+    fecUnits = word & 0x3ff;
+    sourceUnits = unitsTotal - fecUnits;
+  } else {
+    unitIndex = word >>> 24;
+    unitsTotal = ((word >>> 16) & 0xff) + 1;
+    unitSize = (word >>> 8) & 0xff;
+    fecUnits = (word >>> 4) & 0xf;
+    sourceUnits = word & 0xf;
+  }
+  let off = 18;
+  let unknown18: number;
+  let adaptiveStreamIndex = 0;
+  let streamFlags = 0;
+  if (isVideo) {
+    unknown18 = dv.getUint16(18);
+    adaptiveStreamIndex = bytes[20] >>> 5;
+    streamFlags = bytes[20] & 0x1f;
+    off = 21;
+  } else {
+    unknown18 = bytes[18];
+    off = 19;
+  }
+  let naluInfo: Uint8Array | undefined;
+  if (nalu) {
+    naluInfo = bytes.subarray(off, off + 3);
+    off += 3;
+  }
+  let audioMarker = 0;
+  if (!isVideo && version === 12) audioMarker = bytes[off++];
+  return {
+    isVideo,
+    version,
+    packetIndex: dv.getUint16(1),
+    frameIndex: dv.getUint16(3),
+    unitIndex,
+    unitsTotal,
+    fecUnits,
+    sourceUnits,
+    unitSize,
+    codec: bytes[9],
+    gmac: bytes.subarray(GMAC_OFFSET, GMAC_OFFSET + 4),
+    keyPos: dv.getUint32(AV_KEY_POS_OFFSET),
+    adaptiveStreamIndex,
+    unknown18,
+    streamFlags,
+    naluInfo,
+    audioMarker,
+    isHaptics: !isVideo && audioMarker === HAPTICS_MARKER,
+    headerSize,
+    data: bytes.subarray(headerSize),
+  };
+}
+
+function field(name: string, v: number | undefined, bits: number, min = 0): number {
+  const x = v ?? 0;
+  if (!Number.isInteger(x) || x < min || x >= 2 ** bits)
+    throw new ParseError('av', `${name} = ${v} does not fit the header (${min}..${2 ** bits - 1})`);
+  return x;
+}
+
+/**
+ * Builds a datagram from header fields and the (already encrypted) payload. The GMAC field is
+ * zero: the caller computes the tag over the finished packet and writes it at offset 10.
+ */
+export function formatAvPacket(f: AvPacketFields, encryptedData: Uint8Array): Uint8Array {
+  const nalu = f.naluInfo !== undefined;
+  if (nalu && f.naluInfo?.length !== 3) throw new ParseError('av', 'NALU info must be 3 bytes');
+  const headerSize = headerSizeOf(f.isVideo, f.version, nalu);
+  const out = new Uint8Array(headerSize + encryptedData.length);
+  const dv = new DataView(out.buffer);
+  out[0] = (f.isVideo ? AV_TYPE_VIDEO : AV_TYPE_AUDIO) | (nalu ? NALU_FLAG : 0);
+  dv.setUint16(1, field('packetIndex', f.packetIndex, 16));
+  dv.setUint16(3, field('frameIndex', f.frameIndex, 16));
+  let word: number;
+  if (f.isVideo) {
+    word =
+      (field('unitIndex', f.unitIndex, 11) << 21) |
+      (field('unitsTotal', f.unitsTotal - 1, 11) << 10) |
+      field('fecUnits', f.fecUnits, 10);
+  } else {
+    word =
+      (field('unitIndex', f.unitIndex, 8) << 24) |
+      (field('unitsTotal', f.unitsTotal - 1, 8) << 16) |
+      (field('unitSize', f.unitSize, 8) << 8) |
+      (field('fecUnits', f.fecUnits, 4) << 4) |
+      field('sourceUnits', f.sourceUnits, 4);
+  }
+  dv.setUint32(5, word >>> 0);
+  out[9] = field('codec', f.codec, 8);
+  dv.setUint32(AV_KEY_POS_OFFSET, field('keyPos', f.keyPos, 32));
+  let off: number;
+  if (f.isVideo) {
+    dv.setUint16(18, field('unknown18', f.unknown18, 16));
+    out[20] =
+      (field('adaptiveStreamIndex', f.adaptiveStreamIndex, 3) << 5) | field('streamFlags', f.streamFlags, 5);
+    off = 21;
+  } else {
+    out[18] = field('unknown18', f.unknown18, 8);
+    off = 19;
+  }
+  if (f.naluInfo) {
+    out.set(f.naluInfo, off);
+    off += 3;
+  }
+  if (!f.isVideo && f.version === 12) out[off++] = field('audioMarker', f.audioMarker, 8);
+  out.set(encryptedData, off);
+  return out;
+}
