@@ -1,0 +1,62 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { AuthError, ParseError } from '../../src/errors.js';
+import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { Ecdh } from '../../src/proto-stack/ecdh.js';
+import { loadVectors } from '../helpers/vectors.js';
+
+const gk = loadVectors('gkcrypt');
+const pyrp = loadVectors('pyrp_crypt');
+
+describe('Ecdh', () => {
+  it('gkcrypt.json ecdh_secp256k1: public key, signature, secret', () => {
+    const c = gk.cases.find((x: { name: string }) => x.name === 'ecdh_secp256k1');
+    const hk = fromHex(c.inputs.handshake_key);
+    const e = Ecdh.fromPrivateKey(fromHex(c.inputs.local_private_key));
+    expect(toHex(e.publicKey)).toBe(c.expected.local_public_key);
+    expect(toHex(e.sign(hk))).toBe(c.expected.local_public_key_sig);
+    const secret = e.sharedSecret(
+      fromHex(c.inputs.remote_public_key),
+      fromHex(c.inputs.remote_public_key_sig),
+      hk,
+    );
+    expect(toHex(secret)).toBe(c.expected.secret);
+  });
+
+  it('pyrp_crypt.json ecdh: same values, remote signature valid', () => {
+    const c = pyrp.cases.find((x: { name: string }) => x.name === 'ecdh');
+    const hk = fromHex(c.inputs.handshake_key);
+    const e = Ecdh.fromPrivateKey(fromHex(c.inputs.private_key));
+    expect(toHex(e.publicKey)).toBe(c.expected.public_key);
+    expect(toHex(e.sign(hk))).toBe(c.expected.public_sig);
+    expect(c.expected.remote_sig_valid).toBe(true);
+    expect(toHex(e.sharedSecret(fromHex(c.inputs.remote_key), fromHex(c.inputs.remote_sig), hk))).toBe(
+      c.expected.secret,
+    );
+  });
+
+  it('two fresh key pairs agree; a wrong signature is an AuthError; a bad point a ParseError', () => {
+    const hk = new Uint8Array(16).fill(3);
+    const a = Ecdh.generate();
+    const b = Ecdh.generate();
+    expect(a.publicKey).toHaveLength(65);
+    const s1 = a.sharedSecret(b.publicKey, b.sign(hk), hk);
+    const s2 = b.sharedSecret(a.publicKey, a.sign(hk), hk);
+    expect(toHex(s1)).toBe(toHex(s2));
+    expect(s1).toHaveLength(32);
+    const bad = b.sign(hk);
+    bad[0] ^= 1;
+    expect(() => a.sharedSecret(b.publicKey, bad, hk)).toThrow(AuthError);
+    expect(() => a.sharedSecret(b.publicKey, b.sign(new Uint8Array(16)), hk)).toThrow(AuthError);
+    const notOnCurve = b.publicKey.slice();
+    notOnCurve[64] ^= 1;
+    // the signature covers the key, so a flipped key bit is an AuthError first
+    expect(() => a.sharedSecret(notOnCurve, b.sign(hk), hk)).toThrow(AuthError);
+    // correctly signed garbage gets past the signature and is rejected by the curve check
+    const sigOverBad = new Uint8Array(createHmac('sha256', hk).update(notOnCurve).digest());
+    expect(() => a.sharedSecret(notOnCurve, sigOverBad, hk)).toThrow(ParseError);
+    const short = b.publicKey.subarray(0, 33);
+    const sigOverShort = new Uint8Array(createHmac('sha256', hk).update(short).digest());
+    expect(() => a.sharedSecret(short, sigOverShort, hk)).toThrow(ParseError);
+  });
+});
