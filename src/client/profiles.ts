@@ -1,0 +1,183 @@
+/**
+ * Pairing profiles: one per registered console, in `<config dir>/profiles.json` (mode 0600,
+ * written atomically, validated on every load). A file that does not validate is reported with
+ * its path and left untouched: every mutation loads first, so a corrupt file stops the write.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, UsageError } from '../errors.js';
+import { profilesPath, writeFileAtomic } from './config-dir.js';
+
+export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
+
+export const ProfileSettingsSchema = z.object({
+  resolution: z.enum(RESOLUTIONS).default('720p'),
+  fps: z.union([z.literal(30), z.literal(60)]).default(60),
+  /** kbit/s; 'auto' = the usual bitrate for the resolution. */
+  bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
+  /** Where video goes: 'ffplay' (a window), later sinks add names here. */
+  videoSink: z.string().min(1).default('ffplay'),
+  /** 'auto' picks the first audio output that works; 'none' mutes. */
+  audioSink: z.string().min(1).default('auto'),
+  /** Keymap name or path. */
+  keymap: z.string().min(1).default('default'),
+});
+export type ProfileSettings = z.infer<typeof ProfileSettingsSchema>;
+
+const hex = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${bytes} bytes as hex`);
+
+export const PROFILE_NAME_RE = /^[^\s/\\\p{Cc}][^/\\\p{Cc}]{0,63}$/u;
+
+export const ProfileSchema = z.object({
+  name: z.string().regex(PROFILE_NAME_RE, 'a name of 1-64 characters, no slashes or control characters'),
+  kind: z.enum(['PS4', 'PS5']),
+  target: z.union([z.literal(800), z.literal(900), z.literal(1000), z.literal(1000000), z.literal(1000100)]),
+  /** Address the console answered from (IPv4 or a host name). */
+  host: z.string().min(1),
+  /** The console's MAC as 12 hex digits: DDP host-id = PS4-Mac/PS5-Mac. */
+  hostId: hex(6),
+  nickname: z.string(),
+  /** RegistKey bytes as hex (the console sends 8). */
+  registKey: z.string().regex(/^(?:[0-9a-fA-F]{2}){1,32}$/, 'hex bytes'),
+  /** RP-Key ("morning"), 16 bytes as hex. */
+  rpKey: hex(16),
+  /** PSN account id: 8 bytes little-endian, base64. */
+  accountId: z.string().regex(/^[A-Za-z0-9+/]{11}=$/, '8 bytes as base64'),
+  createdAt: z.iso.datetime(),
+  settings: ProfileSettingsSchema.prefault({}),
+});
+export type Profile = z.infer<typeof ProfileSchema>;
+/** What a caller supplies: settings may be partial or missing. */
+export type ProfileInput = z.input<typeof ProfileSchema>;
+
+const FileSchema = z
+  .object({ version: z.literal(1), profiles: z.array(ProfileSchema) })
+  .refine((f) => new Set(f.profiles.map((p) => p.name)).size === f.profiles.length, {
+    message: 'two profiles have the same name',
+  });
+
+/** `base`, or `base-2`, `base-3`... whichever is not taken. */
+export function uniqueProfileName(base: string, taken: Iterable<string>): string {
+  const names = new Set(taken);
+  const clean =
+    base
+      .replace(/[/\\\p{Cc}]/gu, '-')
+      .trim()
+      .slice(0, 56) || 'console';
+  if (!names.has(clean)) return clean;
+  for (let i = 2; ; i++) if (!names.has(`${clean}-${i}`)) return `${clean}-${i}`;
+}
+
+export class ProfileStore {
+  constructor(readonly path: string) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): ProfileStore {
+    return new ProfileStore(profilesPath(env));
+  }
+
+  /** All profiles; a missing file is an empty list. */
+  async list(): Promise<Profile[]> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') return [];
+      throw new ConfigError(`cannot read ${this.path}: ${e.code ?? e.message}`, {
+        hint: `check the permissions of ${this.path}`,
+        cause: err,
+      });
+    }
+    const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${this.path} ${this.path}.bak`;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${this.path} is not valid JSON (${(err as Error).message})`, {
+        hint,
+        cause: err,
+      });
+    }
+    const parsed = FileSchema.safeParse(json);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      const where = first.path.length ? ` at ${first.path.join('.')}` : '';
+      throw new ConfigError(`${this.path} is not a valid profiles file: ${first.message}${where}`, { hint });
+    }
+    return parsed.data.profiles;
+  }
+
+  async find(name: string): Promise<Profile | undefined> {
+    return (await this.list()).find((p) => p.name === name);
+  }
+
+  async get(name: string): Promise<Profile> {
+    const all = await this.list();
+    const p = all.find((q) => q.name === name);
+    if (!p) {
+      throw new UsageError(
+        `no profile named "${name}"`,
+        all.length
+          ? `known profiles: ${all.map((q) => q.name).join(', ')}`
+          : 'register a console first: rptui register --help',
+      );
+    }
+    return p;
+  }
+
+  /** Adds a new profile; its name must be free. Returns the stored (validated) profile. */
+  async add(input: ProfileInput): Promise<Profile> {
+    const all = await this.list();
+    const profile = validate(input);
+    if (all.some((p) => p.name === profile.name)) {
+      throw new UsageError(
+        `a profile named "${profile.name}" already exists`,
+        'pick another --name, or remove it first: rptui profiles rm',
+      );
+    }
+    await this.save([...all, profile]);
+    return profile;
+  }
+
+  /** Replaces the profile called `name` with `change(profile)`. */
+  async update(name: string, change: (p: Profile) => ProfileInput): Promise<Profile> {
+    const all = await this.list();
+    const i = all.findIndex((p) => p.name === name);
+    if (i < 0) await this.get(name); // throws the usual "no profile" error
+    const next = validate(change(all[i]));
+    if (next.name !== name && all.some((p) => p.name === next.name)) {
+      throw new UsageError(`a profile named "${next.name}" already exists`);
+    }
+    const copy = all.slice();
+    copy[i] = next;
+    await this.save(copy);
+    return next;
+  }
+
+  async rename(from: string, to: string): Promise<Profile> {
+    return this.update(from, (p) => ({ ...p, name: to }));
+  }
+
+  async remove(name: string): Promise<Profile> {
+    const all = await this.list();
+    const p = all.find((q) => q.name === name);
+    if (!p) return this.get(name);
+    await this.save(all.filter((q) => q !== p));
+    return p;
+  }
+
+  private async save(profiles: Profile[]): Promise<void> {
+    await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, profiles }, null, 2)}\n`, 0o600);
+  }
+}
+
+function validate(input: ProfileInput): Profile {
+  const r = ProfileSchema.safeParse(input);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const where = first.path.length ? ` ${first.path.join('.')}` : '';
+    throw new UsageError(`invalid profile${where}: ${first.message}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,96 @@
+// Runs the real CLI (./bin/rptui) as a child process with its own config dir, and collects what
+// it prints. Temp dirs and processes made through a Harness are removed/killed by cleanup(),
+// which useHarness() wires to afterEach/afterAll so no test leaves anything behind.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach } from 'vitest';
+import { repoRoot } from './vectors.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** RPTUI_CONFIG_DIR for the run (required so no test touches the user's real profiles). */
+  configDir: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** Spawns ./bin/rptui with `args`; resolves when it exits (SIGKILL after the timeout). */
+export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
+  return spawn(process.execPath, [join(repoRoot, 'bin', 'rptui'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env, RPTUI_CONFIG_DIR: opts.configDir, RPTUI_DEV: '', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
+  const child = spawnCli(args, opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `rptui ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
+    }, opts.timeoutMs ?? 20_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Owns temp dirs and child processes; cleanup() kills and removes them all. */
+export class Harness {
+  private readonly dirs: string[] = [];
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  tempDir(prefix = 'rptui-test-'): string {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(d);
+    return d;
+  }
+
+  /** Registers something to stop at cleanup (run in reverse order of registration). */
+  defer(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
+  async cleanup(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const close of this.closers.splice(0).reverse()) {
+      await close().catch((e) => errors.push(e));
+    }
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    if (errors.length) throw errors[0];
+  }
+}
+
+/** A Harness cleaned up after each test (`scope: 'each'`) or after the file (`'all'`). */
+export function useHarness(scope: 'each' | 'all' = 'each'): Harness {
+  const h = new Harness();
+  if (scope === 'each') afterEach(() => h.cleanup());
+  else afterAll(() => h.cleanup());
+  return h;
+}
