@@ -21,6 +21,7 @@ const CHUNK_HEADER = 8;
 
 type ValueType =
   | 'u32' // integer
+  | 'id32' // u32 identifier (SPI, PRI address), shown in hex
   | 'u16'
   | 'enum' // u32 with names
   | 'bool32'
@@ -93,16 +94,16 @@ export const CHUNKS: Record<string, ChunkDef> = {
   psec: { name: 'Security type', type: 'enum', len: 4, names: PSEC_NAMES },
   '1key': { name: 'AES-128 key', type: 'bytes', len: 16 },
   '1slt': { name: 'AES-128 salt', type: 'bytes', len: 4 },
-  '1spi': { name: 'AES-128 SPI', type: 'u32', len: 4 },
+  '1spi': { name: 'AES-128 SPI', type: 'id32', len: 4 },
   '2key': { name: 'AES-256 key', type: 'bytes', len: 32 },
   '2slt': { name: 'AES-256 salt', type: 'bytes', len: 4 },
-  '2spi': { name: 'AES-256 SPI', type: 'u32', len: 4 },
+  '2spi': { name: 'AES-256 SPI', type: 'id32', len: 4 },
   s12k: { name: 'Salsa20-256-round12 key', type: 'bytes', len: 32 },
   s12s: { name: 'Salsa20-256-round12 salt', type: 'bytes', len: 4 },
-  s12t: { name: 'Salsa20-256-round12 SPI', type: 'u32', len: 4 },
+  s12t: { name: 'Salsa20-256-round12 SPI', type: 'id32', len: 4 },
   cipa: { name: 'Connection IP address', type: 'text', len: { max: 255 } },
   cmac: { name: 'Connection MAC address', type: 'mac', len: 6 },
-  cpri: { name: 'Connection PRI address', type: 'u32', len: 4 },
+  cpri: { name: 'Connection PRI address', type: 'id32', len: 4 },
   ctag: { name: 'Connection tag', type: 'text', len: { max: 127 } },
   cprt: { name: 'Connection port', type: 'u16', len: 2 },
   pca1: { name: 'AES-128-GCM key', type: 'bytes', len: 32 },
@@ -245,6 +246,10 @@ function decodeValue(
     case 'u32': {
       const v = dv.getUint32(0);
       return { value: { kind: 'int', value: v, text: String(v) }, warnings: w };
+    }
+    case 'id32': {
+      const v = dv.getUint32(0);
+      return { value: { kind: 'int', value: v, text: `0x${v.toString(16).padStart(8, '0')}` }, warnings: w };
     }
     case 'u16': {
       const v = dv.getUint16(0);
@@ -444,6 +449,7 @@ export function mgmtChunk(tag: string, input: MgmtInput): MgmtChunk {
   };
   switch (def.type) {
     case 'u32':
+    case 'id32':
     case 'enum':
       if (typeof input !== 'number') bad();
       w.u32(input as number);
