@@ -1,0 +1,155 @@
+/**
+ * When to send feedback packets (sans-I/O). A controller change produces its packets at once —
+ * nothing waits for a timer — and the state packet is repeated at least every 200 ms so the
+ * console knows the pad is alive. History packets carry the new events (newest first) plus up to
+ * 4 older ones repeated, so a lost datagram does not lose a press or release.
+ *
+ * The caller (the stream session) owns key_pos and crypto: it turns each FeedbackOutput into a
+ * datagram with formatFeedbackPacket / feedbackPackets.
+ */
+import {
+  encodeFeedbackHistory,
+  encodeFeedbackState,
+  FEEDBACK_HISTORY_MAX_EVENTS,
+  FEEDBACK_HISTORY_RESEND_EVENTS,
+  FEEDBACK_KEY_POS_EXTRA,
+  type FeedbackCrypt,
+  type FeedbackHistoryEvent,
+  type FeedbackType,
+  formatFeedbackPacket,
+} from '../proto-stack/feedback.js';
+import {
+  type ControllerState,
+  diffState,
+  feedbackStateEqual,
+  IDLE_STATE,
+  stateEqual,
+  toFeedbackState,
+} from './controller-state.js';
+
+export const FEEDBACK_STATE_INTERVAL_MS = 200;
+
+export interface FeedbackOutput {
+  type: FeedbackType;
+  seq: number;
+  payload: Uint8Array;
+}
+
+/** Everything the cadence depends on besides the clock; immutable, returned anew by each step. */
+export interface FeedbackContext {
+  readonly ps5: boolean;
+  /** The state the console last saw (history is recorded against it). */
+  readonly state: ControllerState;
+  /** State last put into a FEEDBACK_STATE packet. */
+  readonly sentState: ControllerState;
+  readonly stateSeq: number;
+  readonly historySeq: number;
+  /** Events kept for repetition, newest first. */
+  readonly history: readonly FeedbackHistoryEvent[];
+}
+
+export function initialFeedbackContext(ps5: boolean): FeedbackContext {
+  return { ps5, state: IDLE_STATE, sentState: IDLE_STATE, stateSeq: 0, historySeq: 0, history: [] };
+}
+
+/**
+ * Pure: the packets one controller change causes, and the context afterwards. A history packet
+ * when buttons/triggers/touches changed; a state packet when sticks or motion changed.
+ */
+export function feedbackForChange(
+  ctx: FeedbackContext,
+  next: ControllerState,
+): { outputs: FeedbackOutput[]; ctx: FeedbackContext } {
+  if (stateEqual(ctx.state, next)) return { outputs: [], ctx };
+  const outputs: FeedbackOutput[] = [];
+  let { stateSeq, historySeq, history, sentState } = ctx;
+  if (!feedbackStateEqual(sentState, next)) {
+    outputs.push({
+      type: 'state',
+      seq: stateSeq,
+      payload: encodeFeedbackState(toFeedbackState(next), ctx.ps5),
+    });
+    stateSeq = (stateSeq + 1) & 0xffff;
+    sentState = next;
+  }
+  const events = diffState(ctx.state, next);
+  if (events.length > 0) {
+    // The reference pushes each event to the front of a 16-slot ring: newest first.
+    const all = [...events.reverse(), ...history].slice(0, FEEDBACK_HISTORY_MAX_EVENTS);
+    outputs.push({ type: 'history', seq: historySeq, payload: encodeFeedbackHistory(all) });
+    historySeq = (historySeq + 1) & 0xffff;
+    history = all.slice(0, FEEDBACK_HISTORY_RESEND_EVENTS);
+  }
+  return { outputs, ctx: { ...ctx, state: next, sentState, stateSeq, historySeq, history } };
+}
+
+/** Pure: the periodic state packet. */
+export function feedbackKeepalive(ctx: FeedbackContext): { output: FeedbackOutput; ctx: FeedbackContext } {
+  const output: FeedbackOutput = {
+    type: 'state',
+    seq: ctx.stateSeq,
+    payload: encodeFeedbackState(toFeedbackState(ctx.state), ctx.ps5),
+  };
+  return { output, ctx: { ...ctx, sentState: ctx.state, stateSeq: (ctx.stateSeq + 1) & 0xffff } };
+}
+
+/** Stateful wrapper with the clock: update() on every input change, tick() when nextWakeup() is due. */
+export class FeedbackSender {
+  private ctx: FeedbackContext;
+  private lastStateAt: number;
+
+  constructor(
+    ps5: boolean,
+    now: number,
+    private readonly intervalMs = FEEDBACK_STATE_INTERVAL_MS,
+  ) {
+    this.ctx = initialFeedbackContext(ps5);
+    this.lastStateAt = now;
+  }
+
+  get state(): ControllerState {
+    return this.ctx.state;
+  }
+
+  /** Packets for a new controller state, to send right away (empty if nothing changed). */
+  update(state: ControllerState, now: number): FeedbackOutput[] {
+    const r = feedbackForChange(this.ctx, state);
+    this.ctx = r.ctx;
+    if (r.outputs.some((o) => o.type === 'state')) this.lastStateAt = now;
+    return r.outputs;
+  }
+
+  /** The keep-alive state packet once 200 ms passed without one. */
+  tick(now: number): FeedbackOutput[] {
+    if (now - this.lastStateAt < this.intervalMs) return [];
+    const r = feedbackKeepalive(this.ctx);
+    this.ctx = r.ctx;
+    this.lastStateAt = now;
+    return [r.output];
+  }
+
+  nextWakeup(): number {
+    return this.lastStateAt + this.intervalMs;
+  }
+}
+
+/**
+ * Datagrams for outputs. `allocKeyPos(n)` must return the key_pos for a packet that uses n bytes
+ * of key stream (payload + 16) and advance the session's counter; with no crypt (before BANG)
+ * key_pos and gmac stay zero.
+ */
+export function feedbackPackets(
+  outputs: readonly FeedbackOutput[],
+  crypt: FeedbackCrypt | undefined,
+  allocKeyPos: (size: number) => number,
+): Uint8Array[] {
+  return outputs.map((o) =>
+    formatFeedbackPacket(
+      o.type,
+      o.seq,
+      o.payload,
+      crypt,
+      crypt ? allocKeyPos(o.payload.length + FEEDBACK_KEY_POS_EXTRA) : 0,
+    ),
+  );
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import {
+  IDLE_STATE,
+  withButton,
+  withStick,
+  withTouch,
+  withTrigger,
+} from '../../src/input/controller-state.js';
+import {
+  FeedbackSender,
+  feedbackForChange,
+  feedbackPackets,
+  initialFeedbackContext,
+} from '../../src/input/feedback-sender.js';
+import { toHex } from '../../src/proto-stack/bytes.js';
+import {
+  decodeFeedbackHistory,
+  decodeFeedbackState,
+  parseFeedbackPacket,
+} from '../../src/proto-stack/feedback.js';
+
+const hist = (payload: Uint8Array) =>
+  decodeFeedbackHistory(payload).map((e) => (e.kind === 'button' ? `${e.button}:${e.state}` : `touch`));
+
+describe('feedback cadence', () => {
+  it('a button change gives one history packet at once, a stick change one state packet', () => {
+    const s = new FeedbackSender(false, 1000);
+    const out = s.update(withButton(IDLE_STATE, 'cross', true), 1000.5);
+    expect(out.map((o) => [o.type, o.seq])).toEqual([['history', 0]]);
+    expect(toHex(out[0].payload)).toBe('8088ff');
+    const out2 = s.update(withStick(s.state, 'left', 0, -32768), 1001);
+    expect(out2.map((o) => [o.type, o.seq])).toEqual([['state', 0]]);
+    expect(decodeFeedbackState(out2[0].payload).leftY).toBe(-32768);
+    expect(s.update(s.state, 1002)).toEqual([]);
+  });
+
+  it('history repeats the newest 4 events, newest first', () => {
+    const s = new FeedbackSender(true, 0);
+    let st = IDLE_STATE;
+    const payloads: string[][] = [];
+    for (const [b, p] of [
+      ['cross', true],
+      ['cross', false],
+      ['circle', true],
+      ['square', true],
+      ['triangle', true],
+      ['circle', false],
+    ] as const) {
+      st = withButton(st, b, p);
+      payloads.push(hist(s.update(st, 0)[0].payload));
+    }
+    expect(payloads[1]).toEqual(['cross:0', 'cross:255']);
+    expect(payloads[5]).toEqual(['circle:0', 'triangle:255', 'square:255', 'circle:255', 'cross:0']);
+  });
+
+  it('events of one change follow the reference order: releases, touches, presses, L2, R2', () => {
+    let prev = withButton(withTouch(IDLE_STATE, 0, { id: 1, x: 10, y: 20 }), 'touchpad', true);
+    prev = withButton(prev, 'options', false);
+    const next = withTrigger(
+      withButton(withButton(withTouch(prev, 0, null), 'touchpad', false), 'cross', true),
+      'r2',
+      200,
+    );
+    const { outputs } = feedbackForChange(
+      { ...initialFeedbackContext(false), state: prev, sentState: prev },
+      next,
+    );
+    // newest first on the wire
+    expect(hist(outputs[0].payload)).toEqual(['r2:200', 'cross:255', 'touch', 'touchpad:0']);
+  });
+
+  it('keeps the state alive every 200 ms and wakes up exactly then', () => {
+    const s = new FeedbackSender(false, 0);
+    expect(s.nextWakeup()).toBe(200);
+    expect(s.tick(199)).toEqual([]);
+    const out = s.tick(200);
+    expect(out.map((o) => [o.type, o.seq])).toEqual([['state', 0]]);
+    s.update(withStick(s.state, 'right', 100, 0), 250);
+    expect(s.nextWakeup()).toBe(450);
+    expect(s.tick(449)).toEqual([]);
+    expect(s.tick(450)[0].seq).toBe(2);
+  });
+
+  it('formats datagrams and advances key_pos by payload + 16 per packet', () => {
+    const s = new FeedbackSender(false, 0);
+    const outs = s.update(withStick(withButton(IDLE_STATE, 'ps', true), 'left', 5, 5), 0);
+    const crypt = { crypt: (d: Uint8Array) => d.slice(), gmac: () => Uint8Array.of(1, 2, 3, 4) };
+    let keyPos = 100;
+    const packets = feedbackPackets(outs, crypt, (n) => {
+      const at = keyPos;
+      keyPos += n;
+      return at;
+    });
+    expect(packets.map((p) => parseFeedbackPacket(p).keyPos)).toEqual([100, 141]);
+    expect(keyPos).toBe(141 + 2 + 16);
+    expect(feedbackPackets(outs, undefined, () => 1).map((p) => parseFeedbackPacket(p).keyPos)).toEqual([
+      0, 0,
+    ]);
+  });
+
+  it('update() is fast: 10k changes well under 1 ms each', () => {
+    const s = new FeedbackSender(false, 0);
+    let st = IDLE_STATE;
+    const t0 = performance.now();
+    for (let i = 0; i < 10_000; i++) {
+      st = withButton(withStick(st, 'left', i, -i), 'cross', i % 2 === 0);
+      s.update(st, i);
+    }
+    const perChange = (performance.now() - t0) / 10_000;
+    expect(perChange).toBeLessThan(0.2);
+  });
+});
