@@ -87,8 +87,10 @@ export function parseAccountId(text: string): Uint8Array {
     return out;
   }
   if (/^[A-Za-z0-9+/]{11}=?$/.test(t)) {
-    const bytes = fromBase64(t.length === 11 ? `${t}=` : t);
-    if (bytes.length === 8) return bytes;
+    const padded = t.length === 11 ? `${t}=` : t;
+    const bytes = fromBase64(padded);
+    // re-encoding must give the same text, else the last character carried stray bits (a typo)
+    if (bytes.length === 8 && toBase64(bytes) === padded) return bytes;
   }
   throw new UsageError(`"${t.slice(0, 30)}" is not a PSN account id`, ACCOUNT_ID_HINT);
 }

@@ -267,15 +267,18 @@ describe('search and account id', () => {
       '0',
       '18446744073709551616',
       'x3HEK6t1aw8==',
+      'x3HEK6t1aw9=',
       'me@example.com',
       'AAAAAAAAAAAAAAAA',
     ])
       expect(() => parseAccountId(bad), bad).toThrow(UsageError);
+    let hint: string | undefined;
     try {
       parseAccountId('someone');
     } catch (e) {
-      expect((e as UsageError).hint).toMatch(/decimal/);
+      hint = (e as UsageError).hint;
     }
+    expect(hint).toMatch(/decimal/);
   });
 });
 
