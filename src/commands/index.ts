@@ -1,9 +1,15 @@
 // The subcommands, in the order `rptui --help` lists them. Each module exports
 // `register(program)`.
 import type { Command } from 'commander';
+import { register as demo } from './demo.js';
+import { register as discover } from './discover.js';
 import { register as pcoip } from './pcoip.js';
+import { register as profiles } from './profiles.js';
+import { register as registerCmd } from './register.js';
 import { register as rif } from './rif.js';
+import { register as simulate } from './simulate.js';
+import { register as wake } from './wake.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [pcoip, rif];
+export const commands: Register[] = [discover, wake, registerCmd, profiles, simulate, demo, pcoip, rif];

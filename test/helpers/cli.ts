@@ -1,12 +1,47 @@
-// Runs the real CLI (./bin/rptui) as a child process with its own config dir, and collects what
+// Runs the real CLI (bin/rptui, see rptuiBin) as a child process with its own config dir, and collects what
 // it prints. Temp dirs and processes made through a Harness are removed/killed by cleanup(),
 // which useHarness() wires to afterEach/afterAll so no test leaves anything behind.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildSync } from 'esbuild';
 import { afterAll, afterEach } from 'vitest';
 import { repoRoot } from './vectors.js';
+
+let snapshotBin: string | undefined;
+
+/**
+ * The bin/rptui to run. Other test runs in the same checkout rebuild dist/cli.js at any moment
+ * (vitest's global setup), and a half-written bundle makes a CLI run fail in odd ways. So each
+ * test process bundles the current sources once into a private copy of the package (bin/ and
+ * dist/ real, everything else symlinked) and runs that bin/rptui. RPTUI_TEST_BIN overrides.
+ */
+export function rptuiBin(): string {
+  if (process.env.RPTUI_TEST_BIN) return process.env.RPTUI_TEST_BIN;
+  if (snapshotBin) return snapshotBin;
+  const root = mkdtempSync(join(tmpdir(), 'rptui-bin-'));
+  process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  for (const entry of readdirSync(repoRoot)) {
+    if (entry !== 'bin' && entry !== 'dist' && entry !== '.git')
+      symlinkSync(join(repoRoot, entry), join(root, entry));
+  }
+  mkdirSync(join(root, 'bin'));
+  copyFileSync(join(repoRoot, 'bin', 'rptui'), join(root, 'bin', 'rptui'));
+  buildSync({
+    entryPoints: [join(repoRoot, 'src', 'cli.ts')],
+    outdir: join(root, 'dist'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'error',
+  });
+  snapshotBin = join(root, 'bin', 'rptui');
+  return snapshotBin;
+}
 
 export interface CliResult {
   code: number | null;
@@ -24,7 +59,7 @@ export interface CliOptions {
 
 /** Spawns ./bin/rptui with `args`; resolves when it exits (SIGKILL after the timeout). */
 export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
-  return spawn(process.execPath, [join(repoRoot, 'bin', 'rptui'), ...args], {
+  return spawn(process.execPath, [rptuiBin(), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env, RPTUI_CONFIG_DIR: opts.configDir, RPTUI_DEV: '', FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

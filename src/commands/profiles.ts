@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { type Profile, ProfileStore } from '../client/profiles.js';
+import { fromHex } from '../proto-stack/bytes.js';
+import { wakeCredential } from '../proto-stack/discovery.js';
+import { formatTable } from './discover.js';
+import { publicProfile } from './register.js';
+
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
+
+function details(p: Profile, secrets: boolean): string {
+  const rows: Array<[string, string]> = [
+    ['name', p.name],
+    ['console', `${p.kind} "${p.nickname}"`],
+    ['address', p.host],
+    ['host id', p.hostId],
+    ['protocol', String(p.target)],
+    ['paired', p.createdAt],
+    ['resolution', `${p.settings.resolution} @ ${p.settings.fps} fps, bitrate ${p.settings.bitrate}`],
+    ['video / audio', `${p.settings.videoSink} / ${p.settings.audioSink}`],
+    ['keymap', p.settings.keymap],
+  ];
+  if (secrets) {
+    rows.push(
+      ['account id', p.accountId],
+      ['regist key', p.registKey],
+      ['rp key', p.rpKey],
+      ['wake credential', wakeCredential(fromHex(p.registKey))],
+    );
+  }
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+export const register = (program: Command): void => {
+  const cmd = program
+    .command('profiles')
+    .description(
+      'list and manage paired consoles (stored in $RPTUI_CONFIG_DIR, $XDG_CONFIG_HOME/rptui or ~/.config/rptui)',
+    );
+  const store = () => ProfileStore.fromEnv();
+
+  cmd
+    .command('list')
+    .description('list the paired consoles')
+    .option('--json', 'print JSON (without secrets)')
+    .action(async (o: { json?: boolean }) => {
+      const all = await store().list();
+      if (o.json) return printJson(all.map(publicProfile));
+      if (all.length === 0) return print('no profiles yet: pair a console with `rptui register --help`');
+      print(
+        formatTable(
+          ['NAME', 'KIND', 'CONSOLE', 'ADDRESS', 'HOST ID', 'PAIRED'],
+          all.map((p) => [p.name, p.kind, p.nickname, p.host, p.hostId, p.createdAt.slice(0, 10)]),
+        ),
+      );
+    });
+
+  cmd
+    .command('show')
+    .description('show one profile (secrets only with --secrets)')
+    .argument('<name>', 'profile name')
+    .option('--secrets', 'include the pairing secrets (regist key, RP key, account id, wake credential)')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { secrets?: boolean; json?: boolean }) => {
+      const p = await store().get(name);
+      if (o.json) {
+        return printJson(
+          o.secrets ? { ...p, wakeCredential: wakeCredential(fromHex(p.registKey)) } : publicProfile(p),
+        );
+      }
+      print(details(p, o.secrets ?? false));
+    });
+
+  cmd
+    .command('rm')
+    .description('forget a paired console (the console keeps its side until you remove it there)')
+    .argument('<name>', 'profile name')
+    .option('--json', 'print the removed profile (without secrets) as JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const p = await store().remove(name);
+      if (o.json) printJson(publicProfile(p));
+      else print(`removed profile "${p.name}"`);
+    });
+
+  cmd
+    .command('rename')
+    .description('rename a profile')
+    .argument('<old>', 'current name')
+    .argument('<new>', 'new name')
+    .option('--json', 'print the renamed profile (without secrets) as JSON')
+    .action(async (from: string, to: string, o: { json?: boolean }) => {
+      const p = await store().rename(from, to);
+      if (o.json) printJson(publicProfile(p));
+      else print(`renamed "${from}" to "${p.name}"`);
+    });
+};

@@ -1,0 +1,146 @@
+import type { Command } from 'commander';
+import { PROFILE_NAME_RE, type Profile, ProfileStore, uniqueProfileName } from '../client/profiles.js';
+import { parsePin, type Registration, register as registerConsole } from '../client/regist.js';
+import { UsageError } from '../errors.js';
+import { toBase64, toHex } from '../proto-stack/bytes.js';
+import { parseAccountId } from '../proto-stack/regist.js';
+import { spinner } from './discover.js';
+
+export interface PairOptions {
+  host: string;
+  pin: string;
+  accountId: string;
+  ps5?: boolean;
+  name?: string;
+  store: ProfileStore;
+  onStep?: (text: string) => void;
+}
+
+export interface Paired {
+  profile: Profile;
+  /** An existing profile of the same console and account got the new secrets. */
+  replaced: boolean;
+  registration: Registration;
+}
+
+/**
+ * Validates everything that can be checked offline, registers, then stores the profile. Any
+ * failure happens before the store is touched, so nothing is stored on error.
+ */
+export async function pairAndStore(o: PairOptions): Promise<Paired> {
+  const pin = parsePin(o.pin);
+  const accountId = parseAccountId(o.accountId);
+  const accountB64 = toBase64(accountId);
+  if (o.name !== undefined && !PROFILE_NAME_RE.test(o.name)) {
+    throw new UsageError(
+      `"${o.name}" is not a usable profile name`,
+      'use 1-64 characters without slashes or control characters',
+    );
+  }
+  const before = await o.store.list(); // a corrupt profiles file stops us before the console is asked
+  if (o.name !== undefined && before.some((p) => p.name === o.name)) {
+    throw new UsageError(
+      `a profile named "${o.name}" already exists`,
+      'pick another --name, or remove it first: rptui profiles rm',
+    );
+  }
+  const registration = await registerConsole({
+    host: o.host,
+    pin,
+    accountId,
+    kind: o.ps5 ? 'PS5' : 'PS4',
+    onStep: o.onStep,
+  });
+  const r = registration.result;
+  const secrets = {
+    kind: registration.kind,
+    target: registration.target,
+    host: registration.address,
+    hostId: r.mac.toUpperCase(),
+    nickname: r.nickname,
+    registKey: r.registKeyText,
+    rpKey: toHex(r.morning),
+    accountId: accountB64,
+    createdAt: new Date().toISOString(),
+  };
+  // Pairing the same account with the same console again refreshes that profile's secrets.
+  const same =
+    o.name === undefined
+      ? before.find((p) => p.hostId === secrets.hostId && p.accountId === accountB64)
+      : undefined;
+  if (same) {
+    const profile = await o.store.update(same.name, (p) => ({ ...p, ...secrets }));
+    return { profile, replaced: true, registration };
+  }
+  const name =
+    o.name ??
+    uniqueProfileName(
+      r.nickname || `${registration.kind}-${secrets.hostId.slice(-4)}`,
+      before.map((p) => p.name),
+    );
+  const profile = await o.store.add({ name, ...secrets });
+  return { profile, replaced: false, registration };
+}
+
+interface RegisterOpts {
+  host: string;
+  pin: string;
+  accountId: string;
+  ps5?: boolean;
+  name?: string;
+  json?: boolean;
+}
+
+export const register = (program: Command): void => {
+  program
+    .command('register')
+    .description('pair with a console using the PIN it shows, and store the pairing as a profile')
+    .requiredOption('--host <address>', 'console address (rptui discover lists it)')
+    .requiredOption('--pin <digits>', 'the 8-digit PIN the console shows')
+    .requiredOption('--account-id <id>', 'your PSN account id: base64 (12 characters) or the decimal number')
+    .option('--ps5', 'the console is a PS5 (only needed when it does not answer discovery)')
+    .option('--name <name>', "profile name (default: the console's nickname)")
+    .option('--json', 'print the stored profile (without secrets) as JSON')
+    .addHelpText(
+      'after',
+      `
+Before running this, open the pairing screen on the console:
+  PS4: Settings > Remote Play Connection Settings > Add Device
+  PS5: Settings > System > Remote Play > Link Device
+It shows an 8-digit PIN for a few minutes.
+
+The PSN account id is the numeric id of the PSN user signed in on the console (not the online
+name). Two ways to find it:
+  - other Remote Play clients can sign in to PSN once and show it (as a number or as base64);
+  - web tools that look up a PSN online ID show the numeric account id (search for
+    "PSN account id lookup").
+Both forms are accepted, e.g. --account-id 1234567890123456789 or --account-id FYEyEQ6ITRE=.
+
+Example:
+  rptui register --host 192.168.1.20 --pin 12345678 --account-id 1234567890123456789 --name living-room`,
+    )
+    .action(async (o: RegisterOpts) => {
+      const spin = spinner(`pairing with ${o.host}...`, !o.json);
+      let paired: Paired;
+      try {
+        paired = await pairAndStore({ ...o, store: ProfileStore.fromEnv(), onStep: (t) => spin.update(t) });
+      } finally {
+        spin.stop();
+      }
+      const p = paired.profile;
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(publicProfile(p), null, 2)}\n`);
+      } else {
+        process.stdout.write(
+          `paired with ${p.kind} "${p.nickname}" (host-id ${p.hostId}) at ${p.host}; ` +
+            `${paired.replaced ? 'updated' : 'stored'} profile "${p.name}"\n`,
+        );
+      }
+    });
+};
+
+/** A profile without its secrets. */
+export function publicProfile(p: Profile) {
+  const { registKey: _r, rpKey: _k, accountId: _a, ...rest } = p;
+  return rest;
+}

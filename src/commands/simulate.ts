@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { SimulatedConsole } from '../simulator/index.js';
+
+interface SimulateOpts {
+  host: string;
+  ps5?: boolean;
+  pin: string;
+  name?: string;
+  standby?: boolean;
+  state?: string;
+  jsonEvents?: string;
+  systemVersion?: string;
+  allowLan?: boolean;
+  bootTime: string;
+}
+
+export const register = (program: Command): void => {
+  program
+    .command('simulate')
+    .description('play a PS4/PS5 on a local address: discovery, wake-up and PIN registration')
+    .option('--host <address>', 'the only address to listen on (loopback unless --allow-lan)', '127.0.0.2')
+    .option('--ps5', 'simulate a PS5 (default: a PS4)')
+    .option('--pin <digits>', 'the 8-digit registration PIN the console "shows"', '12345678')
+    .option('--name <name>', 'console nickname (default: remembered in --state, else PS4-sim / PS5-sim)')
+    .option('--standby', 'start in rest mode (discovery says standby until a paired client wakes it)')
+    .option('--state <file>', 'remember identity and paired clients in this file across restarts')
+    .option('--json-events <file>', 'write one JSON object per line for every event (for tests)')
+    .option('--system-version <digits>', 'firmware as discovery reports it, e.g. 12020001 (PS4 12.02)')
+    .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
+    .option('--boot-time <ms>', 'how long waking up takes', '1000')
+    .addHelpText(
+      'after',
+      '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration, all on\n' +
+        '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
+        'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Stop with Ctrl-C.\n\n' +
+        'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
+        '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890',
+    )
+    .action(async (o: SimulateOpts) => {
+      const bootMs = Number(o.bootTime);
+      if (!Number.isInteger(bootMs) || bootMs < 0 || bootMs > 600_000) {
+        throw new UsageError(`--boot-time takes milliseconds (0-600000), got "${o.bootTime}"`);
+      }
+      const sim = await SimulatedConsole.start({
+        host: o.host,
+        kind: o.ps5 ? 'PS5' : 'PS4',
+        pin: o.pin,
+        nickname: o.name,
+        standby: o.standby,
+        statePath: o.state,
+        eventsPath: o.jsonEvents,
+        systemVersion: o.systemVersion,
+        allowLan: o.allowLan,
+        bootMs,
+        print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
+      });
+      process.stdout.write(`registration PIN: ${o.pin}   (Ctrl-C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        const done = () => resolve();
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+      await sim.stop();
+    });
+};
