@@ -999,6 +999,9 @@ export class TakionEndpoint {
     this.hsPacket = undefined;
     this.push(ack);
     this.becomeConnected(now);
+    // If this COOKIE_ACK is lost the client only retries COOKIE after its 5 s expect timeout, as
+    // long as our silence limit: allow one retry before calling the client lost.
+    this.lastPeer = now + EXPECT_TIMEOUT_MS;
   }
 
   private newDataQueue(begin: number): ReorderQueue<Received> {
