@@ -1,0 +1,386 @@
+/**
+ * Linux evdev backend without a native module: reads `/dev/input/event*` as a byte stream of
+ * `struct input_event` (24 bytes on 64-bit: timeval 16, type u16, code u16, value s32; 16 bytes
+ * on 32-bit ARM) and finds devices through sysfs. Works over SSH on a Pi with the pad plugged
+ * into the Pi; the user needs read access to the event device (usually the `input` group).
+ *
+ * Limits of going without ioctl: axis ranges (EVIOCGABS) are not readable, so each pad family
+ * has its known ranges; force feedback needs EVIOCSFF to upload an effect before it can be played,
+ * so rumble is not possible here (the manager counts it instead).
+ */
+import { createReadStream, existsSync, type ReadStream, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type ButtonName,
+  type ControllerState,
+  IDLE_STATE,
+  withButton,
+  withStick,
+  withTrigger,
+} from '../controller-state.js';
+import {
+  type AxisRange,
+  applyStick,
+  applyTrigger,
+  DEFAULT_DEAD_ZONE,
+  hatToDpad,
+  type PadFamily,
+  padFamily,
+  unitAxis,
+  XBOX360_PRODUCTS,
+} from './mapping.js';
+
+// linux/input-event-codes.h
+export const EV_SYN = 0x00;
+export const EV_KEY = 0x01;
+export const EV_ABS = 0x03;
+export const SYN_REPORT = 0;
+export const SYN_DROPPED = 3;
+export const BTN_SOUTH = 0x130;
+export const BTN_EAST = 0x131;
+export const BTN_NORTH = 0x133; // also BTN_X
+export const BTN_WEST = 0x134; // also BTN_Y
+export const BTN_TL = 0x136;
+export const BTN_TR = 0x137;
+export const BTN_TL2 = 0x138;
+export const BTN_TR2 = 0x139;
+export const BTN_SELECT = 0x13a;
+export const BTN_START = 0x13b;
+export const BTN_MODE = 0x13c;
+export const BTN_THUMBL = 0x13d;
+export const BTN_THUMBR = 0x13e;
+export const BTN_DPAD_UP = 0x220;
+export const BTN_DPAD_DOWN = 0x221;
+export const BTN_DPAD_LEFT = 0x222;
+export const BTN_DPAD_RIGHT = 0x223;
+export const ABS_X = 0x00;
+export const ABS_Y = 0x01;
+export const ABS_Z = 0x02;
+export const ABS_RX = 0x03;
+export const ABS_RY = 0x04;
+export const ABS_RZ = 0x05;
+export const ABS_HAT0X = 0x10;
+export const ABS_HAT0Y = 0x11;
+/** First gamepad button code; a device whose key capabilities include it is a pad. */
+export const BTN_GAMEPAD = BTN_SOUTH;
+
+export interface InputEvent {
+  sec: number;
+  usec: number;
+  type: number;
+  code: number;
+  value: number;
+}
+
+/** input_event size for the running Node: 16 on 32-bit ARM/x86 kernels' userland, else 24. */
+export function inputEventSize(arch: string = process.arch): 16 | 24 {
+  return arch === 'arm' || arch === 'ia32' ? 16 : 24;
+}
+
+/** Splits a byte stream into input_event structs, keeping a partial struct for the next chunk. */
+export class InputEventParser {
+  private partial = new Uint8Array(0);
+  constructor(readonly eventSize: 16 | 24 = inputEventSize()) {}
+
+  feed(chunk: Uint8Array): InputEvent[] {
+    let buf = chunk;
+    if (this.partial.length) {
+      buf = new Uint8Array(this.partial.length + chunk.length);
+      buf.set(this.partial);
+      buf.set(chunk, this.partial.length);
+    }
+    const n = Math.floor(buf.length / this.eventSize);
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const out: InputEvent[] = [];
+    const t = this.eventSize === 24 ? 16 : 8;
+    for (let i = 0; i < n; i++) {
+      const o = i * this.eventSize;
+      const sec = this.eventSize === 24 ? Number(dv.getBigInt64(o, true)) : dv.getInt32(o, true);
+      const usec = this.eventSize === 24 ? Number(dv.getBigInt64(o + 8, true)) : dv.getInt32(o + 4, true);
+      out.push({
+        sec,
+        usec,
+        type: dv.getUint16(o + t, true),
+        code: dv.getUint16(o + t + 2, true),
+        value: dv.getInt32(o + t + 4, true),
+      });
+    }
+    this.partial = buf.slice(n * this.eventSize);
+    return out;
+  }
+}
+
+/** Builds input_event bytes (fixtures, tests). */
+export function encodeInputEvents(events: readonly InputEvent[], eventSize: 16 | 24 = 24): Uint8Array {
+  const out = new Uint8Array(events.length * eventSize);
+  const dv = new DataView(out.buffer);
+  const t = eventSize === 24 ? 16 : 8;
+  events.forEach((e, i) => {
+    const o = i * eventSize;
+    if (eventSize === 24) {
+      dv.setBigInt64(o, BigInt(e.sec), true);
+      dv.setBigInt64(o + 8, BigInt(e.usec), true);
+    } else {
+      dv.setInt32(o, e.sec, true);
+      dv.setInt32(o + 4, e.usec, true);
+    }
+    dv.setUint16(o + t, e.type, true);
+    dv.setUint16(o + t + 2, e.code, true);
+    dv.setInt32(o + t + 4, e.value, true);
+  });
+  return out;
+}
+
+type AxisRole = 'lx' | 'ly' | 'rx' | 'ry' | 'l2' | 'r2' | 'hatx' | 'haty';
+
+export interface EvdevProfile {
+  family: PadFamily;
+  buttons: ReadonlyMap<number, ButtonName>;
+  axes: ReadonlyMap<number, { role: AxisRole; range: AxisRange }>;
+}
+
+const COMMON_BUTTONS: [number, ButtonName][] = [
+  [BTN_SOUTH, 'cross'],
+  [BTN_EAST, 'circle'],
+  [BTN_TL, 'l1'],
+  [BTN_TR, 'r1'],
+  [BTN_SELECT, 'share'],
+  [BTN_START, 'options'],
+  [BTN_MODE, 'ps'],
+  [BTN_THUMBL, 'l3'],
+  [BTN_THUMBR, 'r3'],
+  [BTN_DPAD_UP, 'dpad_up'],
+  [BTN_DPAD_DOWN, 'dpad_down'],
+  [BTN_DPAD_LEFT, 'dpad_left'],
+  [BTN_DPAD_RIGHT, 'dpad_right'],
+];
+
+/**
+ * Known layouts. Sony pads (hid-sony / hid-playstation) follow the kernel gamepad spec: triangle
+ * is BTN_NORTH, square BTN_WEST. xpad reports Xbox X (left button, = square) as BTN_X (= 0x133,
+ * the same code as BTN_NORTH) and Y (top, = triangle) as BTN_Y (0x134): the two must be swapped.
+ */
+export function evdevProfile(family: PadFamily, product = 0): EvdevProfile {
+  const hat: AxisRange = { min: -1, max: 1 };
+  if (family === 'dualshock4' || family === 'dualsense') {
+    const stick: AxisRange = { min: 0, max: 255 };
+    return {
+      family,
+      buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, 'triangle'], [BTN_WEST, 'square']]),
+      axes: new Map([
+        [ABS_X, { role: 'lx', range: stick }],
+        [ABS_Y, { role: 'ly', range: stick }],
+        [ABS_RX, { role: 'rx', range: stick }],
+        [ABS_RY, { role: 'ry', range: stick }],
+        [ABS_Z, { role: 'l2', range: stick }],
+        [ABS_RZ, { role: 'r2', range: stick }],
+        [ABS_HAT0X, { role: 'hatx', range: hat }],
+        [ABS_HAT0Y, { role: 'haty', range: hat }],
+      ]),
+    };
+  }
+  const stick: AxisRange = { min: -32768, max: 32767 };
+  const trigger: AxisRange = { min: 0, max: XBOX360_PRODUCTS.has(product) ? 255 : 1023 };
+  return {
+    family,
+    buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, 'square'], [BTN_WEST, 'triangle']]),
+    axes: new Map([
+      [ABS_X, { role: 'lx', range: stick }],
+      [ABS_Y, { role: 'ly', range: stick }],
+      [ABS_RX, { role: 'rx', range: stick }],
+      [ABS_RY, { role: 'ry', range: stick }],
+      [ABS_Z, { role: 'l2', range: trigger }],
+      [ABS_RZ, { role: 'r2', range: trigger }],
+      [ABS_HAT0X, { role: 'hatx', range: hat }],
+      [ABS_HAT0Y, { role: 'haty', range: hat }],
+    ]),
+  };
+}
+
+/**
+ * Folds evdev events into controller states. Events between two SYN_REPORTs form one frame: a
+ * state comes out only at SYN_REPORT, and only if it changed. After SYN_DROPPED (the kernel's
+ * buffer overflowed) the frame is discarded until the next report.
+ */
+export class EvdevPadState {
+  private raw = { lx: 0, ly: 0, rx: 0, ry: 0 };
+  private hat = { x: 0, y: 0 };
+  private pending: ControllerState;
+  private emitted: ControllerState = IDLE_STATE;
+  private dropping = false;
+
+  constructor(
+    readonly profile: EvdevProfile,
+    private readonly deadZone = DEFAULT_DEAD_ZONE,
+  ) {
+    this.pending = IDLE_STATE;
+    const centre = (role: AxisRole): number => {
+      for (const a of profile.axes.values()) if (a.role === role) return (a.range.min + a.range.max) / 2;
+      return 0;
+    };
+    this.raw = { lx: centre('lx'), ly: centre('ly'), rx: centre('rx'), ry: centre('ry') };
+  }
+
+  get state(): ControllerState {
+    return this.emitted;
+  }
+
+  /** Returns the new state at a SYN_REPORT that changed something. */
+  apply(ev: InputEvent): ControllerState | undefined {
+    if (ev.type === EV_SYN) {
+      if (ev.code === SYN_DROPPED) {
+        this.dropping = true;
+        return undefined;
+      }
+      if (ev.code !== SYN_REPORT) return undefined;
+      if (this.dropping) {
+        this.dropping = false;
+        this.pending = this.emitted;
+        return undefined;
+      }
+      if (this.pending === this.emitted) return undefined;
+      this.emitted = this.pending;
+      return this.emitted;
+    }
+    if (this.dropping) return undefined;
+    if (ev.type === EV_KEY) {
+      const b = this.profile.buttons.get(ev.code);
+      if (b) this.pending = withButton(this.pending, b, ev.value !== 0);
+    } else if (ev.type === EV_ABS) {
+      const axis = this.profile.axes.get(ev.code);
+      if (!axis) return undefined;
+      switch (axis.role) {
+        case 'lx':
+        case 'ly':
+        case 'rx':
+        case 'ry': {
+          this.raw[axis.role] = ev.value;
+          const left = axis.role === 'lx' || axis.role === 'ly';
+          const x = unitAxis(left ? this.raw.lx : this.raw.rx, axis.range);
+          const y = unitAxis(left ? this.raw.ly : this.raw.ry, axis.range);
+          const [sx, sy] = applyStick(x, y, this.deadZone);
+          this.pending = withStick(this.pending, left ? 'left' : 'right', sx, sy);
+          break;
+        }
+        case 'l2':
+        case 'r2':
+          this.pending = withTrigger(this.pending, axis.role, applyTrigger(ev.value, axis.range));
+          break;
+        case 'hatx':
+        case 'haty': {
+          this.hat[axis.role === 'hatx' ? 'x' : 'y'] = ev.value;
+          const d = hatToDpad(this.hat.x, this.hat.y);
+          let s = this.pending;
+          s = withButton(s, 'dpad_left', d.left);
+          s = withButton(s, 'dpad_right', d.right);
+          s = withButton(s, 'dpad_up', d.up);
+          this.pending = withButton(s, 'dpad_down', d.down);
+          break;
+        }
+      }
+    }
+    return undefined;
+  }
+}
+
+export interface EvdevDeviceInfo {
+  /** /dev/input/eventN */
+  path: string;
+  name: string;
+  vendorId: number;
+  productId: number;
+  /** 3 = USB, 5 = Bluetooth */
+  bustype: number;
+  family: PadFamily;
+}
+
+function readText(p: string): string | undefined {
+  try {
+    return readFileSync(p, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Does a sysfs key capability bitmap (hex words, most significant first, each a `long`) include
+ * `code`? Words are 64 bits on 64-bit kernels; the width is guessed from the longest word.
+ */
+export function hasCapability(bitmap: string, code: number): boolean {
+  const words = bitmap.trim().split(/\s+/).filter(Boolean).reverse();
+  if (words.length === 0) return false;
+  const bits = words.some((w) => w.length > 8) || words.length > 16 ? 64 : 32;
+  const word = words[Math.floor(code / bits)];
+  if (!word) return false;
+  return ((BigInt(`0x${word}`) >> BigInt(code % bits)) & 1n) === 1n;
+}
+
+/** Game pads among the input devices, from sysfs (root is a parameter for tests). */
+export function listEvdevPads(sysRoot = '/sys/class/input', devRoot = '/dev/input'): EvdevDeviceInfo[] {
+  if (!existsSync(sysRoot)) return [];
+  const out: EvdevDeviceInfo[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(sysRoot).filter((e) => /^event\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  for (const e of entries.sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))) {
+    const dev = join(sysRoot, e, 'device');
+    const keyCaps = readText(join(dev, 'capabilities', 'key'));
+    if (!keyCaps || !hasCapability(keyCaps, BTN_GAMEPAD)) continue;
+    const name = readText(join(dev, 'name')) ?? e;
+    const hex = (f: string): number => Number.parseInt(readText(join(dev, 'id', f)) ?? '0', 16) || 0;
+    const vendorId = hex('vendor');
+    const productId = hex('product');
+    out.push({
+      path: join(devRoot, e),
+      name,
+      vendorId,
+      productId,
+      bustype: hex('bustype'),
+      family: padFamily(vendorId, productId, name),
+    });
+  }
+  return out;
+}
+
+/** An open event device; `onState` gets each changed state, `onClose` the end (unplug, error). */
+export class EvdevPad {
+  private readonly stream: ReadStream;
+  private readonly parser = new InputEventParser();
+  private readonly pad: EvdevPadState;
+  private closed = false;
+
+  constructor(
+    readonly info: EvdevDeviceInfo,
+    onState: (s: ControllerState) => void,
+    onClose: (err?: Error) => void,
+    deadZone = DEFAULT_DEAD_ZONE,
+  ) {
+    this.pad = new EvdevPadState(evdevProfile(info.family, info.productId), deadZone);
+    this.stream = createReadStream(info.path, { highWaterMark: this.parser.eventSize * 64 });
+    this.stream.on('data', (chunk) => {
+      for (const ev of this.parser.feed(chunk as Buffer)) {
+        const s = this.pad.apply(ev);
+        if (s) onState(s);
+      }
+    });
+    const end = (err?: Error): void => {
+      if (this.closed) return;
+      this.closed = true;
+      onClose(err);
+    };
+    this.stream.on('error', end);
+    this.stream.on('close', () => end());
+  }
+
+  get state(): ControllerState {
+    return this.pad.state;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream.destroy();
+  }
+}

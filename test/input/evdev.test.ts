@@ -1,0 +1,197 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ControllerState, pressedButtons } from '../../src/input/controller-state.js';
+import {
+  EvdevPadState,
+  encodeInputEvents,
+  evdevProfile,
+  hasCapability,
+  InputEventParser,
+  inputEventSize,
+  listEvdevPads,
+} from '../../src/input/gamepad/evdev.js';
+import { applyStick, applyTrigger, hat8ToDpad, padFamily } from '../../src/input/gamepad/mapping.js';
+import { repoRoot } from '../helpers/vectors.js';
+
+const fixture = (name: string): Uint8Array =>
+  new Uint8Array(readFileSync(join(repoRoot, 'test', 'fixtures', 'evdev', name)));
+
+function replay(
+  bytes: Uint8Array,
+  family: 'dualshock4' | 'xbox',
+  product: number,
+  size: 16 | 24 = 24,
+  chunk = 7,
+) {
+  const parser = new InputEventParser(size);
+  const pad = new EvdevPadState(evdevProfile(family, product));
+  const states: ControllerState[] = [];
+  // odd chunk sizes: events straddle reads
+  for (let i = 0; i < bytes.length; i += chunk)
+    for (const ev of parser.feed(bytes.subarray(i, i + chunk))) {
+      const s = pad.apply(ev);
+      if (s) states.push(s);
+    }
+  return states;
+}
+
+const summary = (s: ControllerState) => ({
+  buttons: pressedButtons(s),
+  l2: s.l2,
+  r2: s.r2,
+  left: [s.leftX, s.leftY],
+  right: [s.rightX, s.rightY],
+});
+const idle = { buttons: [], l2: 0, r2: 0, left: [0, 0], right: [0, 0] };
+
+describe('evdev backend on recorded input_event streams', () => {
+  it('DualShock 4 (hid-sony): buttons, hat, sticks with dead zone, L2, SYN_DROPPED', () => {
+    const states = replay(fixture('dualshock4-usb.events'), 'dualshock4', 0x09cc).map(summary);
+    expect(states).toEqual([
+      { ...idle, buttons: ['cross'] },
+      idle,
+      { ...idle, left: [32767, -32768] },
+      // right-stick drift (131,124) stays inside the dead zone: no state
+      { ...idle, left: [32767, -32768], l2: 255 },
+      { ...idle, left: [32767, -32768], l2: 255, buttons: ['dpad_up'] },
+      { ...idle, left: [32767, -32768], l2: 255, buttons: ['dpad_right', 'dpad_up'] },
+      { ...idle, left: [32767, -32768], l2: 255 },
+      { ...idle, left: [32767, -32768], l2: 255, buttons: ['square', 'triangle'] },
+      {
+        ...idle,
+        left: [32767, -32768],
+        l2: 255,
+        buttons: ['square', 'triangle', 'l3', 'r3', 'options', 'share', 'ps'],
+      },
+      // circle press was in the frame lost to SYN_DROPPED: discarded
+      idle,
+    ]);
+  });
+
+  it('Xbox One pad (xpad): X/Y swapped to square/triangle, signed sticks, 10-bit triggers', () => {
+    const expected = [
+      { ...idle, buttons: ['cross'] },
+      idle,
+      { ...idle, buttons: ['square'] },
+      { ...idle, buttons: ['triangle'] },
+      { ...idle, buttons: ['triangle'], left: [-32768, 0] },
+      { ...idle, buttons: ['triangle'] },
+      { ...idle, buttons: ['triangle'], right: [0, 32767] },
+      // RT at 512/1023 past the 4 % rest dead zone: (0.5 - 0.04) / 0.96 * 255 = 122
+      { ...idle, buttons: ['triangle'], right: [0, 32767], l2: 255, r2: 122 },
+      { ...idle, buttons: ['triangle', 'dpad_left'], right: [0, 32767], l2: 255, r2: 122 },
+      {
+        ...idle,
+        buttons: ['triangle', 'dpad_left', 'l1', 'r1', 'options', 'share', 'ps'],
+        right: [0, 32767],
+        l2: 255,
+        r2: 122,
+      },
+      idle,
+    ];
+    expect(replay(fixture('xbox-one-usb.events'), 'xbox', 0x02ea).map(summary)).toEqual(expected);
+    // 32-bit userland: same stream in 16-byte events
+    expect(replay(fixture('xbox-one-usb.events16'), 'xbox', 0x02ea, 16, 5).map(summary)).toEqual(expected);
+  });
+
+  it('parses struct fields, including negative values and timestamps', () => {
+    const evs = [{ sec: 1700000000, usec: 999999, type: 3, code: 0, value: -32768 }];
+    expect(new InputEventParser(24).feed(encodeInputEvents(evs, 24))).toEqual(evs);
+    expect(new InputEventParser(16).feed(encodeInputEvents(evs, 16))).toEqual(evs);
+    expect(inputEventSize('x64')).toBe(24);
+    expect(inputEventSize('arm')).toBe(16);
+    expect(inputEventSize('arm64')).toBe(24);
+  });
+
+  it('random bytes never throw (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.constantFrom<16 | 24>(16, 24), (b, size) => {
+        const p = new InputEventParser(size);
+        const pad = new EvdevPadState(evdevProfile('xbox'));
+        for (const ev of p.feed(b)) pad.apply(ev);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('mapping helpers', () => {
+  it('dead zones and scaling', () => {
+    expect(applyStick(0.1, 0)).toEqual([0, 0]);
+    expect(applyStick(1, 0)).toEqual([32767, 0]);
+    expect(applyStick(-1, 0)).toEqual([-32768, 0]);
+    const [x] = applyStick(0.13, 0);
+    expect(x).toBeGreaterThan(0);
+    expect(x).toBeLessThan(1000); // no jump at the edge of the dead zone
+    expect(applyTrigger(5, { min: 0, max: 255 })).toBe(0);
+    expect(applyTrigger(1023, { min: 0, max: 1023 })).toBe(255);
+    expect(hat8ToDpad(3)).toEqual({ up: false, right: true, down: true, left: false });
+    expect(hat8ToDpad(8)).toEqual({ up: false, right: false, down: false, left: false });
+  });
+
+  it('families from ids and names', () => {
+    expect(padFamily(0x054c, 0x09cc)).toBe('dualshock4');
+    expect(padFamily(0x054c, 0x0ce6)).toBe('dualsense');
+    expect(padFamily(0x045e, 0x02ea)).toBe('xbox');
+    expect(padFamily(0x2dc8, 0x3106, '8BitDo Pro 2')).toBe('generic');
+  });
+});
+
+describe('sysfs discovery', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rptui-sysfs-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const device = (event: string, name: string, vendor: string, product: string, keyCaps: string) => {
+    const d = join(root, event, 'device');
+    mkdirSync(join(d, 'id'), { recursive: true });
+    mkdirSync(join(d, 'capabilities'), { recursive: true });
+    writeFileSync(join(d, 'name'), `${name}\n`);
+    writeFileSync(join(d, 'id', 'vendor'), `${vendor}\n`);
+    writeFileSync(join(d, 'id', 'product'), `${product}\n`);
+    writeFileSync(join(d, 'id', 'bustype'), '0003\n');
+    writeFileSync(join(d, 'capabilities', 'key'), `${keyCaps}\n`);
+  };
+  // Capability bitmaps in the sysfs format (64-bit words, most significant first): a DS4 main
+  // device (BTN_SOUTH.. bits in word 4), its touchpad (BTN_LEFT/BTN_TOUCH, no pad buttons), a
+  // keyboard (no word 4 at all) and an Xbox pad.
+  device(
+    'event3',
+    'Sony Interactive Entertainment Wireless Controller',
+    '054c',
+    '09cc',
+    '7fdb000000000000 0 0 0 0',
+  );
+  device(
+    'event4',
+    'Sony Interactive Entertainment Wireless Controller Touchpad',
+    '054c',
+    '09cc',
+    '2420 0 0 0 0 10000 0 0 0 0',
+  );
+  device(
+    'event1',
+    'AT Translated Set 2 keyboard',
+    '0001',
+    '0001',
+    '402000000 3803078f800d001 feffffdfffefffff fffffffffffffffe',
+  );
+  device('event10', 'Microsoft X-Box One S pad', '045e', '02ea', '7cdb000000000000 0 0 0 0');
+
+  it('lists only game pads, with ids and family', () => {
+    const pads = listEvdevPads(root, '/dev/input');
+    expect(pads.map((p) => [p.path, p.family, p.vendorId, p.productId])).toEqual([
+      ['/dev/input/event3', 'dualshock4', 0x054c, 0x09cc],
+      ['/dev/input/event10', 'xbox', 0x045e, 0x02ea],
+    ]);
+    expect(listEvdevPads(join(root, 'missing'))).toEqual([]);
+  });
+
+  it('reads capability bitmaps', () => {
+    expect(hasCapability('7fdb000000000000 0 0 0 0', 0x130)).toBe(true);
+    expect(hasCapability('7fdb000000000000 0 0 0 0', 0x12f)).toBe(false);
+    expect(hasCapability('2420 0 0 0 0 10000 0 0 0 0', 0x130)).toBe(false);
+    expect(hasCapability('', 0x130)).toBe(false);
+  });
+});
