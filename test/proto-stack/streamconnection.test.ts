@@ -1,0 +1,369 @@
+import { describe, expect, it } from 'vitest';
+import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/errors.js';
+import { fromHex } from '../../src/proto-stack/bytes.js';
+import { Ecdh } from '../../src/proto-stack/ecdh.js';
+import type { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
+import {
+  CHANNEL,
+  DATA_TYPE_PROTOBUF,
+  decodeTakionMessage,
+  encodeTakionMessage,
+  type StreamClientEvent,
+  StreamConnectionClient,
+  type StreamConnectionClientOptions,
+  StreamConnectionConsole,
+  type StreamConnectionConsoleOptions,
+  type StreamConsoleEvent,
+  type StreamInfo,
+  type StreamMessage,
+  type StreamOutput,
+} from '../../src/proto-stack/streamconnection.js';
+import type { Target } from '../../src/proto-stack/target.js';
+
+const nonce = fromHex('ae92e764882651ef89018cfa696c6938');
+const morning = fromHex('74a59c9693c2083ba6a84ba050fa8e5a');
+const SID = 'A'.repeat(20) + 'b'.repeat(20) + '1'.repeat(34);
+const info = (w: number, h: number): StreamInfo => ({
+  resolutions: [{ width: w, height: h, videoHeader: fromHex('000000016764001fac2b') }],
+  audioHeader: fromHex('0210000bb800000001e000000001'),
+  startTimeout: 100,
+});
+
+type CryptPair = { local: GkCrypt; remote: GkCrypt };
+
+/** Client and console StreamConnection joined by an in-memory message pipe and a test clock. */
+function pair(
+  target: Target,
+  o: {
+    client?: Partial<StreamConnectionClientOptions>;
+    console?: Partial<StreamConnectionConsoleOptions>;
+  } = {},
+) {
+  let now = 5_000;
+  const rp = RpCrypt.forSession(target, nonce, morning);
+  const client = new StreamConnectionClient({
+    target,
+    sessionId: SID,
+    rpcrypt: rp,
+    launch: { width: 1280, height: 720, maxFps: 60, bitrateKbps: 10000, mtu: 1454, rtt: 1 },
+    ...o.client,
+  });
+  const cons = new StreamConnectionConsole({
+    target,
+    sessionId: SID,
+    rpcrypt: rp,
+    streamInfo: (spec) => info(spec.width, spec.height),
+    now,
+    ...o.console,
+  });
+  const clientEvents: StreamClientEvent[] = [];
+  const consoleEvents: StreamConsoleEvent[] = [];
+  const toConsole: StreamMessage[] = [];
+  const toClient: StreamMessage[] = [];
+  const cryptOf: { client?: CryptPair; console?: CryptPair } = {};
+  /** which side had crypt switched on when each message was sent */
+  const sentEncrypted: Array<{ from: 'client' | 'console'; type: string; encrypted: boolean }> = [];
+  let deliverToClient = true;
+  const take = (from: 'client' | 'console', out: StreamOutput[], q: StreamMessage[]) => {
+    for (const x of out) {
+      if (x.kind === 'crypt') cryptOf[from] = { local: x.local, remote: x.remote };
+      else {
+        sentEncrypted.push({
+          from,
+          type: decodeTakionMessage(x.payload).type,
+          encrypted: cryptOf[from] !== undefined,
+        });
+        q.push({ channel: x.channel, dataType: x.dataType, payload: x.payload });
+      }
+    }
+  };
+  const pump = () => {
+    for (let i = 0; i < 6; i++) {
+      const c = client.poll(now);
+      clientEvents.push(...c.events);
+      take('client', c.out, toConsole);
+      const k = cons.poll(now);
+      consoleEvents.push(...k.events);
+      take('console', k.out, toClient);
+      while (toConsole.length) cons.handleMessage(toConsole.shift()!, now);
+      while (toClient.length) {
+        const m = toClient.shift()!;
+        if (deliverToClient) client.handleMessage(m, now);
+      }
+    }
+  };
+  const advance = (ms: number, step = 100) => {
+    const end = now + ms;
+    while (now < end) {
+      now = Math.min(end, now + step);
+      pump();
+    }
+  };
+  return {
+    client,
+    cons,
+    clientEvents,
+    consoleEvents,
+    cryptOf,
+    sentEncrypted,
+    pump,
+    advance,
+    start: () => {
+      client.start(now);
+      pump();
+    },
+    get now() {
+      return now;
+    },
+    muteConsole: () => {
+      deliverToClient = false;
+    },
+  };
+}
+
+const received = (ev: StreamConsoleEvent[]) =>
+  ev.flatMap((e) => (e.type === 'received' ? [{ channel: e.channel, type: e.message.type }] : []));
+
+describe('StreamConnection client <-> console (messages only)', () => {
+  it.each([1000, 1000100] as const)(
+    'target %i: BIG/BANG, crypt both ways, STREAMINFO, heartbeats, DISCONNECT',
+    (target) => {
+      const p = pair(target);
+      p.start();
+      // the console read the launch spec and answered
+      const big = p.consoleEvents.find((e) => e.type === 'big');
+      expect(big?.type === 'big' && big.big.clientVersion).toBe(target === 1000 ? 9 : 12);
+      expect(big?.type === 'big' && big.launchSpec).toMatchObject({
+        width: 1280,
+        height: 720,
+        maxFps: 60,
+        bitrateKbps: 10000,
+      });
+      expect(big?.type === 'big' && big.launchSpec.handshakeKey).toEqual(p.client.handshakeKey);
+      // crypt contexts: each side's local is the other's remote (index 2 client->console, 3 back)
+      const c = p.cryptOf.client;
+      const k = p.cryptOf.console;
+      expect(c && k).toBeTruthy();
+      if (!c || !k) return;
+      expect([c.local.index, c.remote.index, k.local.index, k.remote.index]).toEqual([2, 3, 3, 2]);
+      expect(c.local.keyBase).toEqual(k.remote.keyBase);
+      expect(c.remote.iv).toEqual(k.local.iv);
+      // BIG and BANG travel in the clear, everything after them under crypt
+      expect(p.sentEncrypted.slice(0, 2)).toEqual([
+        { from: 'client', type: 'big', encrypted: false },
+        { from: 'console', type: 'bang', encrypted: false },
+      ]);
+      expect(p.sentEncrypted.slice(2).every((s) => s.encrypted)).toBe(true);
+
+      expect(p.clientEvents.map((e) => e.type)).toEqual(['bang', 'streamInfo', 'connected']);
+      const si = p.clientEvents.find((e) => e.type === 'streamInfo');
+      expect(si?.type === 'streamInfo' && si.streamInfo).toEqual(info(1280, 720));
+      expect(received(p.consoleEvents)).toEqual([
+        { channel: 1, type: 'big' },
+        { channel: CHANNEL.streamInfoAck, type: 'streamInfoAck' },
+        { channel: 1, type: 'controllerConnection' },
+        { channel: 1, type: 'streamInfo' },
+      ]);
+      expect(p.client.state).toBe('running');
+      expect(p.cons.state).toBe('running');
+
+      p.advance(5_000);
+      expect(p.clientEvents.filter((e) => e.type === 'heartbeat')).toHaveLength(5);
+      expect(received(p.consoleEvents).filter((r) => r.type === 'heartbeat')).toHaveLength(5);
+
+      p.client.corruptFrame(3, 5);
+      p.client.idrRequest();
+      p.client.disconnect();
+      p.pump();
+      expect(received(p.consoleEvents).slice(-3)).toEqual([
+        { channel: 2, type: 'corruptFrame' },
+        { channel: 2, type: 'idrRequest' },
+        { channel: 1, type: 'disconnect' },
+      ]);
+      expect(p.consoleEvents.at(-1)).toEqual({ type: 'disconnected', reason: 'Client Disconnecting' });
+      expect(p.client.state).toBe('closed');
+      expect(p.cons.state).toBe('closed');
+      expect(p.clientEvents.some((e) => e.type === 'error' || e.type === 'warning')).toBe(false);
+    },
+  );
+
+  it('a DualSense is announced as controller type 6', () => {
+    const p = pair(1000100, { client: { dualSense: true } });
+    p.start();
+    const cc = p.consoleEvents.find(
+      (e) => e.type === 'received' && e.message.type === 'controllerConnection',
+    );
+    expect(cc?.type === 'received' && cc.message).toEqual({
+      type: 'controllerConnection',
+      connected: true,
+      controllerType: 6,
+      controllerId: undefined,
+    });
+  });
+
+  it('STREAMINFO that arrives before BANG is kept and handled after it', () => {
+    const rp = RpCrypt.forSession(1000, nonce, morning);
+    const client = new StreamConnectionClient({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
+    });
+    const cons = new StreamConnectionConsole({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      streamInfo: (s) => info(s.width, s.height),
+      now: 0,
+    });
+    client.start(0);
+    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
+    const msgs = cons
+      .poll(0)
+      .out.filter((o): o is Extract<StreamOutput, { kind: 'message' }> => o.kind === 'message');
+    expect(msgs.map((m) => decodeTakionMessage(m.payload).type)).toEqual(['bang', 'streamInfo']);
+    client.handleMessage(msgs[1], 1); // STREAMINFO first
+    expect(client.state).toBe('expectBang');
+    client.handleMessage(msgs[0], 2);
+    const r = client.poll(2);
+    expect(r.events.map((e) => e.type)).toEqual(['bang', 'streamInfo', 'connected']);
+    expect(r.out.map((o) => o.kind)).toEqual(['crypt', 'message', 'message', 'message']);
+  });
+
+  it('no BANG within 5 s: NetworkError, and a DISCONNECT goes out', () => {
+    const p = pair(1000);
+    p.muteConsole();
+    p.start();
+    p.advance(4_900);
+    expect(p.clientEvents.some((e) => e.type === 'error')).toBe(false);
+    p.advance(200);
+    const err = p.clientEvents.find((e) => e.type === 'error');
+    expect(err?.type === 'error' && err.error).toBeInstanceOf(NetworkError);
+    expect(err?.type === 'error' && err.error.message).toMatch(/no BANG within 5 s/);
+    expect(p.client.state).toBe('closed');
+    expect(p.sentEncrypted.filter((m) => m.from === 'client').map((m) => m.type)).toEqual([
+      'big',
+      'disconnect',
+    ]);
+  });
+
+  it('BANG but no STREAMINFO within 5 s: NetworkError', () => {
+    const rp = RpCrypt.forSession(1000, nonce, morning);
+    const client = new StreamConnectionClient({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
+    });
+    const cons = new StreamConnectionConsole({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      streamInfo: () => info(1, 1),
+      now: 0,
+    });
+    client.start(0);
+    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
+    const bang = cons.poll(0).out.find((o) => o.kind === 'message');
+    if (bang?.kind === 'message') client.handleMessage(bang, 10);
+    expect(client.state).toBe('expectStreamInfo');
+    expect(client.nextWakeup()).toBe(5_010);
+    const ev = client.poll(5_010).events;
+    const err = ev.find((e) => e.type === 'error');
+    expect(err?.type === 'error' && err.error.message).toMatch(/no stream info within 5 s/);
+  });
+
+  it('a BANG signed with another handshake key is an AuthError', () => {
+    const rp = RpCrypt.forSession(1000100, nonce, morning);
+    const client = new StreamConnectionClient({
+      target: 1000100,
+      sessionId: SID,
+      rpcrypt: rp,
+      launch: { width: 1280, height: 720, maxFps: 60, bitrateKbps: 10000, mtu: 1454, rtt: 1 },
+    });
+    client.start(0);
+    client.poll(0);
+    const forger = Ecdh.generate();
+    const bang = encodeTakionMessage({
+      type: 'bang',
+      bang: {
+        serverVersion: 12,
+        token: 0,
+        encryptedKeyAccepted: true,
+        versionAccepted: true,
+        sessionKey: SID,
+        ecdhPubKey: forger.publicKey,
+        ecdhSig: forger.sign(new Uint8Array(16)),
+      },
+    });
+    client.handleMessage({ channel: 1, dataType: DATA_TYPE_PROTOBUF, payload: bang }, 1);
+    const r = client.poll(1);
+    const err = r.events.find((e) => e.type === 'error');
+    expect(err?.type === 'error' && err.error).toBeInstanceOf(AuthError);
+    expect(r.out.some((o) => o.kind === 'crypt')).toBe(false);
+  });
+
+  it('the console refuses a launch spec masked with other session keys, and a wrong Takion version', () => {
+    const other = RpCrypt.forSession(1000, fromHex('07112233445566f78899aabbccddeeff'), morning);
+    const p = pair(1000, { client: { rpcrypt: other } });
+    p.start();
+    const rej = p.consoleEvents.find((e) => e.type === 'rejected');
+    expect(rej).toBeDefined();
+    const err = p.clientEvents.find((e) => e.type === 'error');
+    expect(err?.type === 'error' && err.error).toBeInstanceOf(ConsoleRefusedError);
+    expect(err?.type === 'error' && err.error.message).toMatch(/session key/);
+
+    const v = pair(1000100, { client: { target: 1000 } });
+    v.start();
+    const verr = v.clientEvents.find((e) => e.type === 'error');
+    expect(verr?.type === 'error' && verr.error.message).toMatch(/protocol version/);
+  });
+
+  it('strictSessionId rejects a session key the console did not hand out', () => {
+    const loose = pair(1000, { client: { sessionId: 'stand-in-id' } });
+    loose.start();
+    expect(loose.client.state).toBe('running');
+    const strict = pair(1000, { client: { sessionId: 'stand-in-id' }, console: { strictSessionId: true } });
+    strict.start();
+    expect(strict.client.state).toBe('closed');
+    expect(strict.consoleEvents.some((e) => e.type === 'rejected')).toBe(true);
+  });
+
+  it('console DISCONNECT ends the client; non-protobuf data passes through', () => {
+    const p = pair(1000);
+    p.start();
+    p.client.handleMessage({ channel: 1, dataType: 7, payload: fromHex('000102') }, p.now);
+    expect(p.client.poll(p.now).events).toEqual([
+      { type: 'data', channel: 1, dataType: 7, payload: fromHex('000102') },
+    ]);
+    p.cons.disconnect();
+    p.pump();
+    expect(p.clientEvents.at(-1)).toEqual({ type: 'disconnected', reason: 'Server shutting down' });
+  });
+
+  it('the console drops a client that stops talking after about 5 s', () => {
+    const rp = RpCrypt.forSession(1000, nonce, morning);
+    const client = new StreamConnectionClient({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
+    });
+    const cons = new StreamConnectionConsole({
+      target: 1000,
+      sessionId: SID,
+      rpcrypt: rp,
+      streamInfo: () => info(1, 1),
+      now: 0,
+    });
+    client.start(0);
+    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
+    cons.poll(0);
+    expect(cons.nextWakeup()).toBe(1_000);
+    let lostAt: number | undefined;
+    for (let t = 100; t <= 8_000 && lostAt === undefined; t += 100)
+      if (cons.poll(t).events.some((e) => e.type === 'clientLost')) lostAt = t;
+    expect(lostAt).toBe(5_000);
+  });
+});
