@@ -144,7 +144,8 @@ export class UdpEndpoint {
 
 /**
  * One TCP request/response: connect, write `request`, read until `complete(received)` says the
- * answer is whole or the peer closes. Every phase has its own deadline.
+ * answer is whole (or throws: it is malformed) or the peer closes. Every phase has its own
+ * deadline.
  */
 export async function tcpExchange(opts: {
   host: string;
@@ -201,7 +202,16 @@ export async function tcpExchange(opts: {
       size += chunk.length;
       const all = new Uint8Array(Buffer.concat(chunks, size));
       if (size > max) finish(new NetworkError(`${what}: ${host}:${port} sent more than ${max} bytes`));
-      else if (opts.complete(all)) finish(undefined, all);
+      else {
+        let done: boolean;
+        try {
+          done = opts.complete(all);
+        } catch {
+          // Malformed already: stop reading and let the caller's parser report it.
+          done = true;
+        }
+        if (done) finish(undefined, all);
+      }
     });
     sock.on('end', () => finish(undefined, new Uint8Array(Buffer.concat(chunks, size))));
     sock.on('error', (err) => finish(toNetworkError(err, `${what}: ${host}:${port}`, host)));

@@ -299,10 +299,13 @@ export class SimulatedConsole {
         );
         return;
       }
-      Promise.resolve(route({ ...req, socket, remote })).catch((e) => {
-        this.internalError(e, req.head.path);
-        socket.destroy();
-      });
+      // then(): a route that throws synchronously is reported like one that rejects.
+      Promise.resolve()
+        .then(() => route({ ...req, socket, remote }))
+        .catch((e) => {
+          this.internalError(e, req.head.path);
+          socket.destroy();
+        });
     };
     socket.on('data', onData);
   }

@@ -139,3 +139,18 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/--allow-lan/);
   });
 });
+
+describe('rptui demo', () => {
+  it('walks through discover, a refused and an accepted pairing, the list and a wake, storing nothing', async () => {
+    const cfg = h.tempDir();
+    const r = await runCli(['demo', '--host', '127.0.0.9'], { configDir: cfg, timeoutMs: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PS5-sim\s+PS5\s+ready/);
+    expect(r.stdout).toContain('refused, as it should be');
+    expect(r.stdout).toMatch(/paired; profile "PS5-sim" stored/);
+    expect(r.stdout).toMatch(/PS5-sim\s+PS5\s+standby/);
+    expect(r.stdout).toMatch(/PS5-sim is ready after/);
+    expect(existsSync(join(cfg, 'profiles.json'))).toBe(false);
+  });
+});
