@@ -40,7 +40,9 @@ async function udpPeer(port: number, answer: Uint8Array | undefined): Promise<vo
   sock.on('message', (_m, rinfo) => {
     if (answer) sock.send(answer, rinfo.port, rinfo.address);
   });
-  h.defer(async () => sock.close());
+  h.defer(async () => {
+    sock.close();
+  });
 }
 
 /** A TCP peer on ODD:9295 that does `behave` with each connection once the request arrived. */
