@@ -231,13 +231,15 @@ describe('RIFA and RIDX', () => {
         { label: 'SYNTHETICGAME001', rifOffset: 0x400n },
         { label: 'SYNTHETICGAME001', rifOffset: 0x400n },
         { label: 'X', rifOffset: 0xc00n },
+        { label: 'SYNTHETICDLC0001', rifOffset: 0x0008000000000000n }, // 0x800 written big-endian
       ],
     });
     const w2 = crossCheck(parseRidx(odd), rifa, kdsRifa().length).join('\n');
     expect(w2).toMatch(/service id: index says EP0001-CUSA09999_01, RIFA says EP0001-CUSA09999_00/);
     expect(w2).toMatch(/offset 0x100 points into the RIFA header/);
     expect(w2).toMatch(/offset 0x400 is indexed twice/);
-    expect(w2).toMatch(/runs past the RIFA end/);
+    expect(w2).toMatch(/offset 0xc00 \+ size 0x400 runs past the RIFA end \(0xc00\)\n/);
+    expect(w2).toMatch(/read big-endian the offset would be 0x800/);
   });
 
   it('detects the kind by magic', () => {

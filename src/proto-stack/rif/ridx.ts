@@ -38,6 +38,12 @@ export interface Ridx {
   warnings: string[];
 }
 
+const swap64 = (v: bigint): bigint => {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setBigUint64(0, v, true);
+  return dv.getBigUint64(0);
+};
+
 const text = (b: Uint8Array): string => {
   const nul = b.indexOf(0);
   return fromAscii(nul < 0 ? b : b.subarray(0, nul));
@@ -136,8 +142,13 @@ export function crossCheck(ridx: Ridx, rifa: Rifa, rifaLength: number): string[]
       return;
     }
     if (e.rifOffset + e.rifSize > BigInt(rifaLength)) {
+      const swapped = swap64(e.rifOffset);
+      const hint =
+        swapped >= BigInt(RIFA_HEADER) && swapped < BigInt(rifaLength)
+          ? `; read big-endian the offset would be 0x${swapped.toString(16)} (the document says little-endian)`
+          : '';
       w.push(
-        `${at}: offset ${off} + size 0x${e.rifSize.toString(16)} runs past the RIFA end (0x${rifaLength.toString(16)})`,
+        `${at}: offset ${off} + size 0x${e.rifSize.toString(16)} runs past the RIFA end (0x${rifaLength.toString(16)})${hint}`,
       );
       return;
     }
