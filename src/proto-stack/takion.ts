@@ -483,8 +483,13 @@ interface InFlight {
  * Calling convention: feed every received datagram to `handleDatagram(bytes, now)`; after that,
  * after `connect`/`sendMessage`/`sendRaw`, and whenever `nextWakeup()` is reached, call
  * `poll(now)` and send every datagram it returns, in order. Events queue up inside; take them
- * with `drainEvents()` (typically right after handleDatagram and poll). Malformed, forged or
- * unexpected input never throws: it is dropped and counted in `stats`.
+ * with `drainEvents()` right after each handleDatagram (and after poll), and act on them before
+ * feeding the next datagram. Malformed, forged or unexpected input never throws: it is dropped
+ * and counted in `stats`.
+ *
+ * DATA_ACKs are built by poll(), not by handleDatagram: so a setCrypt() made while handling the
+ * BANG message already covers the ack of BANG, which the console (crypt on since it sent BANG)
+ * verifies.
  *
  * Client: `connect(now)` sends INIT, then COOKIE; 'connected' fires on COOKIE_ACK.
  * Console: waits for INIT, answers INIT_ACK with a random cookie, 'connected' fires on COOKIE.
@@ -535,6 +540,8 @@ export class TakionEndpoint {
   private readonly inFlight: InFlight[] = [];
   private postponed: { bytes: Uint8Array; now: number }[] = [];
 
+  /** Cumulative TSN to acknowledge at the next poll. */
+  private ackDue: number | undefined;
   private outbox: Uint8Array[] = [];
   private events: TakionEvent[] = [];
 
@@ -705,7 +712,10 @@ export class TakionEndpoint {
 
   /** Runs the timers (handshake retries, resends, peer silence) and returns the datagrams to send. */
   poll(now: number): Uint8Array[] {
-    if (this.st !== 'closed') this.runTimers(now);
+    if (this.st !== 'closed') {
+      if (this.ackDue !== undefined) this.sendDataAck(this.ackDue);
+      this.runTimers(now);
+    }
     const out = this.outbox;
     this.outbox = [];
     return out;
@@ -1013,7 +1023,7 @@ export class TakionEndpoint {
     if (seq32Lt(r.tsn, q.begin)) {
       // delivered already: our DATA_ACK was probably lost, so say it again
       this.stats.duplicates++;
-      this.sendDataAck(seq32Add(q.begin, -1));
+      this.ackDue = seq32Add(q.begin, -1);
       return;
     }
     const index = (r.tsn - q.begin) >>> 0;
@@ -1031,7 +1041,7 @@ export class TakionEndpoint {
       last = e.seq;
       this.deliverPiece(e.item);
     }
-    if (last !== undefined) this.sendDataAck(last);
+    if (last !== undefined) this.ackDue = last;
   }
 
   private deliverPiece(r: Received): void {
@@ -1067,6 +1077,7 @@ export class TakionEndpoint {
   }
 
   private sendDataAck(cumulativeTsn: number): void {
+    this.ackDue = undefined;
     const keyPos = this.allocKeyPos(DATA_ACK_SIZE);
     const bytes = encodeControl(
       { tag: this.tagRemote, keyPos },

@@ -429,6 +429,34 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(pair.client.state).toBe('connected');
   });
 
+  it('BANG flow: the ack of the message that switches crypt on is tagged, zero GMAC failures', () => {
+    const pair = new TakionPair();
+    pair.connect();
+    const hk = new Uint8Array(16).fill(1);
+    const secret = new Uint8Array(32).fill(2);
+    // console: BANG goes out untagged, then its crypt is on (STREAMINFO is tagged)
+    pair.console.sendMessage(1, 0, bytes(12), pair.now);
+    pair.console.setCrypt(new GkCrypt(3, hk, secret), new GkCrypt(2, hk, secret));
+    pair.console.sendMessage(1, 0, bytes(40, 4), pair.now);
+    const [bang, streamInfo] = pair.console.poll(pair.now);
+    // client: BANG handled, crypt switched on from its event, only then poll (which builds the ack)
+    pair.client.handleDatagram(bang, pair.now);
+    expect(pair.client.drainEvents().map((e) => e.type)).toEqual(['message']);
+    pair.client.setCrypt(new GkCrypt(2, hk, secret), new GkCrypt(3, hk, secret));
+    pair.client.handleDatagram(streamInfo, pair.now);
+    expect(pair.client.drainEvents().map((e) => e.type)).toEqual(['message']);
+    pair.pump();
+    expect(pair.client.stats.gmacFailures).toBe(0);
+    expect(pair.console.stats.gmacFailures).toBe(0);
+    expect(pair.console.inFlightCount).toBe(0);
+    const ack = pair.sent.c2s.at(-1) as Uint8Array;
+    expect(parseControl(ack).chunk).toMatchObject({
+      type: 'dataAck',
+      cumulativeTsn: pair.console.localTag + 1,
+    });
+    expect(verifyGmac(ack, pair.client.localCrypt as GkCrypt, 0)).toBe(true);
+  });
+
   it('AV packets: postponed before crypt, then authenticated and delivered with the extended key_pos', () => {
     const pair = new TakionPair();
     pair.connect();
