@@ -19,6 +19,7 @@ import {
   type StreamMessage,
   type StreamOutput,
 } from '../../src/proto-stack/streamconnection.js';
+import { TakionEndpoint, type TakionEvent } from '../../src/proto-stack/takion.js';
 import type { Target } from '../../src/proto-stack/target.js';
 
 const nonce = fromHex('ae92e764882651ef89018cfa696c6938');
@@ -366,4 +367,130 @@ describe('StreamConnection client <-> console (messages only)', () => {
       if (cons.poll(t).events.some((e) => e.type === 'clientLost')) lostAt = t;
     expect(lostAt).toBe(5_000);
   });
+});
+
+describe('full stack in memory: TakionEndpoint pair + StreamConnection pair', () => {
+  function fullStack(target: Target) {
+    let now = 1_000;
+    const rp = RpCrypt.forSession(target, nonce, morning);
+    // a small MTU so that BIG (about 1.3 KB) must travel as DATA + continuation pieces
+    const tc = new TakionEndpoint({ role: 'client', now, mtu: 1000 });
+    const ts = new TakionEndpoint({ role: 'console', now, mtu: 1000 });
+    const sc = new StreamConnectionClient({
+      target,
+      sessionId: SID,
+      rpcrypt: rp,
+      launch: { width: 1920, height: 1080, maxFps: 60, bitrateKbps: 15000, mtu: 1454, rtt: 1, codec: 'h265' },
+    });
+    const ss = new StreamConnectionConsole({
+      target,
+      sessionId: SID,
+      rpcrypt: rp,
+      streamInfo: (spec) => info(spec.width, spec.height),
+      now,
+    });
+    const clientEvents: StreamClientEvent[] = [];
+    const consoleEvents: StreamConsoleEvent[] = [];
+    const takionTrouble: TakionEvent[] = [];
+    const apply = (t: TakionEndpoint, out: StreamOutput[]) => {
+      for (const o of out) {
+        if (o.kind === 'crypt') t.setCrypt(o.local, o.remote);
+        else t.sendMessage(o.channel, o.dataType, o.payload, now);
+      }
+    };
+    // As a driver does: act on a datagram's events before feeding the next one, so a crypt switch
+    // caused by BANG is in place before anything after it is read or acknowledged.
+    const clientSide = () => {
+      for (const e of tc.drainEvents()) {
+        if (e.type === 'connected') sc.start(now);
+        else if (e.type === 'message') sc.handleMessage(e, now);
+        else if (e.type === 'lost' || e.type === 'error') takionTrouble.push(e);
+      }
+      const cp = sc.poll(now);
+      clientEvents.push(...cp.events);
+      apply(tc, cp.out);
+    };
+    const consoleSide = () => {
+      for (const e of ts.drainEvents()) {
+        if (e.type === 'message') ss.handleMessage(e, now);
+        else if (e.type === 'lost' || e.type === 'error') takionTrouble.push(e);
+      }
+      const kp = ss.poll(now);
+      consoleEvents.push(...kp.events);
+      apply(ts, kp.out);
+    };
+    const settle = () => {
+      for (let round = 0; round < 1_000; round++) {
+        clientSide();
+        consoleSide();
+        const c2s = tc.poll(now);
+        const s2c = ts.poll(now);
+        if (c2s.length + s2c.length === 0) return;
+        for (const d of c2s) {
+          ts.handleDatagram(d, now);
+          consoleSide();
+        }
+        for (const d of s2c) {
+          tc.handleDatagram(d, now);
+          clientSide();
+        }
+      }
+      throw new Error('did not settle');
+    };
+    const advance = (ms: number, step = 50) => {
+      const end = now + ms;
+      while (now < end) {
+        now = Math.min(end, now + step);
+        settle();
+      }
+    };
+    return {
+      tc,
+      ts,
+      sc,
+      ss,
+      clientEvents,
+      consoleEvents,
+      takionTrouble,
+      settle,
+      advance,
+      connect: () => tc.connect(now),
+    };
+  }
+
+  it.each([1000, 1000100] as const)(
+    'target %i: handshake, BIG/BANG, STREAMINFO, heartbeats, DISCONNECT, zero GMAC failures',
+    (target) => {
+      const s = fullStack(target);
+      s.connect();
+      s.settle();
+      expect(s.tc.state).toBe('connected');
+      expect(s.clientEvents.map((e) => e.type)).toEqual(['bang', 'streamInfo', 'connected']);
+      const si = s.clientEvents.find((e) => e.type === 'streamInfo');
+      expect(si?.type === 'streamInfo' && si.streamInfo.resolutions[0]).toMatchObject({
+        width: 1920,
+        height: 1080,
+      });
+      // BIG arrived whole although it is larger than one datagram
+      const big = s.consoleEvents.find((e) => e.type === 'big');
+      expect(big?.type === 'big' && big.big.launchSpec.length).toBeGreaterThan(1000);
+      expect(big?.type === 'big' && big.launchSpec.codec).toBe(target === 1000100 ? 'h265' : 'h264');
+      expect(s.tc.localCrypt?.index).toBe(2);
+      expect(s.ts.localCrypt?.index).toBe(3);
+
+      s.advance(5_000);
+      expect(s.clientEvents.filter((e) => e.type === 'heartbeat').length).toBeGreaterThanOrEqual(4);
+      const hb = s.consoleEvents.filter((e) => e.type === 'received' && e.message.type === 'heartbeat');
+      expect(hb.length).toBeGreaterThanOrEqual(4);
+
+      s.sc.disconnect();
+      s.settle();
+      expect(s.consoleEvents.at(-1)).toEqual({ type: 'disconnected', reason: 'Client Disconnecting' });
+      expect(s.tc.stats.gmacFailures).toBe(0);
+      expect(s.ts.stats.gmacFailures).toBe(0);
+      expect(s.takionTrouble).toEqual([]);
+      expect(s.clientEvents.some((e) => e.type === 'error' || e.type === 'warning')).toBe(false);
+      expect(s.consoleEvents.some((e) => e.type === 'warning' || e.type === 'rejected')).toBe(false);
+    },
+  );
 });
