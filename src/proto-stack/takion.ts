@@ -450,7 +450,7 @@ const POSTPONE_MAX = 32;
 const MAX_MESSAGE = 1 << 20;
 const DATA_ACK_SIZE = CONTROL_HEADER_SIZE + 12;
 const DEFAULT_MTU = 1454;
-/** chiaki's allowance for IP/UDP overhead when cutting a message (PROTOCOL §4). */
+/** The reference's allowance for IP/UDP overhead when cutting a message (PROTOCOL §4). */
 const MTU_OVERHEAD = 50;
 
 interface Received {
@@ -464,7 +464,6 @@ interface Received {
 
 interface Piece {
   tsn: number;
-  channel: number;
   flags: number;
   chunk: DataChunk;
   dataLen: number;
@@ -518,7 +517,7 @@ export class TakionEndpoint {
   private readonly random: (n: number) => Uint8Array;
   private readonly peerTimeoutMs: number;
   private readonly encrypted: boolean;
-  private tagLocal: number;
+  private readonly tagLocal: number;
   private tagRemote = 0;
   private tsnLocal: number;
   private keyPosLocal = 0;
@@ -679,7 +678,6 @@ export class TakionEndpoint {
       const chunk = first ? dataChunk(tsn, channel, dataType, data) : dataContChunk(tsn, channel, data);
       this.pending.push({
         tsn,
-        channel,
         flags: off >= payload.length ? DATA_FLAG_LAST : 0,
         chunk,
         dataLen: data.length,
