@@ -27,24 +27,33 @@ interface TypeInfo {
   versions?: [number, number];
 }
 
-/** The document's Type table. Rows without versions continue the row above them. */
-export const RIF_TYPES: Record<number, TypeInfo> = {
-  0: { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [1, 1] },
-  1: { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [2, 2] },
-  2: { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [3, 3] },
-  257: { name: 'Isolated ("free")', family: 'free', platform: 'All', versions: [1, 1] },
-  770: { name: 'Isolated ("free")', family: 'free', platform: 'All' },
-  258: { name: 'Disc', family: 'disc', platform: 'All', versions: [1, 1] },
-  512: { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST', versions: [1, 1] },
-  513: { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST' },
-  514: { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST' },
-  771: { name: 'unknown (CEX)', family: 'other', platform: 'CEX', versions: [1, 1] },
-  772: { name: 'unknown (not CEX)', family: 'other', platform: 'not CEX', versions: [1, 1] },
-  773: { name: 'unknown (DEX/TEST)', family: 'other', platform: 'DEX/TEST', versions: [1, 1] },
-};
+/** The document's Type table (hex as the document writes it). Rows without versions continue the
+ * row above them. */
+export const RIF_TYPES: Record<number, TypeInfo> = Object.fromEntries<TypeInfo>([
+  [0x000, { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [1, 1] }],
+  [0x001, { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [2, 2] }],
+  [0x002, { name: 'KDS (NPDRM)', family: 'kds', platform: 'All', versions: [3, 3] }],
+  [0x101, { name: 'Isolated ("free")', family: 'free', platform: 'All', versions: [1, 1] }],
+  [0x302, { name: 'Isolated ("free")', family: 'free', platform: 'All' }],
+  [0x102, { name: 'Disc', family: 'disc', platform: 'All', versions: [1, 1] }],
+  [0x200, { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST', versions: [1, 1] }],
+  [0x201, { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST' }],
+  [0x202, { name: 'Debug ("fake")', family: 'debug', platform: 'DEX/TEST' }],
+  [0x303, { name: 'unknown (CEX)', family: 'other', platform: 'CEX', versions: [1, 1] }],
+  [0x304, { name: 'unknown (not CEX)', family: 'other', platform: 'not CEX', versions: [1, 1] }],
+  [0x305, { name: 'unknown (DEX/TEST)', family: 'other', platform: 'DEX/TEST', versions: [1, 1] }],
+]);
 export const SKU_NAMES: Record<number, string> = { 0: 'not bootable', 1: 'trial', 3: 'full game' };
-export const CONTENT_TYPE_NAMES: Record<number, string> = { 26: 'PS4GD', 27: 'PS4AC', 32: 'PS5GD' };
-export const DRM_TYPE_NAMES: Record<number, string> = { 15: 'Local (PS4)', 16: 'Local (PS5)' };
+/** Same codes as the PKG content type; 0x20 is the PS5 one the document mentions. */
+export const CONTENT_TYPE_NAMES: Record<number, string> = Object.fromEntries([
+  [0x1a, 'PS4GD'],
+  [0x1b, 'PS4AC'],
+  [0x20, 'PS5GD'],
+]);
+export const DRM_TYPE_NAMES: Record<number, string> = Object.fromEntries([
+  [0x0f, 'Local (PS4)'],
+  [0x10, 'Local (PS5)'],
+]);
 
 export interface Rif {
   version: number;
