@@ -114,7 +114,7 @@ name). Two ways to find it:
   - other Remote Play clients can sign in to PSN once and show it (as a number or as base64);
   - web tools that look up a PSN online ID show the numeric account id (search for
     "PSN account id lookup").
-Both forms are accepted, e.g. --account-id 1234567890123456789 or --account-id FYEyEQ6ITRE=.
+Both forms are accepted, e.g. --account-id 1234567890123456789 or --account-id FYHpffQQIhE= (the same id).
 
 Example:
   rptui register --host 192.168.1.20 --pin 12345678 --account-id 1234567890123456789 --name living-room`,

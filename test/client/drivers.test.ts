@@ -2,12 +2,16 @@
 // 127.0.0.5, and against a misbehaving peer on 127.0.0.6 that answers with garbage, truncated
 // or no data: every failure must be a typed error, within its deadline.
 import { createSocket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discover, probe } from '../../src/client/discovery.js';
+import { ProfileStore } from '../../src/client/profiles.js';
 import { parsePin, register } from '../../src/client/regist.js';
 import { wake } from '../../src/client/wake.js';
-import { ConsoleRefusedError, NetworkError, ParseError, UsageError } from '../../src/errors.js';
+import { pairAndStore } from '../../src/commands/register.js';
+import { ConfigError, ConsoleRefusedError, NetworkError, ParseError, UsageError } from '../../src/errors.js';
 import { ascii, toHex } from '../../src/proto-stack/bytes.js';
 import { wakeCredential } from '../../src/proto-stack/discovery.js';
 import { parseAccountId } from '../../src/proto-stack/regist.js';
@@ -221,5 +225,45 @@ describe('parsePin', () => {
     expect(parsePin(' 12345678 ')).toBe(12345678);
     for (const bad of ['1234567', '123456789', '1234 5678', 'abcdefgh', ''])
       expect(() => parsePin(bad)).toThrow(UsageError);
+  });
+});
+
+describe('pairAndStore (rptui register)', () => {
+  it('stores a profile, refreshes it on a re-pairing, and keeps --name unique', async () => {
+    const s = await sim();
+    const store = new ProfileStore(join(h.tempDir(), 'profiles.json'));
+    const base = { host: SIM, pin: String(PIN), accountId: '1234567890123456789', store };
+    const first = await pairAndStore(base);
+    expect(first).toMatchObject({
+      replaced: false,
+      profile: { name: 'Lab', kind: 'PS5', host: SIM, accountId: 'FYHpffQQIhE=' },
+    });
+    const second = await pairAndStore(base);
+    expect(second.replaced).toBe(true);
+    expect(second.profile.name).toBe('Lab');
+    expect(second.profile.registKey).not.toBe(first.profile.registKey);
+    expect(second.profile.registKey).toBe(s.state.data.paired.at(-1)?.registKey);
+    const other = await pairAndStore({ ...base, accountId: '42' });
+    expect(other.profile.name).toBe('Lab-2');
+    expect((await store.list()).map((p) => p.name)).toEqual(['Lab', 'Lab-2']);
+  });
+
+  it('checks the name and the profiles file before asking the console', async () => {
+    const s = await sim();
+    const requests: string[] = [];
+    s.events.on((e) => {
+      if (e.event === 'request') requests.push(String(e.proto));
+    });
+    const dir = h.tempDir();
+    const store = new ProfileStore(join(dir, 'profiles.json'));
+    const base = { host: SIM, pin: String(PIN), accountId: '1234567890123456789', store };
+    await pairAndStore({ ...base, name: 'mine' });
+    requests.length = 0;
+    await expect(pairAndStore({ ...base, name: 'mine' })).rejects.toThrow(/already exists/);
+    await expect(pairAndStore({ ...base, name: 'a/b' })).rejects.toThrow(/not a usable profile name/);
+    writeFileSync(store.path, '{"version":1,"profiles":[{}]}');
+    await expect(pairAndStore(base)).rejects.toBeInstanceOf(ConfigError);
+    expect(readFileSync(store.path, 'utf8')).toBe('{"version":1,"profiles":[{}]}');
+    expect(requests).toEqual([]);
   });
 });
