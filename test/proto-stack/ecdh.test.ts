@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthError, ParseError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
@@ -58,5 +59,24 @@ describe('Ecdh', () => {
     const short = b.publicKey.subarray(0, 33);
     const sigOverShort = new Uint8Array(createHmac('sha256', hk).update(short).digest());
     expect(() => a.sharedSecret(short, sigOverShort, hk)).toThrow(ParseError);
+  });
+
+  it('fuzz: arbitrary peer keys and signatures give only AuthError / ParseError', () => {
+    const me = Ecdh.generate();
+    const hk = new Uint8Array(16).fill(9);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), fc.boolean(), (key, signIt) => {
+        if (signIt && key.length) key[0] = 4;
+        const sig = signIt
+          ? new Uint8Array(createHmac('sha256', hk).update(key).digest())
+          : key.subarray(0, 32);
+        try {
+          expect(me.sharedSecret(key, sig, hk)).toHaveLength(32);
+        } catch (e) {
+          expect(e instanceof AuthError || e instanceof ParseError).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -94,4 +94,30 @@ describe('ReorderQueue (reorderqueue.json)', () => {
     expect(q.pull()).toEqual({ seq: 11, item: 'b' });
     expect(q.count).toBe(0);
   });
+
+  it('fuzz: any push/pull sequence keeps count within size and returns increasing seqs', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(16 as const, 32 as const),
+        fc.constantFrom<'end' | 'begin'>('end', 'begin'),
+        fc.array(fc.oneof(fc.integer({ min: -40, max: 40 }), fc.constant(null)), { maxLength: 200 }),
+        (bits, strategy, ops) => {
+          const mod = bits === 16 ? 0x10000 : 0x1_0000_0000;
+          const start = mod - 10; // exercise the wrap
+          const q = new ReorderQueue<number>({ bits, sizeExp: 3, begin: start, dropStrategy: strategy });
+          let last: number | undefined;
+          for (const op of ops) {
+            if (op === null) {
+              const r = q.pull();
+              if (r && last !== undefined) expect(r.seq).not.toBe(last);
+              if (r) last = r.seq;
+            } else q.push((((q.begin + op) % mod) + mod) % mod, op);
+            expect(q.count).toBeGreaterThanOrEqual(0);
+            expect(q.count).toBeLessThanOrEqual(q.size);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
