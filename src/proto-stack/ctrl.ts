@@ -500,6 +500,8 @@ export class CtrlClient {
         return;
       }
       case CTRL.LOGIN_PIN_REQ:
+        // The reference only waits for a PIN before the session id and ends the session on a
+        // later request; surfacing it at any time lets the driver decide (and costs nothing).
         this.pinRequested = true;
         if (this.sessionId === undefined) this.sessionIdDeadline = undefined; // the user is typing
         this.events.push({ type: 'loginPinRequest', incorrect: false });
