@@ -13,6 +13,7 @@ interface SimulateOpts {
   systemVersion?: string;
   allowLan?: boolean;
   bootTime: string;
+  pairingClosed?: boolean;
 }
 
 export const register = (program: Command): void => {
@@ -29,6 +30,7 @@ export const register = (program: Command): void => {
     .option('--system-version <digits>', 'firmware as discovery reports it, e.g. 12020001 (PS4 12.02)')
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
+    .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
     .addHelpText(
       'after',
       '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration, all on\n' +
@@ -53,6 +55,7 @@ export const register = (program: Command): void => {
         systemVersion: o.systemVersion,
         allowLan: o.allowLan,
         bootMs,
+        pairingClosed: o.pairingClosed,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
       process.stdout.write(`registration PIN: ${o.pin}   (Ctrl-C to stop)\n`);

@@ -16,7 +16,14 @@ export type SimEventName =
   | 'wake' // the console left standby
   | 'paired' // a client was registered
   | 'error' // a socket failed
-  | 'stopped';
+  | 'stopped'
+  // stream session (src/simulator/stream.ts)
+  | 'session' // a client's stream session started or ended
+  | 'ctrl' // a ctrl message sent or received
+  | 'takion' // Takion state changes and trouble
+  | 'stream' // a stream-connection (protobuf) message sent or received
+  | 'controller' // a controller event decoded from feedback
+  | 'stats'; // periodic and final counters, incl. gmacFailures
 
 export interface SimEvent {
   /** Milliseconds since the Unix epoch. */

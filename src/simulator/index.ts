@@ -41,6 +41,8 @@ export interface SimulatorOptions {
   print?: (line: string) => void;
   /** How long "booting" takes after a valid WAKEUP. */
   bootMs?: number;
+  /** The pairing screen is not open: registrations are refused even with the right PIN. */
+  pairingClosed?: boolean;
 }
 
 export interface Remote {

@@ -92,6 +92,8 @@ export function registRoutes(sim: SimulatedConsole): Array<[string, HttpRoute]> 
       `registration ${x.head.method} ${x.head.path} from ${x.remote.address} (${x.body.length} byte body)`,
     );
     if (x.head.method !== 'POST') return refuse(sim, x, 'not-post', `${x.head.method} instead of POST`);
+    // A real console answers the search either way and refuses only the POST.
+    if (sim.opts.pairingClosed) return refuse(sim, x, 'pairing-closed', 'the pairing screen is not open');
     let req: ReturnType<typeof parseRegistRequest>;
     try {
       req = parseRegistRequest(x.body, sim.target, Number(sim.pin));

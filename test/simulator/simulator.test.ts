@@ -105,6 +105,16 @@ describe('SimulatedConsole', () => {
     });
   });
 
+  it('refuses even the right PIN while the pairing screen is closed', async () => {
+    const { sim, events } = await start({ pairingClosed: true });
+    const res = await udpAsk(formatRegistSearch(true), 9295, PS5_HOST);
+    expect(res && isRegistSearchResponse(res.data, true)).toBe(true);
+    const { answer } = await pair(sim);
+    expect(parseHttpResponseHead(answer)!.headers.get('rp-application-reason')).toBe('80108b09');
+    expect(events.find((e) => e.event === 'refusal')).toMatchObject({ reason: 'pairing-closed' });
+    expect(sim.state.data.paired).toEqual([]);
+  });
+
   it('refuses malformed HTTP, unknown paths, wrong methods and broken bodies', async () => {
     const { sim, events } = await start();
     expect(parseHttpResponseHead(await post(PS5_HOST, ascii('\x00\x01garbage\r\n\r\n')))!.status).toBe(400);

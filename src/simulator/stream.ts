@@ -1,0 +1,656 @@
+/**
+ * The simulated console's stream service (PROTOCOL §3, §4, §5, §12): session init and the ctrl
+ * connection on TCP 9295, Takion on UDP 9296, all on the simulator's one address, driven by the
+ * same sans-I/O machines the client uses, in their console role.
+ *
+ * - session init: only a paired client's RP-Registkey gets a nonce; anyone else gets the refusal
+ *   a console sends (RP-Application-Reason); a second client while one streams is "in use".
+ * - ctrl: RP-Auth must decrypt to that client's RegistKey under the session keys; the answer
+ *   carries RP-Server-Type; SESSION_ID follows in a later write; heartbeats both ways.
+ * - Takion: handshake, BIG -> BANG -> crypt -> STREAMINFO (generated SPS/PPS for the requested
+ *   resolution), protobuf heartbeats; every client packet is GMAC-verified by TakionEndpoint and
+ *   failures are counted. Every message received is logged, feedback decoded to controller
+ *   events, and a `stats` event with `gmacFailures` goes out every second and when the session ends.
+ * - `tamperAfter: N` flips one bit of the Nth datagram sent after STREAMINFO (a test of the
+ *   client's GMAC check: it must drop that packet and carry on).
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import type { Socket } from 'node:net';
+import { hintFor } from '../client/net.js';
+import { AuthError, NetworkError, ParseError, RptuiError } from '../errors.js';
+import { fromHex } from '../proto-stack/bytes.js';
+import { parseCongestion } from '../proto-stack/congestion.js';
+import { CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js';
+import {
+  type DecodedFeedbackState,
+  decodeFeedbackHistory,
+  decodeFeedbackState,
+  describeControllerEvent,
+  describeStickChanges,
+  FeedbackHistoryReceiver,
+  parseFeedbackPacket,
+} from '../proto-stack/feedback.js';
+import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
+import { REASON } from '../proto-stack/reason.js';
+import { RpCrypt } from '../proto-stack/rpcrypt.js';
+import {
+  ctrlPath,
+  formatCtrlResponse,
+  formatSessionInitRefusal,
+  formatSessionInitResponse,
+  parseCtrlRequest,
+  parseSessionInitRequest,
+  registKeyBytes,
+  SERVER_TYPE,
+  sessionInitPath,
+} from '../proto-stack/session.js';
+import {
+  type StreamConsoleEvent,
+  StreamConnectionConsole,
+  type StreamInfo,
+  type TakionMessage,
+} from '../proto-stack/streamconnection.js';
+import { TakionEndpoint, type TakionEvent, TakionType } from '../proto-stack/takion.js';
+import { isPs5, type Target } from '../proto-stack/target.js';
+import type { PairedClient } from './console-state.js';
+import type { HttpExchange, Remote, SimulatedConsole } from './index.js';
+import { audioHeader, h264ParameterSets } from './stream-media.js';
+
+export const TAKION_PORT = 9296;
+/** A nonce handed out at session init is good for this long (the ctrl request follows at once). */
+const NONCE_TTL_MS = 10_000;
+export const SIM_STATS_INTERVAL_MS = 1000;
+
+export interface StreamServiceOptions {
+  /** Flip one bit in the Nth datagram (1-based) sent after STREAMINFO. */
+  tamperAfter?: number;
+  statsIntervalMs?: number;
+}
+
+interface PendingSession {
+  address: string;
+  target: Target;
+  crypt: RpCrypt;
+  client: PairedClient;
+  registKey: Uint8Array;
+  expires: number;
+}
+
+/** Upper-case protobuf message names as the protocol map writes them. */
+export function messageName(m: TakionMessage): string {
+  switch (m.type) {
+    case 'other':
+      return `TYPE_${m.payloadType}`;
+    case 'streamInfo':
+      return 'STREAMINFO';
+    case 'streamInfoAck':
+      return 'STREAMINFOACK';
+    case 'corruptFrame':
+      return 'CORRUPTFRAME';
+    case 'idrRequest':
+      return 'IDRREQUEST';
+    case 'controllerConnection':
+      return 'CONTROLLERCONNECTION';
+    case 'connectionQuality':
+      return 'CONNECTIONQUALITY';
+    case 'takionProtocolRequest':
+      return 'TAKIONPROTOCOLREQUEST';
+    case 'takionProtocolRequestAck':
+      return 'TAKIONPROTOCOLREQUESTACK';
+    default:
+      return m.type.toUpperCase();
+  }
+}
+
+/** The parts of a message worth a log field. */
+function messageDetail(m: TakionMessage): Record<string, unknown> {
+  switch (m.type) {
+    case 'disconnect':
+      return { reason: m.reason };
+    case 'corruptFrame':
+      return { start: m.start, end: m.end };
+    case 'controllerConnection':
+      return { connected: m.connected, controllerType: m.controllerType };
+    case 'streamInfo':
+      return { resolutions: m.streamInfo.resolutions.length, audioHeaderBytes: m.streamInfo.audioHeader.length };
+    default:
+      return {};
+  }
+}
+
+/** The head as bytes again, for the parsers that validate a whole request. */
+function headBytes(head: HttpRequestHead): Uint8Array {
+  return formatHttpRequest(`${head.method} ${head.path} HTTP/1.1`, head.rawHeaders);
+}
+
+/** Registers the session-init and ctrl routes and binds UDP 9296 on the simulator's address. */
+export async function startStreamService(sim: SimulatedConsole, opts: StreamServiceOptions = {}): Promise<void> {
+  const service = new StreamService(sim, opts);
+  sim.route(sessionInitPath(sim.target), (x) => service.sessionInit(x));
+  sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
+  // Our own socket rather than sim.udp(): the session sends on it at any time, not only as answers.
+  const sock = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', (err) =>
+      reject(
+        new NetworkError(`cannot bind UDP ${TAKION_PORT} on ${sim.host}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, {
+          hint: hintFor((err as NodeJS.ErrnoException).code, sim.host),
+          cause: err,
+        }),
+      ),
+    );
+    sock.bind({ address: sim.host, port: TAKION_PORT, exclusive: true }, () => resolve());
+  });
+  sock.removeAllListeners('error');
+  sock.on('error', (err) => sim.events.emit('error', { port: TAKION_PORT, message: err.message }));
+  sock.on('message', (msg, rinfo) =>
+    service.datagram(new Uint8Array(msg), { address: rinfo.address, port: rinfo.port }),
+  );
+  service.udp = sock;
+  const off = sim.events.on((e) => {
+    if (e.event !== 'stopped') return;
+    off();
+    service.stop();
+    sock.close();
+  });
+}
+
+class StreamService {
+  udp: DgramSocket | undefined;
+  private pending: PendingSession[] = [];
+  private active: ConsoleSession | undefined;
+
+  constructor(
+    readonly sim: SimulatedConsole,
+    readonly opts: StreamServiceOptions,
+  ) {}
+
+  private refuseInit(x: HttpExchange, target: Target, reason: string, code: number, message: string): void {
+    this.sim.events.emit(
+      'refusal',
+      { proto: 'session-init', from: x.remote.address, reason, code: code.toString(16), message },
+      `  -> session refused (${reason}): RP-Application-Reason ${code.toString(16)}`,
+    );
+    x.socket.end(formatSessionInitRefusal(code, target));
+  }
+
+  sessionInit(x: HttpExchange): void {
+    const ev = this.sim.events;
+    let req: ReturnType<typeof parseSessionInitRequest>;
+    try {
+      req = parseSessionInitRequest(headBytes(x.head));
+    } catch (e) {
+      if (!(e instanceof RptuiError)) throw e;
+      ev.emit('request', { proto: 'session-init', from: x.remote.address }, `session request from ${x.remote.address}`);
+      return this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, e.message);
+    }
+    if (!req) return this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, 'incomplete request');
+    ev.emit(
+      'request',
+      { proto: 'session-init', from: x.remote.address, registKey: req.registKeyText, rpVersion: req.rpVersion },
+      `session request from ${x.remote.address} (RP-Version ${req.rpVersion}, RegistKey ${req.registKeyText})`,
+    );
+    if (isPs5(req.target) !== isPs5(this.sim.target))
+      return this.refuseInit(x, this.sim.target, 'rp-version', REASON.rpVersion, `RP-Version ${req.rpVersion}`);
+    const client = this.sim.state.data.paired.find((p) => p.registKey.toLowerCase() === req.registKeyText);
+    if (!client)
+      return this.refuseInit(x, req.target, 'not-paired', REASON.invalidPsnId, 'RP-Registkey of no paired client');
+    if (this.active && !this.active.ended)
+      return this.refuseInit(x, req.target, 'in-use', REASON.inUse, 'another client is streaming');
+    const nonce = new Uint8Array(randomBytes(16));
+    const now = Date.now();
+    this.pending = this.pending.filter((p) => p.expires > now && p.address !== x.remote.address);
+    this.pending.push({
+      address: x.remote.address,
+      target: req.target,
+      crypt: RpCrypt.forSession(req.target, nonce, fromHex(client.morning)),
+      client,
+      registKey: registKeyBytes(client.registKey),
+      expires: now + NONCE_TTL_MS,
+    });
+    x.socket.end(formatSessionInitResponse(nonce));
+    ev.emit(
+      'answer',
+      { proto: 'session-init', to: x.remote.address, accountId: client.accountId },
+      `  -> nonce for paired account ${client.accountId}`,
+    );
+  }
+
+  ctrlRequest(x: HttpExchange): void {
+    const ev = this.sim.events;
+    ev.emit('request', { proto: 'ctrl', from: x.remote.address }, `ctrl request from ${x.remote.address}`);
+    const now = Date.now();
+    const candidates = (target: Target) =>
+      this.pending
+        .filter((p) => p.address === x.remote.address && p.target === target && p.expires > now)
+        .map((p) => ({ crypt: p.crypt, registKey: p.registKey, client: p }));
+    let info: ReturnType<typeof parseCtrlRequest<PendingSession>>;
+    try {
+      info = parseCtrlRequest(headBytes(x.head), candidates);
+    } catch (e) {
+      if (!(e instanceof RptuiError)) throw e;
+      const reason = e instanceof AuthError ? 'auth' : 'malformed';
+      const code = e instanceof AuthError ? REASON.invalidPsnId : REASON.unknown;
+      ev.emit(
+        'refusal',
+        { proto: 'ctrl', from: x.remote.address, reason, code: code.toString(16), message: e.message },
+        `  -> ctrl refused (${reason}): ${e.message}`,
+      );
+      x.socket.end(formatSessionInitRefusal(code, this.sim.target));
+      return;
+    }
+    if (!info) {
+      x.socket.destroy();
+      return;
+    }
+    if (this.active && !this.active.ended) {
+      ev.emit('refusal', { proto: 'ctrl', from: x.remote.address, reason: 'in-use' }, '  -> ctrl refused: in use');
+      x.socket.end(formatSessionInitRefusal(REASON.inUse, this.sim.target));
+      return;
+    }
+    const pending = info.client;
+    this.pending = this.pending.filter((p) => p !== pending);
+    const serverType = isPs5(info.target) ? SERVER_TYPE.ps5 : SERVER_TYPE.ps4;
+    // The answer goes out alone: SESSION_ID follows in a later write (PROTOCOL §12).
+    x.socket.write(formatCtrlResponse(info.crypt, serverType));
+    ev.emit(
+      'answer',
+      {
+        proto: 'ctrl',
+        to: x.remote.address,
+        serverType,
+        osType: info.osType,
+        streamingType: info.streamingType,
+        accountId: pending.client.accountId,
+      },
+      `  -> ctrl open for account ${pending.client.accountId} (${info.osType})`,
+    );
+    this.active = new ConsoleSession(this, {
+      socket: x.socket,
+      remote: x.remote,
+      target: info.target,
+      crypt: info.crypt,
+      remoteCounter: info.clientCounter,
+      rest: x.rest,
+    });
+  }
+
+  datagram(d: Uint8Array, from: Remote): void {
+    const s = this.active;
+    if (!s || s.ended || from.address !== s.remote.address) {
+      this.sim.events.emit(
+        'ignored',
+        { proto: 'takion', from: `${from.address}:${from.port}`, reason: 'no-session' },
+        `Takion datagram from ${from.address}:${from.port} without a session, ignored`,
+      );
+      return;
+    }
+    s.datagram(d, from);
+  }
+
+  stop(): void {
+    this.active?.end('simulator stopped');
+  }
+}
+
+interface SessionParams {
+  socket: Socket;
+  remote: Remote;
+  target: Target;
+  crypt: RpCrypt;
+  remoteCounter: number;
+  rest: Uint8Array;
+}
+
+/** One client's session: ctrl + Takion + stream connection, with their timers. */
+class ConsoleSession {
+  ended = false;
+  readonly remote: Remote;
+  private readonly sim: SimulatedConsole;
+  private readonly ctrl: CtrlConsole;
+  private readonly socket: Socket;
+  private readonly target: Target;
+  private readonly crypt: RpCrypt;
+  private takion: TakionEndpoint | undefined;
+  private stream: StreamConnectionConsole | undefined;
+  private udpPeer: Remote | undefined;
+  private timerGeneration = 0;
+  private wakeAt: number | undefined;
+  private nextStats: number | undefined;
+  private sentAfterStreamInfo: number | undefined;
+  private servicing = false;
+  private readonly history = new FeedbackHistoryReceiver();
+  private lastState: DecodedFeedbackState | undefined;
+  private readonly counts = {
+    feedbackState: 0,
+    feedbackHistory: 0,
+    congestion: 0,
+    heartbeatsIn: 0,
+    ctrlHeartbeatsIn: 0,
+    tampered: 0,
+  };
+
+  constructor(
+    private readonly owner: StreamService,
+    p: SessionParams,
+  ) {
+    this.sim = owner.sim;
+    this.remote = p.remote;
+    this.socket = p.socket;
+    this.target = p.target;
+    this.crypt = p.crypt;
+    this.ctrl = new CtrlConsole({
+      target: p.target,
+      crypt: p.crypt,
+      remoteCounter: p.remoteCounter,
+      now: Date.now(),
+    });
+    p.socket.on('data', (chunk: Buffer) => {
+      this.ctrl.feed(new Uint8Array(chunk), Date.now());
+      this.service();
+    });
+    p.socket.on('close', () => this.end('the client closed the ctrl connection'));
+    p.socket.on('error', () => p.socket.destroy());
+    this.sim.events.emit(
+      'session',
+      { state: 'started', from: p.remote.address, kind: isPs5(p.target) ? 'PS5' : 'PS4' },
+      `session started with ${p.remote.address}`,
+    );
+    if (p.rest.length) this.ctrl.feed(p.rest, Date.now());
+    this.service();
+  }
+
+  datagram(d: Uint8Array, from: Remote): void {
+    if (this.ended) return;
+    const now = Date.now();
+    if (!this.takion) {
+      this.udpPeer = from;
+      this.takion = new TakionEndpoint({ role: 'console', now });
+    } else if (this.udpPeer && from.port !== this.udpPeer.port) {
+      this.sim.events.emit('ignored', { proto: 'takion', from: `${from.address}:${from.port}`, reason: 'other-port' });
+      return;
+    }
+    this.takion.handleDatagram(d, now);
+    this.service();
+  }
+
+  private service(): void {
+    if (this.ended || this.servicing) return;
+    this.servicing = true;
+    try {
+      const now = Date.now();
+      for (let round = 0; round < 32 && !this.ended; round++) if (!this.serviceOnce(now)) break;
+      if (!this.ended) this.arm();
+    } finally {
+      this.servicing = false;
+    }
+  }
+
+  private serviceOnce(now: number): boolean {
+    let moved = false;
+    const c = this.ctrl.poll(now);
+    for (const b of c.send) this.socket.write(b);
+    if (c.send.length || c.events.length) moved = true;
+    for (const e of c.events) this.onCtrlEvent(e);
+    if (this.ended) return false;
+    const t = this.takion;
+    if (!t) return moved;
+    const evs = t.drainEvents();
+    if (evs.length) moved = true;
+    for (const e of evs) this.onTakionEvent(e, now);
+    if (this.ended) return false;
+    if (this.stream) {
+      const r = this.stream.poll(now);
+      if (r.out.length || r.events.length) moved = true;
+      for (const o of r.out) {
+        if (t.state !== 'connected') break;
+        if (o.kind === 'crypt') t.setCrypt(o.local, o.remote);
+        else t.sendMessage(o.channel, o.dataType, o.payload, now);
+      }
+      for (const e of r.events) this.onStreamEvent(e);
+      if (this.ended) return false;
+    }
+    if (this.nextStats !== undefined && now >= this.nextStats) {
+      this.nextStats = Math.max(this.nextStats + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS), now + 1);
+      this.emitStats(false);
+    }
+    const out = t.poll(now);
+    if (out.length) moved = true;
+    for (const d of out) this.send(d);
+    return moved;
+  }
+
+  private send(d: Uint8Array): void {
+    const peer = this.udpPeer;
+    const sock = this.owner.udp;
+    if (!peer || !sock) return;
+    let bytes = d;
+    if (this.sentAfterStreamInfo !== undefined) {
+      this.sentAfterStreamInfo++;
+      if (this.sentAfterStreamInfo === this.owner.opts.tamperAfter) {
+        // a copy: the original may still sit in the resend queue and must stay intact
+        bytes = d.slice();
+        bytes[bytes.length - 1] ^= 0x01;
+        this.counts.tampered++;
+        this.sim.events.emit(
+          'stream',
+          { dir: 'out', action: 'tampered', packet: this.sentAfterStreamInfo, bytes: bytes.length },
+          `  tampered with datagram #${this.sentAfterStreamInfo} after STREAMINFO (one bit flipped)`,
+        );
+      }
+    }
+    sock.send(bytes, peer.port, peer.address);
+  }
+
+  private arm(): void {
+    let t: number | undefined;
+    const min = (x: number | undefined) => {
+      if (x !== undefined) t = t === undefined ? x : Math.min(t, x);
+    };
+    min(this.ctrl.nextWakeup());
+    min(this.takion?.nextWakeup());
+    min(this.stream?.nextWakeup());
+    min(this.nextStats);
+    if (t === undefined || t === this.wakeAt) return;
+    this.wakeAt = t;
+    const generation = ++this.timerGeneration;
+    this.sim.later(Math.max(0, t - Date.now()), () => {
+      if (generation !== this.timerGeneration) return;
+      this.wakeAt = undefined;
+      this.service();
+    });
+  }
+
+  private onCtrlEvent(e: CtrlConsoleEvent): void {
+    const ev = this.sim.events;
+    switch (e.type) {
+      case 'sessionIdSent':
+        ev.emit('ctrl', { dir: 'out', message: 'SESSION_ID', sessionId: e.sessionId }, '  ctrl -> SESSION_ID');
+        return;
+      case 'loginPinRequested':
+        ev.emit('ctrl', { dir: 'out', message: 'LOGIN_PIN_REQ' }, '  ctrl -> LOGIN_PIN_REQ');
+        return;
+      case 'received':
+        if (e.name === 'HEARTBEAT_REP') this.counts.ctrlHeartbeatsIn++;
+        ev.emit('ctrl', { dir: 'in', message: e.name, ...(e.detail ?? {}) });
+        return;
+      case 'warning':
+        ev.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);
+        return;
+      case 'clientLost':
+        this.end(`client silent for ${e.silentMs} ms on ctrl`);
+        return;
+    }
+  }
+
+  private onTakionEvent(e: TakionEvent, now: number): void {
+    const ev = this.sim.events;
+    switch (e.type) {
+      case 'connected':
+        ev.emit(
+          'takion',
+          { state: 'connected', from: `${this.udpPeer?.address}:${this.udpPeer?.port}` },
+          '  Takion connected',
+        );
+        this.stream = new StreamConnectionConsole({
+          target: this.target,
+          sessionId: this.ctrl.sessionId,
+          rpcrypt: this.crypt,
+          streamInfo: (spec) => this.streamInfo(spec.width, spec.height, spec.maxFps, spec.codec),
+          now,
+        });
+        return;
+      case 'message':
+        this.stream?.handleMessage({ channel: e.channel, dataType: e.dataType, payload: e.payload }, now);
+        return;
+      case 'packet':
+        this.stream?.noteClientActivity(now);
+        this.onClientPacket(e.packetType, e.bytes);
+        return;
+      case 'acked':
+      case 'av':
+        this.stream?.noteClientActivity(now);
+        return;
+      case 'lost':
+        this.end(e.error.message);
+        return;
+      case 'error':
+        ev.emit('takion', { warning: e.error.message }, `  Takion: ${e.error.message}`);
+        if (this.takion?.state === 'closed') this.end(e.error.message);
+        return;
+    }
+  }
+
+  private streamInfo(width: number, height: number, fps: number, codec: string): StreamInfo {
+    if (codec !== 'h264')
+      this.sim.events.emit(
+        'stream',
+        { warning: `${codec} requested; the simulator describes its stream as H.264` },
+        `  ${codec} requested: the simulator only generates H.264 parameter sets`,
+      );
+    return {
+      resolutions: [{ width, height, videoHeader: h264ParameterSets(width, height, fps) }],
+      audioHeader: audioHeader(),
+      startTimeout: 10,
+      afkTimeout: 3600,
+      afkTimeoutDisconnect: 1,
+      congestionControlInterval: 200,
+    };
+  }
+
+  private onClientPacket(type: TakionType, bytes: Uint8Array): void {
+    const ev = this.sim.events;
+    try {
+      if (type === TakionType.Congestion) {
+        parseCongestion(bytes);
+        this.counts.congestion++;
+        return;
+      }
+      if (type !== TakionType.FeedbackState && type !== TakionType.FeedbackHistory) return;
+      const p = parseFeedbackPacket(bytes, this.takion?.remoteCrypt);
+      if (p.type === 'state') {
+        this.counts.feedbackState++;
+        const s = decodeFeedbackState(p.payload);
+        for (const c of describeStickChanges(this.lastState, s))
+          if (this.lastState || c.x !== 0 || c.y !== 0) ev.emit('controller', { ...c, seq: p.seq });
+        this.lastState = s;
+      } else {
+        this.counts.feedbackHistory++;
+        for (const h of this.history.accept(p.seq, decodeFeedbackHistory(p.payload)))
+          ev.emit('controller', { ...describeControllerEvent(h), seq: p.seq }, `  controller ${JSON.stringify(describeControllerEvent(h))}`);
+      }
+    } catch (e) {
+      if (!(e instanceof ParseError || e instanceof AuthError)) throw e;
+      ev.emit('stream', { dir: 'in', warning: e.message }, `  ${e.message}`);
+    }
+  }
+
+  private onStreamEvent(e: StreamConsoleEvent): void {
+    const ev = this.sim.events;
+    switch (e.type) {
+      case 'big':
+        ev.emit(
+          'stream',
+          {
+            dir: 'in',
+            message: 'BIG',
+            clientVersion: e.big.clientVersion,
+            width: e.launchSpec.width,
+            height: e.launchSpec.height,
+            fps: e.launchSpec.maxFps,
+            bitrateKbps: e.launchSpec.bitrateKbps,
+            codec: e.launchSpec.codec,
+          },
+          `  stream <- BIG ${e.launchSpec.width}x${e.launchSpec.height}@${e.launchSpec.maxFps} ${e.launchSpec.bitrateKbps} kbps`,
+        );
+        ev.emit('stream', { dir: 'out', message: 'BANG' }, '  stream -> BANG');
+        return;
+      case 'rejected':
+        ev.emit('stream', { dir: 'out', message: 'BANG', rejected: e.error.message }, `  stream -> BANG (refused: ${e.error.message})`);
+        return;
+      case 'streamInfoSent': {
+        const r = e.streamInfo.resolutions[0];
+        ev.emit(
+          'stream',
+          { dir: 'out', message: 'STREAMINFO', width: r?.width, height: r?.height },
+          `  stream -> STREAMINFO ${r?.width}x${r?.height}`,
+        );
+        this.sentAfterStreamInfo = 0;
+        this.nextStats = Date.now() + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS);
+        return;
+      }
+      case 'received': {
+        if (e.message.type === 'big') return; // logged with its launch spec above
+        if (e.message.type === 'heartbeat') this.counts.heartbeatsIn++;
+        const name = messageName(e.message);
+        ev.emit(
+          'stream',
+          { dir: 'in', message: name, channel: e.channel, ...messageDetail(e.message) },
+          e.message.type === 'heartbeat' ? undefined : `  stream <- ${name}`,
+        );
+        return;
+      }
+      case 'disconnected':
+        this.end(`client disconnected ("${e.reason}")`);
+        return;
+      case 'data':
+        ev.emit('stream', { dir: 'in', message: 'DATA', channel: e.channel, dataType: e.dataType, bytes: e.payload.length });
+        return;
+      case 'warning':
+        ev.emit('stream', { dir: 'in', warning: e.error.message }, `  stream: ${e.error.message}`);
+        return;
+      case 'clientLost':
+        this.end(`client silent for ${e.silentMs} ms`);
+        return;
+    }
+  }
+
+  private emitStats(final: boolean): void {
+    const t = this.takion?.stats;
+    this.sim.events.emit(
+      'stats',
+      {
+        final,
+        gmacFailures: t?.gmacFailures ?? 0,
+        datagramsIn: t?.datagramsIn ?? 0,
+        datagramsOut: t?.datagramsOut ?? 0,
+        retransmits: t?.retransmits ?? 0,
+        ...this.counts,
+      },
+      final ? `  session stats: ${t?.gmacFailures ?? 0} GMAC failures, ${t?.datagramsIn ?? 0} datagrams in` : undefined,
+    );
+  }
+
+  /** Ends the session (idempotent): final stats, then ctrl and Takion closed. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.timerGeneration++;
+    this.emitStats(true);
+    this.takion?.close();
+    this.socket.removeAllListeners('close');
+    this.socket.destroy();
+    this.sim.events.emit('session', { state: 'ended', reason }, `session ended: ${reason}`);
+  }
+}
