@@ -22,6 +22,7 @@ import {
   type AxisRange,
   applyStick,
   applyTrigger,
+  BYTE_STICK,
   DEFAULT_DEAD_ZONE,
   hatToDpad,
   type PadFamily,
@@ -163,7 +164,8 @@ const COMMON_BUTTONS: [number, ButtonName][] = [
 export function evdevProfile(family: PadFamily, product = 0): EvdevProfile {
   const hat: AxisRange = { min: -1, max: 1 };
   if (family === 'dualshock4' || family === 'dualsense') {
-    const stick: AxisRange = { min: 0, max: 255 };
+    const stick = BYTE_STICK;
+    const trigger: AxisRange = { min: 0, max: 255 };
     return {
       family,
       buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, 'triangle'], [BTN_WEST, 'square']]),
@@ -172,8 +174,8 @@ export function evdevProfile(family: PadFamily, product = 0): EvdevProfile {
         [ABS_Y, { role: 'ly', range: stick }],
         [ABS_RX, { role: 'rx', range: stick }],
         [ABS_RY, { role: 'ry', range: stick }],
-        [ABS_Z, { role: 'l2', range: stick }],
-        [ABS_RZ, { role: 'r2', range: stick }],
+        [ABS_Z, { role: 'l2', range: trigger }],
+        [ABS_RZ, { role: 'r2', range: trigger }],
         [ABS_HAT0X, { role: 'hatx', range: hat }],
         [ABS_HAT0Y, { role: 'haty', range: hat }],
       ]),

@@ -27,6 +27,12 @@ export interface AxisRange {
   max: number;
 }
 
+/**
+ * Byte-wide sticks (Sony pads, 0..255) rest at 128; treating 1..255 as the range puts 128 exactly
+ * at the centre (0 reads as 1, i.e. full travel).
+ */
+export const BYTE_STICK: AxisRange = { min: 1, max: 255 };
+
 /** Fraction of the stick's travel around the centre that counts as centred. */
 export const DEFAULT_DEAD_ZONE = 0.12;
 /** Triggers below this fraction count as released (worn triggers rest slightly pressed). */
