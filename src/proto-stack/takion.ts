@@ -881,7 +881,14 @@ export class TakionEndpoint {
       this.stats.tagMismatches++;
       return;
     }
-    if (!this.authenticate(bytes)) return;
+    if (!this.authenticate(bytes)) {
+      // A resend of a chunk we delivered before crypt came on (BANG whose ack was lost) can never
+      // verify; repeating our cumulative ack is harmless and stops the peer resending it.
+      const q = this.dataQueue;
+      if (c.type === 'data' && this.st === 'connected' && q && seq32Lt(c.tsn, q.begin))
+        this.ackDue = seq32Add(q.begin, -1);
+      return;
+    }
     switch (c.type) {
       case 'initAck':
         this.receiveInitAck(c, p.flags, now);

@@ -457,6 +457,26 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(verifyGmac(ack, pair.client.localCrypt as GkCrypt, 0)).toBe(true);
   });
 
+  it('BANG flow with its ack lost: the untagged resend fails GMAC once and is re-acked', () => {
+    const pair = new TakionPair();
+    pair.connect();
+    const hk = new Uint8Array(16).fill(1);
+    const secret = new Uint8Array(32).fill(2);
+    pair.console.sendMessage(1, 0, bytes(12), pair.now);
+    pair.console.setCrypt(new GkCrypt(3, hk, secret), new GkCrypt(2, hk, secret));
+    const [bang] = pair.console.poll(pair.now);
+    pair.client.handleDatagram(bang, pair.now);
+    pair.client.setCrypt(new GkCrypt(2, hk, secret), new GkCrypt(3, hk, secret));
+    pair.client.poll(pair.now); // the DATA_ACK is lost
+    expect(pair.console.inFlightCount).toBe(1);
+    pair.advance(200);
+    expect(pair.console.stats.retransmits).toBe(1);
+    expect(pair.client.stats.gmacFailures).toBe(1);
+    expect(pair.console.inFlightCount).toBe(0);
+    expect(pair.console.stats.gmacFailures).toBe(0);
+    expect(pair.messages('client').map((m) => m.payload)).toEqual([bytes(12)]); // exactly once
+  });
+
   it('AV packets: postponed before crypt, then authenticated and delivered with the extended key_pos', () => {
     const pair = new TakionPair();
     pair.connect();
