@@ -12,8 +12,8 @@
  *   key stream, 1400 B chunks:   node:crypto 211-237 MB/s   @noble/ciphers 26-34 MB/s  (6-8x)
  *   4-byte GMAC over 1400 B:     node:crypto 102-113k tags/s @noble/ciphers 8-9k tags/s (12x)
  * A fourth run under heavier load gave 182 / 91 MB/s and 45k tags/s for node:crypto against
- * 13 / 8 MB/s and 2k tags/s for noble: absolute figures swing with the box's load, the ratio
- * does not. node:crypto wins both paths by an order of magnitude, so it is used for both (noble also
+ * 13 / 8 MB/s and 2k tags/s for noble (load ~11): absolute figures swing with the load, the ratio
+ * stays above 6x. node:crypto wins both paths by about an order of magnitude, so it is used for both (noble also
  * refuses to reuse a cipher object, so every call would pay its key schedule again).
  */
 import { type Cipher, createCipheriv, createHash, createHmac } from 'node:crypto';
