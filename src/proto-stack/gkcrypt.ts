@@ -13,8 +13,8 @@
  *   4-byte GMAC over 1400 B:     node:crypto 102-113k tags/s @noble/ciphers 8-9k tags/s (12x)
  * A fourth run under heavier load gave 182 / 91 MB/s and 45k tags/s for node:crypto against
  * 13 / 8 MB/s and 2k tags/s for noble (load ~11): absolute figures swing with the load, the ratio
- * stays above 6x. node:crypto wins both paths by about an order of magnitude, so it is used for both (noble also
- * refuses to reuse a cipher object, so every call would pay its key schedule again).
+ * stays above 6x. node:crypto wins both paths by about an order of magnitude, so it is used
+ * for both (noble also refuses to reuse a cipher object, so every call pays its key schedule).
  */
 import { type Cipher, createCipheriv, createHash, createHmac } from 'node:crypto';
 import { UsageError } from '../errors.js';
