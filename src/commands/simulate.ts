@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
+import { startStreamService } from '../simulator/stream.js';
 
 interface SimulateOpts {
   host: string;
@@ -14,6 +15,7 @@ interface SimulateOpts {
   allowLan?: boolean;
   bootTime: string;
   pairingClosed?: boolean;
+  tamperAfter?: string;
 }
 
 export const register = (program: Command): void => {
@@ -31,11 +33,13 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
+    .option('--tamper-after <n>', 'test: flip one bit in the nth stream datagram sent after STREAMINFO')
     .addHelpText(
       'after',
       '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration, all on\n' +
         '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
-        'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Stop with Ctrl-C.\n\n' +
+        'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
+        'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
         '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890',
     )
@@ -43,6 +47,10 @@ export const register = (program: Command): void => {
       const bootMs = Number(o.bootTime);
       if (!Number.isInteger(bootMs) || bootMs < 0 || bootMs > 600_000) {
         throw new UsageError(`--boot-time takes milliseconds (0-600000), got "${o.bootTime}"`);
+      }
+      const tamperAfter = o.tamperAfter === undefined ? undefined : Number(o.tamperAfter);
+      if (tamperAfter !== undefined && (!Number.isInteger(tamperAfter) || tamperAfter < 1)) {
+        throw new UsageError(`--tamper-after takes a datagram number (1 or more), got "${o.tamperAfter}"`);
       }
       const sim = await SimulatedConsole.start({
         host: o.host,
@@ -57,6 +65,10 @@ export const register = (program: Command): void => {
         bootMs,
         pairingClosed: o.pairingClosed,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
+      });
+      await startStreamService(sim, { tamperAfter }).catch(async (err) => {
+        await sim.stop();
+        throw err;
       });
       process.stdout.write(`registration PIN: ${o.pin}   (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
