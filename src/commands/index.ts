@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
 import { register as discover } from './discover.js';
+import { register as keymap } from './keymap.js';
+import { register as pads } from './pads.js';
 import { register as pcoip } from './pcoip.js';
 import { register as profiles } from './profiles.js';
 import { register as registerCmd } from './register.js';
@@ -12,4 +14,4 @@ import { register as wake } from './wake.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [discover, wake, registerCmd, profiles, simulate, demo, pcoip, rif];
+export const commands: Register[] = [discover, wake, registerCmd, profiles, simulate, demo, pcoip, rif, keymap, pads];

@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { type Keymap, keysByControl, listKeymaps, loadKeymap, loadKeymapFile } from '../input/keymap.js';
+import { formatTable } from './discover.js';
+
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+export function keymapJson(m: Keymap) {
+  return {
+    name: m.name,
+    ...(m.description ? { description: m.description } : {}),
+    keys: m.keys,
+    releaseTimeoutMs: m.releaseTimeoutMs,
+    initialHoldMs: m.initialHoldMs,
+    stickMode: m.stickMode,
+    triggerMode: m.triggerMode,
+    exitHotkey: m.exitHotkey,
+  };
+}
+
+function describeKeymap(m: Keymap): string {
+  const rows = keysByControl(m).map(([control, keys]) => [control, keys.join(', ')]);
+  return [
+    `key map "${m.name}" (${m.source})`,
+    ...(m.description ? [m.description] : []),
+    '',
+    formatTable(['CONTROL', 'KEYS'], rows),
+    '',
+    `leave the stream: ${m.exitHotkey}`,
+    `sticks: ${m.stickMode}, triggers: ${m.triggerMode}`,
+    `terminals without the kitty keyboard protocol: a tap holds ${m.initialHoldMs} ms, a held key is released ${m.releaseTimeoutMs} ms after its last auto-repeat`,
+  ].join('\n');
+}
+
+export const register = (program: Command): void => {
+  const cmd = program
+    .command('keymap')
+    .description('show and check keyboard maps (own maps go in <config dir>/keymaps/<name>.json)');
+
+  cmd
+    .command('show')
+    .description('print a key map: which key drives which controller control')
+    .argument('[name]', 'key map name', 'default')
+    .option('--json', 'print JSON: { "keys": { "<key>": "<control>" }, ... }')
+    .action((name: string, o: { json?: boolean }) => {
+      const m = loadKeymap(name);
+      print(o.json ? JSON.stringify(keymapJson(m), null, 2) : describeKeymap(m));
+    });
+
+  cmd
+    .command('check')
+    .description('validate a key map file; exits 1 naming the bad entry')
+    .argument('<file>', 'path of a key map JSON file')
+    .option('--json', 'print the validated map as JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      const m = loadKeymapFile(file);
+      if (o.json) return print(JSON.stringify({ ok: true, ...keymapJson(m) }, null, 2));
+      print(`${file}: ok, ${Object.keys(m.keys).length} keys, exit with ${m.exitHotkey}`);
+    });
+
+  cmd
+    .command('list')
+    .description('list the available key maps (built-in and your own)')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      const names = listKeymaps();
+      print(o.json ? JSON.stringify(names) : names.join('\n'));
+    });
+};
