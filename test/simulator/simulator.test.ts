@@ -164,8 +164,7 @@ describe('SimulatedConsole', () => {
       reason: 'unknown-credential',
     });
     await udpAsk(wakeup(wakeCredential(fromHex(key))), 9302, PS5_HOST, 200);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(sim.power).toBe('ready');
+    await expect.poll(() => sim.power, { timeout: 3000 }).toBe('ready');
     expect(events.some((e) => e.event === 'wake')).toBe(true);
   });
 
