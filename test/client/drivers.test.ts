@@ -81,7 +81,7 @@ describe('discover', () => {
     const seen: string[] = [];
     const t0 = Date.now();
     const list = await discover({ host: SIM, timeoutMs: 3000, onFound: (c) => seen.push(c.hostName) });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(2000); // the deadline is 3000
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({
       hostName: 'Lab',
