@@ -1,0 +1,532 @@
+/**
+ * Video frame assembly (PROTOCOL §7), sans-I/O: feed decrypted VIDEO packets in arrival order
+ * with the current time; get back complete Annex-B frames and the CORRUPTFRAME / IDRREQUEST
+ * messages the session should send. Call poll(now) at nextWakeup() so a lost packet does not
+ * stall the reorder window.
+ *
+ * Layers, in order:
+ * 1. reorder window by 16-bit packet_index: a gap is waited for at most `reorderWaitMs`
+ *    (16 ms like the reference) or until packets run `reorderSlots` ahead, then skipped;
+ * 2. per-frame unit slots: k = units_total - fec source units, m = max(fec, 1) FEC slots, slot
+ *    size = the first source unit's data length + its 2-byte padding field (FEC units are full);
+ * 3. flush when k units are in, the last unit arrived, or a newer frame starts; FEC rebuilds
+ *    missing source units; frame = every source unit's data minus its padding field;
+ * 4. loss: a frame-index gap or a failed frame sends CORRUPTFRAME {first missing, last} and an
+ *    IDR request, and P-frames are dropped until the next key frame (a decoder fed frames that
+ *    reference a lost one shows smeared video).
+ * The STREAMINFO video header of the current profile (adaptive_stream_index) is put in front of
+ * the first frame and of the first frame after a profile switch.
+ *
+ * The sending side (`packetizeVideoFrame`) is here too so the simulator splits frames exactly the
+ * way this receiver expects a console to.
+ */
+import { UsageError } from '../errors.js';
+import { isKeyframe, nalUnits, type VideoCodec } from '../media/annexb.js';
+import type { AvPacketFields, AvVersion } from './avpacket.js';
+import { FecError, fecDecode, fecEncode } from './fec.js';
+import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
+
+/** The parts of a parsed VIDEO packet the processor reads; `data` must already be decrypted. */
+export interface VideoUnit {
+  packetIndex: number;
+  frameIndex: number;
+  unitIndex: number;
+  unitsTotal: number;
+  fecUnits: number;
+  adaptiveStreamIndex: number;
+  data: Uint8Array;
+}
+
+export type VideoEvent =
+  | { type: 'frame'; index: number; bytes: Uint8Array; recovered: boolean; keyframe: boolean }
+  /** Send CORRUPTFRAME {start, end} (frame indices, inclusive). */
+  | { type: 'corrupt'; start: number; end: number }
+  /** Send IDRREQUEST. */
+  | { type: 'idr' };
+
+export interface VideoStats {
+  /** Frames handed out (complete, decodable). */
+  framesReceived: number;
+  /** Of those, frames that needed FEC. */
+  framesRecovered: number;
+  /** Frame indices that never completed (gaps and failed frames). */
+  framesLost: number;
+  /** Complete frames dropped while waiting for a key frame after a loss. */
+  framesSkipped: number;
+  bytes: number;
+  /** Over the sliding window. */
+  fps: number;
+  kbps: number;
+  packetsReceived: number;
+  /** Packet indices given up on in the reorder window. */
+  packetsMissing: number;
+  /** Packets that came too late, twice, or did not fit their frame. */
+  packetsDropped: number;
+  idrRequests: number;
+}
+
+export interface FrameProcessorOptions {
+  codec?: VideoCodec;
+  reorderWaitMs?: number;
+  reorderSlots?: number;
+  statsWindowMs?: number;
+  /** Minimum spacing of repeated IDR requests while still waiting for a key frame. */
+  idrRetryMs?: number;
+}
+
+/** The reference refuses frames with more unit slots than this. */
+const MAX_UNIT_SLOTS = 512;
+/** Larger than any UDP payload on an Ethernet path; bounds what a bogus padding field can allocate. */
+const MAX_UNIT_SIZE = 4096;
+
+export class FrameProcessor {
+  private readonly codec: VideoCodec;
+  private readonly reorderWaitMs: number;
+  private readonly reorderSlots: number;
+  private readonly statsWindowMs: number;
+  private readonly idrRetryMs: number;
+  private headers: Uint8Array[] = [];
+
+  // reorder window
+  private expected = -1;
+  private readonly pending = new Map<number, { u: VideoUnit; t: number }>();
+  private waitStart: number | undefined;
+
+  // current frame
+  private cur = -1;
+  private flushed = true;
+  private prevComplete = 0;
+  private k = 0;
+  private m = 0;
+  private total = 0;
+  private fecField = 0;
+  private unitSize = 0;
+  private buf = new Uint8Array(0);
+  private sizes = new Int32Array(0);
+  private sourceRecv = 0;
+  private fecRecv = 0;
+  private unitsSeen = 0;
+
+  private profile = -1;
+  private headerPending = false;
+  private awaitingKey = true;
+  private lastIdrAt: number | undefined;
+
+  private readonly st: VideoStats = {
+    framesReceived: 0,
+    framesRecovered: 0,
+    framesLost: 0,
+    framesSkipped: 0,
+    bytes: 0,
+    fps: 0,
+    kbps: 0,
+    packetsReceived: 0,
+    packetsMissing: 0,
+    packetsDropped: 0,
+    idrRequests: 0,
+  };
+  private window: { t: number; bytes: number }[] = [];
+  private reportReceived = 0;
+  private reportLost = 0;
+
+  constructor(opts: FrameProcessorOptions = {}) {
+    this.codec = opts.codec ?? 'h264';
+    this.reorderWaitMs = opts.reorderWaitMs ?? 16;
+    this.reorderSlots = opts.reorderSlots ?? 64;
+    this.statsWindowMs = opts.statsWindowMs ?? 1000;
+    this.idrRetryMs = opts.idrRetryMs ?? 250;
+  }
+
+  /** STREAMINFO video headers (SPS/PPS[/VPS], Annex-B), indexed by adaptive_stream_index. */
+  setVideoHeaders(headers: Uint8Array[]): void {
+    this.headers = headers.slice();
+    this.profile = -1;
+  }
+
+  /** Feeds one decrypted packet. The processor keeps `unit.data` until the packet is consumed. */
+  push(unit: VideoUnit, now: number): VideoEvent[] {
+    const ev: VideoEvent[] = [];
+    this.st.packetsReceived++;
+    const idx = unit.packetIndex & 0xffff;
+    if (this.expected < 0) this.expected = (idx - unit.unitIndex) & 0xffff;
+    if (idx === this.expected) {
+      this.expected = seq16Add(this.expected, 1);
+      this.handle(unit, now, ev);
+      this.drain(now, ev);
+    } else if (seq16Lt(idx, this.expected) || this.pending.has(idx)) {
+      this.st.packetsDropped++;
+    } else {
+      this.pending.set(idx, { u: unit, t: now });
+      if (this.waitStart === undefined) this.waitStart = now;
+      const ahead = (idx - this.expected) & 0xffff;
+      if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now, ev);
+    }
+    this.checkTimeout(now, ev);
+    return ev;
+  }
+
+  /** Time-driven work: gives up on a missing packet once it is `reorderWaitMs` overdue. */
+  poll(now: number): VideoEvent[] {
+    const ev: VideoEvent[] = [];
+    this.checkTimeout(now, ev);
+    return ev;
+  }
+
+  /** When poll() has something to do, or undefined while nothing is waiting. */
+  nextWakeup(): number | undefined {
+    return this.waitStart === undefined ? undefined : this.waitStart + this.reorderWaitMs;
+  }
+
+  stats(now: number): VideoStats {
+    this.prune(now);
+    let bytes = 0;
+    for (const w of this.window) bytes += w.bytes;
+    const secs = this.statsWindowMs / 1000;
+    return { ...this.st, fps: this.window.length / secs, kbps: (bytes * 8) / 1000 / secs };
+  }
+
+  /** Units received and lost since the last call, for the congestion report. */
+  takePacketStats(): { received: number; lost: number } {
+    const out = { received: this.reportReceived, lost: this.reportLost };
+    this.reportReceived = 0;
+    this.reportLost = 0;
+    return out;
+  }
+
+  private prune(now: number): void {
+    let i = 0;
+    while (i < this.window.length && this.window[i].t <= now - this.statsWindowMs) i++;
+    if (i > 0) this.window.splice(0, i);
+  }
+
+  private drain(now: number, ev: VideoEvent[]): void {
+    for (let p = this.pending.get(this.expected); p !== undefined; p = this.pending.get(this.expected)) {
+      this.pending.delete(this.expected);
+      this.expected = seq16Add(this.expected, 1);
+      this.handle(p.u, now, ev);
+    }
+    this.rearm();
+  }
+
+  /** A gap is waited for from the arrival of the oldest packet stuck behind it. */
+  private rearm(): void {
+    let t: number | undefined;
+    for (const p of this.pending.values()) if (t === undefined || p.t < t) t = p.t;
+    this.waitStart = t;
+  }
+
+  /** Moves the window start to `target`, handing out what is buffered before it in order. */
+  private skipTo(target: number, now: number, ev: VideoEvent[]): void {
+    while (seq16Lt(this.expected, target)) {
+      const p = this.pending.get(this.expected);
+      this.expected = seq16Add(this.expected, 1);
+      if (p) {
+        this.pending.delete(seq16Add(this.expected, -1));
+        this.handle(p.u, now, ev);
+      } else this.st.packetsMissing++;
+    }
+    this.drain(now, ev);
+  }
+
+  private checkTimeout(now: number, ev: VideoEvent[]): void {
+    // Same expression as nextWakeup(), so polling exactly at the wakeup time always makes progress
+    // (now - start >= wait can be false there through floating-point rounding).
+    while (
+      this.waitStart !== undefined &&
+      now >= this.waitStart + this.reorderWaitMs &&
+      this.pending.size > 0
+    ) {
+      let first = -1;
+      let best = 0x10000;
+      for (const k of this.pending.keys()) {
+        const d = (k - this.expected) & 0xffff;
+        if (d < best) {
+          best = d;
+          first = k;
+        }
+      }
+      this.skipTo(first, now, ev);
+    }
+  }
+
+  // ---- frame layer ----
+
+  private handle(u: VideoUnit, now: number, ev: VideoEvent[]): void {
+    const fi = u.frameIndex & 0xffff;
+    if (this.cur >= 0 && seq16Lt(fi, this.cur)) {
+      this.st.packetsDropped++;
+      return;
+    }
+    if (this.headers.length > 0) {
+      if (u.adaptiveStreamIndex >= this.headers.length) {
+        this.st.packetsDropped++;
+        return;
+      }
+      if (u.adaptiveStreamIndex !== this.profile) {
+        this.profile = u.adaptiveStreamIndex;
+        this.headerPending = true;
+      }
+    }
+    if (this.cur < 0 || seq16Gt(fi, this.cur)) {
+      if (this.cur >= 0) {
+        this.closeReport();
+        if (!this.flushed) this.flush(now, ev);
+        const next = seq16Add(this.prevComplete, 1);
+        if (seq16Gt(fi, next)) {
+          const end = seq16Add(fi, -1);
+          ev.push({ type: 'corrupt', start: next, end });
+          this.st.framesLost += ((end - next) & 0xffff) + 1;
+          this.prevComplete = end;
+          this.lossDetected(now, ev);
+        }
+      } else {
+        this.prevComplete = seq16Add(fi, -1);
+      }
+      this.cur = fi;
+      if (!this.alloc(u)) {
+        this.st.packetsDropped++;
+        return;
+      }
+    } else if (this.k === 0 && !this.alloc(u)) {
+      // the frame's first packet was unusable; a later one may still describe it properly
+      this.st.packetsDropped++;
+      return;
+    }
+    this.unitsSeen++;
+    if (this.flushed) return; // units that arrive after the frame was emitted (spare FEC)
+    if (!this.put(u)) {
+      this.st.packetsDropped++;
+      return;
+    }
+    if (this.sourceRecv + this.fecRecv >= this.k || u.unitIndex === this.total - 1) this.flush(now, ev);
+  }
+
+  private alloc(u: VideoUnit): boolean {
+    this.k = 0;
+    this.flushed = false;
+    this.sourceRecv = 0;
+    this.fecRecv = 0;
+    this.unitsSeen = 0;
+    const total = u.unitsTotal;
+    const fec = u.fecUnits;
+    if (total < fec || total - fec < 1) return false;
+    const k = total - fec;
+    const m = Math.max(fec, 1);
+    if (k + m > MAX_UNIT_SLOTS) return false;
+    let size = u.data.length;
+    if (u.unitIndex < k) {
+      if (size < 2) return false;
+      size += (u.data[0] << 8) | u.data[1];
+    }
+    if (size === 0 || size > MAX_UNIT_SIZE) return false;
+    this.k = k;
+    this.m = m;
+    this.total = total;
+    this.fecField = fec;
+    this.unitSize = size;
+    const need = (k + m) * size;
+    if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
+    else this.buf.fill(0, 0, need);
+    if (this.sizes.length < k + m) this.sizes = new Int32Array(Math.max(k + m, this.sizes.length * 2));
+    else this.sizes.fill(0, 0, k + m);
+    return true;
+  }
+
+  private put(u: VideoUnit): boolean {
+    const i = u.unitIndex;
+    const n = u.data.length;
+    if (u.unitsTotal !== this.total || u.fecUnits !== this.fecField) return false;
+    if (i >= this.k + this.m || n === 0 || n > this.unitSize || this.sizes[i] !== 0) return false;
+    if (i < this.k && n < 2) return false;
+    this.buf.set(u.data, i * this.unitSize);
+    this.sizes[i] = n;
+    if (i < this.k) this.sourceRecv++;
+    else this.fecRecv++;
+    return true;
+  }
+
+  private closeReport(): void {
+    if (this.total === 0) return;
+    const got = Math.min(this.unitsSeen, this.total);
+    this.reportReceived += got;
+    this.reportLost += this.total - got;
+  }
+
+  private flush(now: number, ev: VideoEvent[]): void {
+    this.flushed = true;
+    if (this.k === 0) {
+      this.fail(now, ev);
+      return;
+    }
+    const { k, m, unitSize: size } = this;
+    let recovered = false;
+    if (this.sourceRecv < k) {
+      if (this.sourceRecv + this.fecRecv < k || k + m > 256) {
+        this.fail(now, ev);
+        return;
+      }
+      const units: (Uint8Array | undefined)[] = [];
+      for (let i = 0; i < k + m; i++)
+        units.push(this.sizes[i] ? this.buf.subarray(i * size, (i + 1) * size) : undefined);
+      let out: Uint8Array[];
+      try {
+        out = fecDecode(units, k, m);
+      } catch (e) {
+        if (e instanceof FecError) {
+          this.fail(now, ev);
+          return;
+        }
+        throw e;
+      }
+      for (let j = 0; j < k; j++) {
+        if (this.sizes[j]) continue;
+        const pad = (out[j][0] << 8) | out[j][1];
+        if (pad + 2 > size) {
+          this.fail(now, ev);
+          return;
+        }
+        this.buf.set(out[j], j * size);
+        this.sizes[j] = size - pad;
+      }
+      recovered = true;
+    }
+    let len = 0;
+    for (let j = 0; j < k; j++) len += this.sizes[j] - 2;
+    const header = this.headerPending && this.profile >= 0 ? this.headers[this.profile] : undefined;
+    const hlen = header?.length ?? 0;
+    const frame = new Uint8Array(hlen + len);
+    if (header) frame.set(header);
+    let o = hlen;
+    for (let j = 0; j < k; j++) {
+      const n = this.sizes[j] - 2;
+      frame.set(this.buf.subarray(j * size + 2, j * size + 2 + n), o);
+      o += n;
+    }
+    this.emit(frame, recovered, hlen, now, ev);
+  }
+
+  private fail(now: number, ev: VideoEvent[]): void {
+    const start = seq16Add(this.prevComplete, 1);
+    ev.push({ type: 'corrupt', start, end: this.cur });
+    this.st.framesLost += ((this.cur - start) & 0xffff) + 1;
+    this.prevComplete = this.cur;
+    this.lossDetected(now, ev);
+  }
+
+  private lossDetected(now: number, ev: VideoEvent[]): void {
+    this.awaitingKey = true;
+    this.requestIdr(now, ev);
+  }
+
+  private requestIdr(now: number, ev: VideoEvent[]): void {
+    if (this.lastIdrAt !== undefined && now - this.lastIdrAt < this.idrRetryMs) return;
+    this.lastIdrAt = now;
+    this.st.idrRequests++;
+    ev.push({ type: 'idr' });
+  }
+
+  private emit(
+    frame: Uint8Array,
+    recovered: boolean,
+    headerLen: number,
+    now: number,
+    ev: VideoEvent[],
+  ): void {
+    this.prevComplete = this.cur;
+    const keyframe = isKeyframe(headerLen > 0 ? frame.subarray(headerLen) : frame, this.codec);
+    if (this.awaitingKey && !keyframe) {
+      this.st.framesSkipped++;
+      this.requestIdr(now, ev);
+      return;
+    }
+    this.awaitingKey = false;
+    this.headerPending = false;
+    this.st.framesReceived++;
+    if (recovered) this.st.framesRecovered++;
+    this.st.bytes += frame.length;
+    this.window.push({ t: now, bytes: frame.length });
+    this.prune(now);
+    ev.push({ type: 'frame', index: this.cur, bytes: frame, recovered, keyframe });
+  }
+}
+
+// ---- sending side (simulator) ----
+
+export interface PacketizeVideoOptions {
+  /** Largest unit, including the 2-byte padding field (about MTU - headers; ~1400 on Ethernet). */
+  unitSize: number;
+  /** FEC units per source unit (e.g. 0.1); > 0 gives at least one FEC unit. */
+  fecRatio: number;
+  adaptiveStreamIndex?: number;
+  version: AvVersion;
+  /** Wire codec byte (3 is what PS4 H.264 streams carry). */
+  codec?: number;
+  /** packet_index of the first unit; the rest follow by +1 (mod 2^16). */
+  firstPacketIndex?: number;
+}
+
+export interface VideoPacketOut {
+  /** keyPos is 0: the sender sets it when it encrypts. */
+  fields: AvPacketFields;
+  /** Plaintext payload (padding field + frame bytes for source units, parity for FEC units). */
+  data: Uint8Array;
+}
+
+/**
+ * Splits one Annex-B frame into source units and adds Cauchy FEC units, like a console: every NAL
+ * unit starts a new source unit; each source unit carries `unit size - 2 - chunk` as its padding
+ * field; the unit size shrinks to the largest unit (rounded up to 4) for small frames.
+ */
+export function packetizeVideoFrame(
+  frameIndex: number,
+  annexB: Uint8Array,
+  opts: PacketizeVideoOptions,
+): VideoPacketOut[] {
+  const maxChunk = opts.unitSize - 2;
+  if (!Number.isInteger(opts.unitSize) || maxChunk < 1 || opts.unitSize > MAX_UNIT_SIZE)
+    throw new UsageError(`video unit size ${opts.unitSize} is out of range (3..${MAX_UNIT_SIZE})`);
+  if (annexB.length === 0) throw new UsageError('cannot packetize an empty video frame');
+  const cuts = nalUnits(annexB, 'h264').map((n) => n.start);
+  if (cuts[0] !== 0) cuts.unshift(0);
+  cuts.push(annexB.length);
+  const chunks: Uint8Array[] = [];
+  for (let c = 0; c + 1 < cuts.length; c++)
+    for (let o = cuts[c]; o < cuts[c + 1]; o += maxChunk)
+      chunks.push(annexB.subarray(o, Math.min(o + maxChunk, cuts[c + 1])));
+  let longest = 0;
+  for (const ch of chunks) longest = Math.max(longest, ch.length);
+  const size = Math.min(opts.unitSize, (longest + 2 + 3) & ~3);
+  const k = chunks.length;
+  const m = opts.fecRatio > 0 ? Math.max(1, Math.ceil(k * opts.fecRatio)) : 0;
+  if (k + Math.max(m, 1) > 256)
+    throw new UsageError(
+      `a ${annexB.length}-byte frame needs ${k} source + ${m} FEC units; FEC over GF(256) allows 256 in total`,
+      'raise the unit size or lower the bitrate',
+    );
+  const sources = chunks.map((ch) => {
+    const u = new Uint8Array(size);
+    const pad = size - 2 - ch.length;
+    u[0] = pad >> 8;
+    u[1] = pad & 0xff;
+    u.set(ch, 2);
+    return u;
+  });
+  const fec = m > 0 ? fecEncode(sources, m) : [];
+  const first = opts.firstPacketIndex ?? 0;
+  const all = [...sources.map((u, j) => u.subarray(0, 2 + chunks[j].length)), ...fec];
+  return all.map((data, i) => ({
+    fields: {
+      isVideo: true,
+      version: opts.version,
+      packetIndex: (first + i) & 0xffff,
+      frameIndex: frameIndex & 0xffff,
+      unitIndex: i,
+      unitsTotal: k + m,
+      fecUnits: m,
+      codec: opts.codec ?? 3,
+      keyPos: 0,
+      adaptiveStreamIndex: opts.adaptiveStreamIndex ?? 0,
+    },
+    data,
+  }));
+}
