@@ -1,0 +1,150 @@
+/**
+ * Video in an ffplay window: the elementary stream goes to ffplay's stdin.
+ *
+ * Measured facts this relies on: `-fflags nobuffer` makes ffplay throw away the packets it read
+ * while probing, and with a live stream that is the first key frame: the window stays black until
+ * the next one, which a console only sends when asked. So that flag is not used; probing is cut to
+ * nothing instead (-probesize 32 -analyzeduration 0, format given with -f h264|hevc), which keeps
+ * latency as low without losing the frame. ffplay exits 0 even when it failed, and its death shows
+ * up as EPIPE on its stdin, so any exit counts as "window closed": said once, and the session
+ * goes on. Every (re)start needs a key frame, so the sink asks for one and drops frames until it
+ * comes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
+import { childEnv, findTool, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
+
+/** Queued bytes above which non-key frames are dropped (a big key frame alone can be ~0.5 MB). */
+const CONGESTED_BYTES = 1 << 20;
+/** Queued bytes above which even key frames are dropped: the player is stuck, not just slow. */
+const STUCK_BYTES = 16 << 20;
+
+/** ffplay's arguments for a live elementary stream on stdin. */
+export function ffplayArgs(info: VideoInfo, extraArgs: readonly string[] = []): string[] {
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-flags',
+    'low_delay',
+    '-framedrop',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-an',
+    '-sn',
+    '-window_title',
+    info.title,
+    '-f',
+    info.codec,
+    // The raw demuxer has no timestamps: without the rate it plays at 25 fps and falls behind.
+    '-framerate',
+    String(info.fps),
+    ...extraArgs,
+    '-i',
+    'pipe:0',
+  ];
+}
+
+interface Player {
+  child: ChildProcess;
+  pipe: PipeWriter;
+  tail: StderrTail;
+}
+
+export class FfplaySink extends SinkEvents implements VideoSink {
+  readonly kind = 'ffplay';
+  private info: VideoInfo | undefined;
+  private player: Player | undefined;
+  private awaitingKeyframe = true;
+  private closing = false;
+
+  constructor(private readonly opts: SinkOptions = {}) {
+    super(opts.log);
+  }
+
+  start(info: VideoInfo): void {
+    this.info = info;
+    this.spawnPlayer();
+  }
+
+  /** Opens a new window after the previous one was closed; a no-op while one is open. */
+  reopen(): void {
+    if (this.player === undefined && this.info !== undefined && !this.closing) this.spawnPlayer();
+  }
+
+  /** Process id of the running player, if any (tests, diagnostics). */
+  get pid(): number | undefined {
+    return this.player?.child.pid;
+  }
+
+  private spawnPlayer(): void {
+    const info = this.info;
+    if (info === undefined) return;
+    const env = childEnv(this.opts.env);
+    const tool = findTool('ffplay', { env, explicit: this.opts.playerPath });
+    if (!tool.found) {
+      this.warnOnce(`${tool.message}: no video window (the session goes on). ${tool.hint}`);
+      return;
+    }
+    const child = spawn(tool.path, ffplayArgs(info, this.opts.extraArgs), {
+      env,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    const player: Player = { child, pipe: new PipeWriter(child.stdin!), tail: new StderrTail(child) };
+    this.player = player;
+    const gone = (detail: string) => this.playerGone(player, detail);
+    child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.once('error', (err) => gone(err.message));
+    this.awaitingKeyframe = true;
+    this.emit('needKeyframe');
+  }
+
+  private playerGone(player: Player, detail: string): void {
+    if (this.player !== player) return; // 'error' and 'exit' can both come; report once
+    this.player = undefined;
+    if (this.closing) return;
+    const said = player.tail.lastLine();
+    this.log(
+      `Video window closed (ffplay ${said === '' ? detail : `said: ${said}`}); the session goes on without video.`,
+    );
+    this.emit('closed');
+  }
+
+  write(frame: Uint8Array, keyframe: boolean): void {
+    const player = this.player;
+    if (player === undefined || !player.pipe.alive) {
+      this.counters.dropped++;
+      return;
+    }
+    if (this.awaitingKeyframe && !keyframe) {
+      this.counters.dropped++;
+      return;
+    }
+    const queued = player.pipe.queued;
+    if (queued > STUCK_BYTES || (!keyframe && queued > CONGESTED_BYTES)) {
+      // Frames after a dropped one would decode smeared, so wait for (and ask for) a key frame.
+      this.counters.dropped++;
+      if (!this.awaitingKeyframe) {
+        this.awaitingKeyframe = true;
+        this.emit('needKeyframe');
+      }
+      return;
+    }
+    this.awaitingKeyframe = false;
+    player.pipe.write(frame);
+    this.counters.written++;
+    this.counters.bytes += frame.length;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const player = this.player;
+    this.player = undefined;
+    if (player === undefined) return;
+    // ffplay keeps showing the last frame after EOF, so it is told to quit, not just fed EOF.
+    void player.pipe.end();
+    await waitForExit(player.child, 1500, true);
+  }
+}

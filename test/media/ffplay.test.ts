@@ -1,0 +1,202 @@
+// The ffplay sink against the real ffplay: under Xvfb (a screenshot proves the picture is shown),
+// with SDL's dummy driver (decodes with no display, as in CI), and with no ffplay at all.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isKeyframe, splitAccessUnits } from '../../src/media/annexb.js';
+import { FfplaySink, ffplayArgs } from '../../src/media/ffplay.js';
+import type { VideoInfo } from '../../src/media/sinks.js';
+import { findTool } from '../../src/media/tools.js';
+import { repoRoot } from '../helpers/vectors.js';
+
+const clip = readFileSync(join(repoRoot, 'test/fixtures/media/testsrc-720p60.h264'));
+const frames = splitAccessUnits(clip, 'h264').map((au) => ({ au, key: isKeyframe(au, 'h264') }));
+const info: VideoInfo = { codec: 'h264', width: 1280, height: 720, fps: 60, title: 'PS5-Test Living Room' };
+const haveFfplay = findTool('ffplay').found;
+const onPath = (name: string) =>
+  (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, name)));
+const haveXvfb = onPath('Xvfb') && onPath('import') && onPath('xwininfo');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Feeds the clip in a loop at the stream's frame rate for `ms`. */
+async function play(sink: FfplaySink, ms: number, from = 0): Promise<void> {
+  const end = Date.now() + ms;
+  for (let i = from; Date.now() < end; i++) {
+    const f = frames[i % frames.length];
+    sink.write(f.au, f.key);
+    await sleep(1000 / info.fps);
+  }
+}
+
+function events(sink: FfplaySink) {
+  const seen = { closed: 0, needKeyframe: 0, warnings: [] as string[], logs: [] as string[] };
+  sink.on('closed', () => seen.closed++);
+  sink.on('needKeyframe', () => seen.needKeyframe++);
+  sink.on('warning', (m: string) => seen.warnings.push(m));
+  return seen;
+}
+
+const sinks: FfplaySink[] = [];
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.close()));
+});
+
+describe('ffplay arguments', () => {
+  it('uses the measured low-latency flags, no audio, the title and the codec', () => {
+    const args = ffplayArgs({ ...info, codec: 'hevc', fps: 30 }, ['-fs']);
+    const joined = args.join(' ');
+    expect(joined).toContain('-flags low_delay -framedrop -probesize 32 -analyzeduration 0 -an');
+    // nobuffer discards the probed packets: the first key frame, so the window stays black.
+    expect(args).not.toContain('nobuffer');
+    expect(joined).toContain('-window_title PS5-Test Living Room -f hevc -framerate 30 -fs -i pipe:0');
+    expect(args.at(-1)).toBe('pipe:0');
+  });
+});
+
+describe('ffplay missing', () => {
+  it('says so once and the session goes on', async () => {
+    const logs: string[] = [];
+    const sink = new FfplaySink({
+      env: { PATH: '/nonexistent', RPTUI_FFPLAY: undefined },
+      log: (m) => logs.push(m),
+    });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    sink.start(info);
+    for (const f of frames.slice(0, 5)) sink.write(f.au, f.key);
+    expect(seen.warnings).toHaveLength(1);
+    expect(seen.warnings[0]).toMatch(/^ffplay not found on PATH: no video window \(the session goes on\)/);
+    expect(logs).toEqual(seen.warnings);
+    expect(sink.stats()).toEqual({ written: 0, dropped: 5, bytes: 0 });
+    expect(sink.pid).toBeUndefined();
+  });
+
+  it('a bad $RPTUI_FFPLAY is named in the warning', () => {
+    const sink = new FfplaySink({ env: { RPTUI_FFPLAY: '/opt/none/ffplay' } });
+    const seen = events(sink);
+    sink.start(info);
+    expect(seen.warnings[0]).toContain('$RPTUI_FFPLAY is "/opt/none/ffplay"');
+  });
+});
+
+describe.skipIf(!haveFfplay)('ffplay with the SDL dummy driver (no display)', () => {
+  it('decodes the stream, drops until the key frame, and reports its death once', async () => {
+    const sink = new FfplaySink({ env: { SDL_VIDEODRIVER: 'dummy', DISPLAY: undefined } });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    expect(seen.needKeyframe).toBe(1);
+    // Non-key frames before the first key frame would decode as garbage: dropped.
+    const firstP = frames.findIndex((f) => !f.key);
+    sink.write(frames[firstP].au, false);
+    expect(sink.stats().dropped).toBe(1);
+    await play(sink, 700);
+    expect(alive(sink.pid)).toBe(true);
+    expect(sink.stats().written).toBeGreaterThan(20);
+    expect(seen.closed).toBe(0);
+
+    // The player dies: 'closed' once, later writes are dropped without throwing.
+    process.kill(sink.pid!, 'SIGKILL');
+    for (let i = 0; i < 50 && seen.closed === 0; i++) await sleep(20);
+    expect(seen.closed).toBe(1);
+    await play(sink, 100);
+    expect(seen.closed).toBe(1);
+
+    // Reopening asks for a key frame again.
+    sink.reopen();
+    expect(seen.needKeyframe).toBe(2);
+    expect(alive(sink.pid)).toBe(true);
+    await play(sink, 200);
+    const pid = sink.pid;
+    await sink.close();
+    expect(alive(pid)).toBe(false);
+    expect(seen.closed).toBe(1); // our own close() is not "the window was closed"
+  });
+});
+
+describe.skipIf(!haveFfplay || !haveXvfb)('ffplay under Xvfb', () => {
+  let xvfb: ChildProcess;
+  let display = '';
+
+  beforeAll(async () => {
+    // -displayfd: Xvfb picks a free display number itself and writes it to fd 3.
+    xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x720x24', '-nolisten', 'tcp'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    });
+    display = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      xvfb.stdio[3]!.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.includes('\n')) resolve(`:${text.trim()}`);
+      });
+      xvfb.once('exit', () => reject(new Error('Xvfb exited')));
+    });
+  });
+
+  afterAll(() => {
+    xvfb?.kill('SIGTERM');
+  });
+
+  /** Screenshot of the whole X screen as raw RGB; returns the pixel standard deviation (0..1). */
+  const screenshotStddev = (): number => {
+    const env = { ...process.env, DISPLAY: display };
+    const rgb = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    expect(rgb.length).toBe(1280 * 720 * 3);
+    let sum = 0;
+    let sumSq = 0;
+    for (const v of rgb) {
+      sum += v;
+      sumSq += v * v;
+    }
+    const mean = sum / rgb.length;
+    return Math.sqrt(sumSq / rgb.length - mean * mean) / 255;
+  };
+
+  it('shows the picture in a window titled with the console name', async () => {
+    expect(screenshotStddev()).toBe(0); // an empty X screen is one flat colour
+    const sink = new FfplaySink({ env: { DISPLAY: display, SDL_VIDEODRIVER: 'x11' } });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    // Only the first GOP (one key frame, at 0): the picture must come from the very first key
+    // frame, since a console sends the next one only when asked.
+    const nextKey = frames.findIndex((f, i) => i > 0 && f.key);
+    for (const f of frames.slice(0, Math.min(40, nextKey))) {
+      sink.write(f.au, f.key);
+      await sleep(1000 / info.fps);
+    }
+    // The window needs a moment to appear on a busy machine: look until it shows (or 8 s).
+    let stddev = 0;
+    for (const t = Date.now(); stddev <= 0.05 && Date.now() - t < 8000; ) {
+      stddev = screenshotStddev();
+      if (stddev <= 0.05) await sleep(200);
+    }
+    expect(stddev).toBeGreaterThan(0.05);
+    const tree = execFileSync('xwininfo', ['-root', '-tree'], { env: { ...process.env, DISPLAY: display } });
+    expect(tree.toString()).toContain('"PS5-Test Living Room"');
+
+    // Closing the window (the player dies): said once, writes go on harmlessly.
+    process.kill(sink.pid!, 'SIGTERM');
+    for (let i = 0; i < 100 && seen.closed === 0; i++) await sleep(20);
+    expect(seen.closed).toBe(1);
+    await play(sink, 100);
+    expect(seen.closed).toBe(1);
+    expect(sink.stats().dropped).toBeGreaterThan(0);
+  });
+});
