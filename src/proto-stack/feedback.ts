@@ -427,17 +427,56 @@ export function describeControllerEvent(e: FeedbackHistoryEvent): ControllerLogE
   return { type: 'controller', button: e.button, pressed: e.state !== 0 };
 }
 
-/** Stick log lines for a feedback state compared with the previous one (all sticks if none). */
+/** Stick log lines for a feedback state compared with the previous one (centred sticks if none). */
 export function describeStickChanges(
   prev: FeedbackStateFields | undefined,
   next: FeedbackStateFields,
 ): ControllerLogEvent[] {
   const out: ControllerLogEvent[] = [];
-  if (!prev || prev.leftX !== next.leftX || prev.leftY !== next.leftY)
+  const p = prev ?? { leftX: 0, leftY: 0, rightX: 0, rightY: 0 };
+  if (p.leftX !== next.leftX || p.leftY !== next.leftY)
     out.push({ type: 'controller', stick: 'left', x: next.leftX, y: next.leftY });
-  if (!prev || prev.rightX !== next.rightX || prev.rightY !== next.rightY)
+  if (p.rightX !== next.rightX || p.rightY !== next.rightY)
     out.push({ type: 'controller', stick: 'right', x: next.rightX, y: next.rightY });
   return out;
 }
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+/**
+ * Console side in one piece: feedback datagrams in, the controller log lines out (new button,
+ * trigger and touch events in the order they happened, stick changes). Set the crypt once the
+ * stream keys exist; before that packets are read as plain.
+ */
+export class FeedbackConsoleDecoder {
+  private readonly history = new FeedbackHistoryReceiver();
+  private lastState: DecodedFeedbackState | undefined;
+  private lastStateSeq: number | undefined;
+
+  constructor(private crypt?: FeedbackCrypt) {}
+
+  setCrypt(crypt: FeedbackCrypt | undefined): void {
+    this.crypt = crypt;
+  }
+
+  /** The last decoded stick/motion state, if any arrived. */
+  get state(): DecodedFeedbackState | undefined {
+    return this.lastState;
+  }
+
+  /** Throws ParseError / AuthError for bad packets; returns [] for stale or repeated ones. */
+  accept(packet: Uint8Array): ControllerLogEvent[] {
+    const p = parseFeedbackPacket(packet, this.crypt);
+    if (p.type === 'history')
+      return this.history.accept(p.seq, decodeFeedbackHistory(p.payload)).map(describeControllerEvent);
+    const s = decodeFeedbackState(p.payload);
+    if (this.lastStateSeq !== undefined) {
+      const delta = (p.seq - this.lastStateSeq) & 0xffff;
+      if (delta === 0 || delta > 0x8000) return []; // duplicate or reordered older state
+    }
+    const out = describeStickChanges(this.lastState, s);
+    this.lastState = s;
+    this.lastStateSeq = p.seq;
+    return out;
+  }
+}

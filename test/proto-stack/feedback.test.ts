@@ -335,3 +335,38 @@ describe('parsers never throw untyped errors (fuzz)', () => {
     );
   });
 });
+
+describe('console decoder: datagrams to log lines', () => {
+  it('logs presses, releases and stick moves once each, skipping repeats and stale states', async () => {
+    const { FeedbackSender, feedbackPackets } = await import('../../src/input/feedback-sender.js');
+    const { IDLE_STATE, withButton, withStick } = await import('../../src/input/controller-state.js');
+    const { FeedbackConsoleDecoder } = await import('../../src/proto-stack/feedback.js');
+    const sender = new FeedbackSender(true, 0);
+    let keyPos = 0;
+    const alloc = (n: number) => {
+      const k = keyPos;
+      keyPos += n;
+      return k;
+    };
+    const decoder = new FeedbackConsoleDecoder(fakeCrypt);
+    const log: unknown[] = [];
+    const send = (s: typeof IDLE_STATE) => {
+      for (const p of feedbackPackets(sender.update(s, 0), fakeCrypt, alloc)) log.push(...decoder.accept(p));
+    };
+    let s = withButton(IDLE_STATE, 'cross', true);
+    send(s);
+    s = withStick(s, 'left', 0, -32768);
+    send(s);
+    s = withButton(s, 'cross', false);
+    send(s);
+    const stale = feedbackPackets(sender.tick(1000), fakeCrypt, alloc)[0];
+    log.push(...decoder.accept(stale));
+    log.push(...decoder.accept(stale));
+    expect(log).toEqual([
+      { type: 'controller', button: 'cross', pressed: true },
+      { type: 'controller', stick: 'left', x: 0, y: -32768 },
+      { type: 'controller', button: 'cross', pressed: false },
+    ]);
+    expect(decoder.state?.ps5).toBe(true);
+  });
+});
