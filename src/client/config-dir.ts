@@ -4,7 +4,7 @@
  * with mode 0600 because profiles hold pairing secrets.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -52,5 +52,51 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
             : `check that ${dir} is a writable directory`,
       cause: err,
     });
+  }
+}
+
+/** A lock older than this is left over from a crashed process (a real holder needs milliseconds). */
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * Runs `fn` while holding `<path>.lock` (created exclusively), so two rptui processes that
+ * read-modify-write the same file cannot lose each other's change. Waits up to `waitMs` for a
+ * holder; a stale lock is taken over.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, waitMs = 3000): Promise<T> {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + waitMs;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch(() => undefined);
+  for (;;) {
+    try {
+      const fh = await open(lock, 'wx', 0o600);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        throw new ConfigError(`cannot create the lock file ${lock}: ${code ?? (err as Error).message}`, {
+          hint: `check that ${dirname(path)} is a writable directory`,
+          cause: err,
+        });
+      }
+      const st = await stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new ConfigError(`${path} is being changed by another rptui process (${lock} exists)`, {
+          hint: `wait for the other command to finish; if none is running, delete ${lock}`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
   }
 }

@@ -1,12 +1,13 @@
 /**
  * Pairing profiles: one per registered console, in `<config dir>/profiles.json` (mode 0600,
- * written atomically, validated on every load). A file that does not validate is reported with
- * its path and left untouched: every mutation loads first, so a corrupt file stops the write.
+ * written atomically under a lock file, validated on every load). A file that does not validate
+ * is reported with its path and left untouched: every mutation loads first, so a corrupt file
+ * stops the write.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, UsageError } from '../errors.js';
-import { profilesPath, writeFileAtomic } from './config-dir.js';
+import { profilesPath, withFileLock, writeFileAtomic } from './config-dir.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 
@@ -128,6 +129,10 @@ export class ProfileStore {
 
   /** Adds a new profile; its name must be free. Returns the stored (validated) profile. */
   async add(input: ProfileInput): Promise<Profile> {
+    return withFileLock(this.path, () => this.addLocked(input));
+  }
+
+  private async addLocked(input: ProfileInput): Promise<Profile> {
     const all = await this.list();
     const profile = validate(input);
     if (all.some((p) => p.name === profile.name)) {
@@ -142,6 +147,10 @@ export class ProfileStore {
 
   /** Replaces the profile called `name` with `change(profile)`. */
   async update(name: string, change: (p: Profile) => ProfileInput): Promise<Profile> {
+    return withFileLock(this.path, () => this.updateLocked(name, change));
+  }
+
+  private async updateLocked(name: string, change: (p: Profile) => ProfileInput): Promise<Profile> {
     const all = await this.list();
     const i = all.findIndex((p) => p.name === name);
     if (i < 0) await this.get(name); // throws the usual "no profile" error
@@ -160,6 +169,10 @@ export class ProfileStore {
   }
 
   async remove(name: string): Promise<Profile> {
+    return withFileLock(this.path, () => this.removeLocked(name));
+  }
+
+  private async removeLocked(name: string): Promise<Profile> {
     const all = await this.list();
     const p = all.find((q) => q.name === name);
     if (!p) return this.get(name);

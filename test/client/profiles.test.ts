@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configDir, profilesPath, writeFileAtomic } from '../../src/client/config-dir.js';
+import { configDir, profilesPath, withFileLock, writeFileAtomic } from '../../src/client/config-dir.js';
 import { type ProfileInput, ProfileStore, uniqueProfileName } from '../../src/client/profiles.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { useHarness } from '../helpers/cli.js';
@@ -123,5 +123,38 @@ describe('ProfileStore', () => {
     expect(uniqueProfileName('PS5-123', ['PS5-123', 'PS5-123-2'])).toBe('PS5-123-3');
     expect(uniqueProfileName('a/b', [])).toBe('a-b');
     expect(uniqueProfileName('  ', [])).toBe('console');
+  });
+});
+
+describe('concurrent writers', () => {
+  it('loses no profile when many adds race (lock file), and leaves no lock behind', async () => {
+    const dir = h.tempDir();
+    const path = join(dir, 'profiles.json');
+    const stores = Array.from({ length: 8 }, () => new ProfileStore(path));
+    await Promise.all(stores.map((s, i) => s.add(sample({ name: `p${i}` }))));
+    expect((await stores[0].list()).map((p) => p.name).sort()).toEqual([
+      'p0',
+      'p1',
+      'p2',
+      'p3',
+      'p4',
+      'p5',
+      'p6',
+      'p7',
+    ]);
+    expect(readdirSync(dir)).toEqual(['profiles.json']);
+  });
+
+  it('waits for a held lock, takes over a stale one, and names the lock when it gives up', async () => {
+    const dir = h.tempDir();
+    const path = join(dir, 'profiles.json');
+    writeFileSync(`${path}.lock`, '1\n');
+    const err = await withFileLock(path, async () => 'never', 100).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain(`${path}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    expect(await withFileLock(path, async () => 'taken', 100)).toBe('taken');
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 });
