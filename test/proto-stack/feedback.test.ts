@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthError, ParseError, RptuiError } from '../../src/errors.js';
@@ -23,7 +20,9 @@ import {
   IDLE_MOTION,
   parseFeedbackPacket,
 } from '../../src/proto-stack/feedback.js';
-import { loadVectors, repoRoot } from '../helpers/vectors.js';
+import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { verifyGmac } from '../../src/proto-stack/takion.js';
+import { loadVectors } from '../helpers/vectors.js';
 
 const gen = loadVectors('generated_chiaki');
 
@@ -205,28 +204,21 @@ describe('feedback packets', () => {
     expect(() => parseFeedbackPacket(fromHex('05000000'))).toThrow(/not a feedback packet/);
   });
 
-  const gkcryptPath = join(repoRoot, 'src', 'proto-stack', 'gkcrypt.ts');
-  it.runIf(existsSync(gkcryptPath))(
-    'pyrp_crypt.json encrypt_feedback_state_local with the real gkcrypt',
-    async () => {
-      // Imported by path so this file type-checks before gkcrypt.ts lands.
-      const mod = await import(/* @vite-ignore */ pathToFileURL(gkcryptPath).href);
-      const c = loadVectors('pyrp_crypt').cases.find(
-        (x: { name: string }) => x.name === 'encrypt_feedback_state_local',
-      );
-      const crypt = new mod.GkCrypt(
-        c.inputs.index,
-        fromHex(c.inputs.handshake_key),
-        fromHex(c.inputs.secret),
-      );
-      // chiaki_key_pos = header key_pos + 16: the packet's key_pos is therefore 163.
-      const keyPos = c.inputs.chiaki_key_pos - 16;
-      const p = formatFeedbackPacket('state', 0, fromHex(c.inputs.plaintext), crypt, keyPos);
-      expect(toHex(p.subarray(12))).toBe(c.expected.ciphertext);
-      const parsed = parseFeedbackPacket(p, crypt);
-      expect(toHex(parsed.payload)).toBe(c.inputs.plaintext);
-    },
-  );
+  it('pyrp_crypt.json encrypt_feedback_state_local with the real gkcrypt; tag agrees with takion', () => {
+    const c = loadVectors('pyrp_crypt').cases.find(
+      (x: { name: string }) => x.name === 'encrypt_feedback_state_local',
+    );
+    const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.secret));
+    // The vector encrypts at key stream position 179 = header key_pos + 16, so key_pos is 163.
+    const keyPos = c.inputs.chiaki_key_pos - 16;
+    const p = formatFeedbackPacket('state', 0, fromHex(c.inputs.plaintext), crypt, keyPos);
+    expect(toHex(p.subarray(12))).toBe(c.expected.ciphertext);
+    expect(toHex(p.subarray(4, 8))).toBe('000000a3');
+    // the takion layer's own rule for FEEDBACK types accepts our tag
+    expect(verifyGmac(p, crypt, keyPos)).toBe(true);
+    const parsed = parseFeedbackPacket(p, crypt);
+    expect(toHex(parsed.payload)).toBe(c.inputs.plaintext);
+  });
 });
 
 describe('console side: history receiver and log lines', () => {
