@@ -1,0 +1,200 @@
+/**
+ * Where decoded-ready media goes. Video sinks take Annex-B access units (the first one carries
+ * the SPS/PPS header); audio sinks take PCM s16le interleaved. Sinks never block and never throw
+ * from write(): a player that dies or a device that is missing is reported (log + 'warning' /
+ * 'closed' events) and the session goes on without it.
+ *
+ * Specs (the --video / --audio option values):
+ *   video: ffplay | file:PATH | none       (file:*.mkv muxes audio too when ffmpeg exists)
+ *   audio: speaker | file:PATH | none      (file: writes a WAV)
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { RptuiError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import type { VideoCodec } from './annexb.js';
+import { AudioFileSink } from './audio-file.js';
+import { FfplaySink } from './ffplay.js';
+import { SpeakerSink } from './speaker.js';
+import type { SinkStats } from './tools.js';
+import { childEnv, findTool } from './tools.js';
+import { createVideoFileSink } from './video-file.js';
+
+export type { SinkStats } from './tools.js';
+
+export interface VideoInfo {
+  codec: VideoCodec;
+  width: number;
+  height: number;
+  fps: number;
+  /** Window title (the console's name). */
+  title: string;
+}
+
+export interface AudioInfo {
+  sampleRate: number;
+  channels: number;
+}
+
+export interface AudioSinkEvents {
+  /** The player died, the user closed its window, or the device went away. Once per player. */
+  closed: () => void;
+  /** Said once per distinct problem (e.g. "ffplay not found"); also sent to the log callback. */
+  warning: (message: string) => void;
+  error: (err: RptuiError) => void;
+}
+
+export interface VideoSinkEvents extends AudioSinkEvents {
+  /** A player (re)started: ask the console for an IDR. Frames before the next key frame are dropped. */
+  needKeyframe: () => void;
+}
+
+export interface VideoSink {
+  readonly kind: string;
+  start(info: VideoInfo): void;
+  /** One access unit. Never blocks, never throws. */
+  write(frame: Uint8Array, keyframe: boolean): void;
+  /** Stops the player / finishes the file. Never rejects; failures go to 'error' and the log. */
+  close(): Promise<void>;
+  on<E extends keyof VideoSinkEvents>(event: E, cb: VideoSinkEvents[E]): this;
+  stats(): SinkStats;
+  /** Set when the container also records audio (file:*.mkv): tee the session's PCM into it. */
+  readonly audio?: AudioSink;
+  /** Opens the player window again after it was closed (ffplay only). */
+  reopen?(): void;
+}
+
+export interface AudioSink {
+  readonly kind: string;
+  start(info: AudioInfo): void;
+  /** PCM s16le interleaved. Never blocks, never throws. */
+  write(pcm: Uint8Array): void;
+  close(): Promise<void>;
+  on<E extends keyof AudioSinkEvents>(event: E, cb: AudioSinkEvents[E]): this;
+  stats(): SinkStats;
+}
+
+export interface SinkOptions {
+  /** Added to (overriding) process.env for the player and for finding tools; undefined removes a variable. */
+  env?: NodeJS.ProcessEnv;
+  /** ffplay (video) or ffmpeg (file:*.mkv) to run instead of the one found via $RPTUI_FFPLAY / PATH. */
+  playerPath?: string;
+  /** Appended to the player's arguments (before the input). */
+  extraArgs?: string[];
+  log?: (msg: string) => void;
+}
+
+export type VideoSinkSpec = { kind: 'ffplay' } | { kind: 'file'; path: string } | { kind: 'none' };
+export type AudioSinkSpec = { kind: 'speaker' } | { kind: 'file'; path: string } | { kind: 'none' };
+
+function parseFileSpec(spec: string, option: string, example: string): { kind: 'file'; path: string } {
+  const path = spec.slice('file:'.length);
+  if (path.trim() === '') {
+    throw new UsageError(`${option} file: needs a path`, `For example: ${option} file:${example}`);
+  }
+  return { kind: 'file', path };
+}
+
+/** Parses a --video value. Throws UsageError naming the accepted forms. */
+export function parseVideoSinkSpec(spec: string): VideoSinkSpec {
+  const s = spec.trim();
+  if (s === 'ffplay' || s === 'none') return { kind: s };
+  if (s.startsWith('file:')) return parseFileSpec(s, '--video', 'out.h264 (or out.mkv to record audio too)');
+  throw new UsageError(
+    `--video "${spec}" is not a video output`,
+    'Use ffplay (a window), file:PATH (out.h264, out.hevc, or out.mkv with audio) or none',
+  );
+}
+
+/** Parses an --audio value. Throws UsageError naming the accepted forms. */
+export function parseAudioSinkSpec(spec: string): AudioSinkSpec {
+  const s = spec.trim();
+  if (s === 'speaker' || s === 'none') return { kind: s };
+  if (s.startsWith('file:')) return parseFileSpec(s, '--audio', 'out.wav');
+  throw new UsageError(
+    `--audio "${spec}" is not an audio output`,
+    'Use speaker (the default sound device), file:PATH (a WAV file) or none',
+  );
+}
+
+/** The default --video: ffplay when a player is found, else none (with the reason, to say once). */
+export function defaultVideoSinkSpec(opts: SinkOptions = {}): { spec: string; reason?: string } {
+  const r = findTool('ffplay', { env: childEnv(opts.env), explicit: opts.playerPath });
+  return r.found ? { spec: 'ffplay' } : { spec: 'none', reason: `${r.message}: no video window. ${r.hint}` };
+}
+
+function checkDirectory(path: string, option: string): string {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(`${option} file:${path}: the directory ${dir} does not exist`, 'Create it first');
+  }
+  if (existsSync(abs) && statSync(abs).isDirectory()) {
+    throw new UsageError(`${option} file:${path} is a directory`, 'Give a file name, e.g. file:out.h264');
+  }
+  return abs;
+}
+
+class NullVideoSink implements VideoSink {
+  readonly kind = 'none';
+  private readonly counters: SinkStats = { written: 0, dropped: 0, bytes: 0 };
+  start(): void {}
+  write(frame: Uint8Array): void {
+    this.counters.dropped++;
+    this.counters.bytes += frame.length;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  on(): this {
+    return this;
+  }
+  stats(): SinkStats {
+    return { ...this.counters };
+  }
+}
+
+class NullAudioSink implements AudioSink {
+  readonly kind = 'none';
+  private readonly counters: SinkStats = { written: 0, dropped: 0, bytes: 0 };
+  start(): void {}
+  write(pcm: Uint8Array): void {
+    this.counters.dropped++;
+    this.counters.bytes += pcm.length;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  on(): this {
+    return this;
+  }
+  stats(): SinkStats {
+    return { ...this.counters };
+  }
+}
+
+/** Builds the video sink for a --video spec. Throws UsageError for a bad spec or a missing directory. */
+export function createVideoSink(spec: string, opts: SinkOptions = {}): VideoSink {
+  const parsed = parseVideoSinkSpec(spec);
+  switch (parsed.kind) {
+    case 'ffplay':
+      return new FfplaySink(opts);
+    case 'file':
+      return createVideoFileSink(checkDirectory(parsed.path, '--video'), opts);
+    case 'none':
+      return new NullVideoSink();
+  }
+}
+
+/** Builds the audio sink for an --audio spec. Throws UsageError for a bad spec or a missing directory. */
+export function createAudioSink(spec: string, opts: SinkOptions = {}): AudioSink {
+  const parsed = parseAudioSinkSpec(spec);
+  switch (parsed.kind) {
+    case 'speaker':
+      return new SpeakerSink(opts);
+    case 'file':
+      return new AudioFileSink(checkDirectory(parsed.path, '--audio'), opts);
+    case 'none':
+      return new NullAudioSink();
+  }
+}

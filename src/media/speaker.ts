@@ -1,0 +1,134 @@
+/**
+ * Audio to the sound card through the optional `speaker` package, run in a child process (see
+ * speaker-child.ts for why). A missing package or device is said once, clearly, and the session
+ * goes on silent. PCM is never allowed to queue up beyond MAX_QUEUE_S: past that it is dropped,
+ * because late sound is worse than a gap.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type { AudioInfo, AudioSink, SinkOptions } from './sinks.js';
+import { speakerChildMain } from './speaker-child.js';
+import { childEnv, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
+
+const MAX_QUEUE_S = 0.5;
+
+const NO_SOUND_HINT = 'Use --audio file:out.wav to record the sound instead, or --audio none';
+
+interface Player {
+  child: ChildProcess;
+  pipe: PipeWriter;
+  tail: StderrTail;
+  opened: boolean;
+  error: string | undefined;
+  maxQueued: number;
+}
+
+/** Where `speaker` would load from, without loading it (loading is what may abort). */
+function locateSpeakerModule(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('speaker');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The most telling line of a dead child's stderr, without ALSA's source-location prefix. */
+function alsaReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^ALSA lib [^ ]+:\d+:\([^)]*\)\s*/, '').trim())
+    .filter((l) => l !== '');
+  const pick = (re: RegExp) => lines.find((l) => re.test(l));
+  const noCard = pick(/cannot find card/i);
+  if (noCard !== undefined) return `this machine has no sound card; ALSA: ${noCard}`;
+  const line = pick(/Unknown PCM/i) ?? pick(/cannot open device/i) ?? lines.at(-1);
+  return line === undefined ? '' : `ALSA: ${line}`;
+}
+
+export class SpeakerSink extends SinkEvents implements AudioSink {
+  readonly kind = 'speaker';
+  private player: Player | undefined;
+  private closing = false;
+
+  constructor(private readonly opts: SinkOptions = {}) {
+    super(opts.log);
+  }
+
+  /** Process id of the audio child, if one runs (tests, diagnostics). */
+  get pid(): number | undefined {
+    return this.player?.child.pid;
+  }
+
+  /** True once the child reported the device open. */
+  get opened(): boolean {
+    return this.player?.opened ?? false;
+  }
+
+  start(info: AudioInfo): void {
+    if (this.player !== undefined || this.closing) return;
+    const modulePath = locateSpeakerModule();
+    if (modulePath === undefined) {
+      this.warnOnce(
+        "No sound: the optional 'speaker' package is not installed (it needs ALSA headers to build: " +
+          `sudo apt install libasound2-dev, then npm install speaker). ${NO_SOUND_HINT}`,
+      );
+      return;
+    }
+    const source = `(${speakerChildMain.toString()})(...process.argv.slice(1))`;
+    const child = spawn(process.execPath, ['-e', source, modulePath, JSON.stringify(info)], {
+      env: childEnv(this.opts.env),
+      stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
+    });
+    const player: Player = {
+      child,
+      pipe: new PipeWriter(child.stdin!),
+      tail: new StderrTail(child, 4000),
+      opened: false,
+      error: undefined,
+      maxQueued: Math.ceil(MAX_QUEUE_S * info.sampleRate) * 2 * info.channels,
+    };
+    this.player = player;
+    child.on('message', (msg: { type?: string; message?: string }) => {
+      if (msg.type === 'open') player.opened = true;
+      else if (msg.type === 'error') player.error = msg.message;
+    });
+    const gone = (detail: string) => this.playerGone(player, detail);
+    child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.once('error', (err) => gone(err.message));
+  }
+
+  private playerGone(player: Player, detail: string): void {
+    if (this.player !== player) return;
+    this.player = undefined;
+    if (this.closing) return;
+    const why = player.error ?? (alsaReason(player.tail.all()) || detail);
+    this.warnOnce(
+      player.opened
+        ? `The sound device stopped (${why}): audio is off, the session goes on. ${NO_SOUND_HINT}`
+        : `No sound device could be opened (${why}): audio is off, the session goes on. ${NO_SOUND_HINT}`,
+    );
+    this.emit('closed');
+  }
+
+  write(pcm: Uint8Array): void {
+    const player = this.player;
+    if (player === undefined || !player.pipe.alive || player.pipe.queued > player.maxQueued) {
+      this.counters.dropped++;
+      return;
+    }
+    player.pipe.write(pcm);
+    this.counters.written++;
+    this.counters.bytes += pcm.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const player = this.player;
+    if (player === undefined) return;
+    // EOF lets the child play what is queued (at most MAX_QUEUE_S) and exit by itself.
+    await player.pipe.end();
+    await waitForExit(player.child, 2000);
+    if (player.child.connected) player.child.disconnect();
+  }
+}

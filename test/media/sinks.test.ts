@@ -1,0 +1,160 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RptuiError, UsageError } from '../../src/errors.js';
+import {
+  createAudioSink,
+  createVideoSink,
+  defaultVideoSinkSpec,
+  parseAudioSinkSpec,
+  parseVideoSinkSpec,
+} from '../../src/media/sinks.js';
+import { childEnv, findTool, requireTool } from '../../src/media/tools.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rptui-sinks-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('sink specs', () => {
+  it('parses the video forms', () => {
+    expect(parseVideoSinkSpec('ffplay')).toEqual({ kind: 'ffplay' });
+    expect(parseVideoSinkSpec('none')).toEqual({ kind: 'none' });
+    expect(parseVideoSinkSpec(' file:out.h264 ')).toEqual({ kind: 'file', path: 'out.h264' });
+    // Only the first "file:" is the scheme; the rest is the path, colons included.
+    expect(parseVideoSinkSpec('file:a:b.mkv')).toEqual({ kind: 'file', path: 'a:b.mkv' });
+  });
+
+  it('parses the audio forms', () => {
+    expect(parseAudioSinkSpec('speaker')).toEqual({ kind: 'speaker' });
+    expect(parseAudioSinkSpec('none')).toEqual({ kind: 'none' });
+    expect(parseAudioSinkSpec('file:/tmp/x.wav')).toEqual({ kind: 'file', path: '/tmp/x.wav' });
+  });
+
+  it('rejects bad specs with a UsageError that lists the valid forms', () => {
+    for (const bad of ['', 'speaker', 'mpv', 'file:', 'file:   ', 'FFPLAY', 'file']) {
+      const err = (() => {
+        try {
+          parseVideoSinkSpec(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, bad).toBeInstanceOf(UsageError);
+      expect((err as UsageError).exitCode).toBe(2);
+    }
+    expect(() => parseAudioSinkSpec('ffplay')).toThrow(/not an audio output/);
+    expect(() => parseAudioSinkSpec('ffplay')).toThrow(UsageError);
+    try {
+      parseVideoSinkSpec('vlc');
+    } catch (e) {
+      expect((e as UsageError).hint).toMatch(/ffplay.*file:PATH.*none/);
+    }
+    expect(() => parseAudioSinkSpec('file:')).toThrow(/needs a path/);
+  });
+
+  it('any string either parses or is a UsageError (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        for (const parse of [parseVideoSinkSpec, parseAudioSinkSpec]) {
+          try {
+            const r = parse(s);
+            expect(['ffplay', 'speaker', 'none', 'file']).toContain(r.kind);
+          } catch (e) {
+            expect(e).toBeInstanceOf(UsageError);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses a file in a missing directory up front', () => {
+    expect(() => createVideoSink(`file:${join(dir, 'no', 'such', 'out.h264')}`)).toThrow(/does not exist/);
+    expect(() => createAudioSink(`file:${join(dir, 'nope', 'out.wav')}`)).toThrow(UsageError);
+    expect(() => createVideoSink(`file:${dir}`)).toThrow(/is a directory/);
+  });
+
+  it('builds each kind', () => {
+    expect(createVideoSink('none').kind).toBe('none');
+    expect(createVideoSink('ffplay').kind).toBe('ffplay');
+    expect(createVideoSink(`file:${join(dir, 'v.h264')}`).kind).toBe('file');
+    expect(createAudioSink('none').kind).toBe('none');
+    expect(createAudioSink('speaker').kind).toBe('speaker');
+    expect(createAudioSink(`file:${join(dir, 'a.wav')}`).kind).toBe('file');
+  });
+
+  it('the none sinks swallow everything and count it', async () => {
+    const v = createVideoSink('none');
+    v.start({ codec: 'h264', width: 1, height: 1, fps: 60, title: 't' });
+    v.write(new Uint8Array(10), true);
+    await v.close();
+    expect(v.stats()).toEqual({ written: 0, dropped: 1, bytes: 10 });
+    const a = createAudioSink('none');
+    a.write(new Uint8Array(4));
+    expect(a.stats().dropped).toBe(1);
+  });
+});
+
+describe('finding ffplay / ffmpeg', () => {
+  const fakeBin = join(dir, 'bin');
+  const fake = join(fakeBin, 'ffplay');
+  mkdirSync(fakeBin, { recursive: true });
+  writeFileSync(fake, '#!/bin/sh\nexit 0\n');
+  chmodSync(fake, 0o755);
+  writeFileSync(join(fakeBin, 'ffmpeg'), 'not executable');
+
+  it('looks on PATH', () => {
+    expect(findTool('ffplay', { env: { PATH: `/nonexistent:${fakeBin}` } })).toEqual({
+      found: true,
+      path: fake,
+      via: 'PATH',
+    });
+    // A file without the execute bit is not a tool.
+    expect(findTool('ffmpeg', { env: { PATH: fakeBin } }).found).toBe(false);
+  });
+
+  it('prefers the explicit path, then $RPTUI_FFPLAY, over PATH', () => {
+    expect(findTool('ffplay', { env: { PATH: '', RPTUI_FFPLAY: fake } })).toMatchObject({
+      path: fake,
+      via: 'env',
+    });
+    expect(findTool('ffplay', { env: { PATH: '/usr/bin', RPTUI_FFPLAY: fake } })).toMatchObject({
+      via: 'env',
+    });
+    expect(findTool('ffplay', { env: { PATH: '' }, explicit: fake })).toMatchObject({ via: 'option' });
+    // A bare name in the variable is looked up on PATH.
+    expect(findTool('ffplay', { env: { PATH: fakeBin, RPTUI_FFPLAY: 'ffplay' } })).toMatchObject({
+      path: fake,
+    });
+  });
+
+  it('says clearly what is missing and what to do', () => {
+    const none = findTool('ffplay', { env: { PATH: '/nonexistent' } });
+    expect(none).toMatchObject({ found: false, message: 'ffplay not found on PATH' });
+    if (!none.found) expect(none.hint).toMatch(/apt install ffmpeg.*RPTUI_FFPLAY/);
+    const badVar = findTool('ffmpeg', { env: { PATH: '', RPTUI_FFMPEG: '/opt/nothing/ffmpeg' } });
+    expect(badVar).toMatchObject({ found: false });
+    if (!badVar.found) {
+      expect(badVar.message).toContain('$RPTUI_FFMPEG is "/opt/nothing/ffmpeg"');
+      expect(badVar.hint).toMatch(/unset it/);
+    }
+    expect(() => requireTool('ffprobe', { env: { PATH: '' } })).toThrow(RptuiError);
+  });
+
+  it('default --video is ffplay only when a player is found', () => {
+    expect(defaultVideoSinkSpec({ env: { PATH: fakeBin, RPTUI_FFPLAY: undefined } })).toEqual({
+      spec: 'ffplay',
+    });
+    const d = defaultVideoSinkSpec({ env: { PATH: '/nonexistent', RPTUI_FFPLAY: undefined } });
+    expect(d.spec).toBe('none');
+    expect(d.reason).toMatch(/ffplay not found on PATH: no video window/);
+  });
+
+  it('childEnv overrides and removes variables', () => {
+    const env = childEnv({ SDL_VIDEODRIVER: 'kmsdrm', PATH: undefined });
+    expect(env.SDL_VIDEODRIVER).toBe('kmsdrm');
+    expect('PATH' in env).toBe(false);
+    expect(env.HOME).toBe(process.env.HOME);
+  });
+});

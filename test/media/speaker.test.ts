@@ -1,0 +1,102 @@
+// The speaker sink runs the native `speaker` module in a child process. With ALSA pointed at a
+// `file` PCM (ALSA_CONFIG_PATH), the real path is exercised: the PCM must arrive in that file.
+// With the machine's own ALSA setup (no sound card here) the child aborts, and this process must
+// survive and say so clearly.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SpeakerSink } from '../../src/media/speaker.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rptui-speaker-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const haveSpeaker = (() => {
+  try {
+    createRequire(import.meta.url).resolve('speaker');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** A machine with a real sound card would play the "no device" test out loud, so it runs only here-like. */
+const noSoundCard =
+  !existsSync('/proc/asound/cards') || readFileSync('/proc/asound/cards', 'utf8').includes('no soundcards');
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pattern(bytes: number, seed: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+describe.skipIf(!haveSpeaker)('speaker in a child process', () => {
+  it('plays PCM into an ALSA file device', async () => {
+    const raw = join(dir, 'played.raw');
+    const conf = join(dir, 'asound.conf');
+    writeFileSync(
+      conf,
+      `pcm.!default {\n  type file\n  slave { pcm { type null } }\n  file "${raw}"\n  format "raw"\n}\n`,
+    );
+    const warnings: string[] = [];
+    const sink = new SpeakerSink({ env: { ALSA_CONFIG_PATH: conf } });
+    sink.on('warning', (m) => warnings.push(m));
+    let closed = 0;
+    sink.on('closed', () => closed++);
+    sink.start({ sampleRate: 48000, channels: 2 });
+    expect(alive(sink.pid)).toBe(true);
+    // 0.2 s in 20 ms chunks (queue limit is 0.5 s, so nothing is dropped).
+    const chunks = Array.from({ length: 10 }, (_, i) => pattern(3840, i));
+    for (const c of chunks) sink.write(c);
+    for (let i = 0; i < 100 && !sink.opened; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(sink.opened).toBe(true);
+    const pid = sink.pid;
+    await sink.close();
+    expect(alive(pid)).toBe(false);
+    expect(warnings).toEqual([]);
+    expect(closed).toBe(0);
+    expect(sink.stats()).toEqual({ written: 10, dropped: 0, bytes: 38400 });
+    const played = readFileSync(raw);
+    const sent = Buffer.concat(chunks);
+    // ALSA may round the end up to a period with silence; what was sent comes first, intact.
+    expect(played.length).toBeGreaterThanOrEqual(sent.length);
+    expect(Buffer.compare(played.subarray(0, sent.length), sent)).toBe(0);
+  });
+
+  it.skipIf(!noSoundCard)('with no sound device: this process survives and says why, once', async () => {
+    const logs: string[] = [];
+    const sink = new SpeakerSink({ env: { ALSA_CONFIG_PATH: undefined }, log: (m) => logs.push(m) });
+    const warnings: string[] = [];
+    sink.on('warning', (m) => warnings.push(m));
+    let closed = 0;
+    sink.on('closed', () => closed++);
+    sink.start({ sampleRate: 48000, channels: 2 });
+    const pid = sink.pid;
+    for (let i = 0; i < 5; i++) sink.write(pattern(3840, i));
+    for (let i = 0; i < 150 && closed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(1);
+    expect(alive(pid)).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^No sound device could be opened \(this machine has no sound card; ALSA: cannot find card .+\): audio is off, the session goes on/,
+    );
+    expect(warnings[0]).toContain('--audio file:out.wav');
+    expect(logs).toEqual(warnings);
+    // Later writes are dropped quietly; close is harmless.
+    for (let i = 0; i < 5; i++) sink.write(pattern(3840, i));
+    await sink.close();
+    expect(sink.stats().dropped).toBe(5);
+    expect(warnings).toHaveLength(1);
+  });
+});
