@@ -29,6 +29,7 @@ import {
   type VideoCodec,
   videoProfile,
 } from '../proto-stack/launchspec.js';
+import { REASON } from '../proto-stack/reason.js';
 import { RpCrypt } from '../proto-stack/rpcrypt.js';
 import {
   decideSessionInitRetry,
@@ -131,6 +132,11 @@ function serverTypeName(t: number | undefined, target: Target): StreamInfo['serv
 /** A refusal at session init usually means the pairing is gone; say how to fix that too. */
 function explainRefusal(e: ConsoleRefusedError, what: string): ConsoleRefusedError {
   const code = e.reason !== undefined ? ` (RP-Application-Reason ${e.reason.toString(16)})` : '';
+  if (e.reason === REASON.invalidPsnId)
+    return new ConsoleRefusedError(`${what}: it does not recognise this profile's pairing keys${code}`, {
+      reason: e.reason,
+      hint: 'the console forgot this device, or the profile was registered with another console: pair again (rptui register --help)',
+    });
   return new ConsoleRefusedError(`${what}: ${e.message}${code}`, {
     reason: e.reason,
     hint: `${e.hint ? `${e.hint}; ` : ''}if this profile's keys are no longer registered with the console, pair again: rptui register --help`,
@@ -467,7 +473,11 @@ export class RemotePlaySession implements RemotePlaySessionApi {
         if (o.kind === 'crypt') this.takion.setCrypt(o.local, o.remote);
         else {
           const tsn = this.takion.sendMessage(o.channel, o.dataType, o.payload, now);
-          this.sentAt.set(tsn, now);
+          // RTT from steady-state messages only: handshake acks wait for the console's ECDH work
+          if (this.st === 'streaming') {
+            if (this.sentAt.size >= 64) this.sentAt.clear(); // acks for abandoned chunks never come
+            this.sentAt.set(tsn, now);
+          }
           if (this.disconnectTsn === -1) this.disconnectTsn = tsn;
         }
       }

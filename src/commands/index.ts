@@ -1,6 +1,7 @@
 // The subcommands, in the order `rptui --help` lists them. Each module exports
 // `register(program)`.
 import type { Command } from 'commander';
+import { register as connect } from './connect.js';
 import { register as demo } from './demo.js';
 import { register as discover } from './discover.js';
 import { register as keymap } from './keymap.js';
@@ -14,4 +15,16 @@ import { register as wake } from './wake.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [discover, wake, registerCmd, profiles, simulate, demo, pcoip, rif, keymap, pads];
+export const commands: Register[] = [
+  discover,
+  wake,
+  registerCmd,
+  profiles,
+  connect,
+  simulate,
+  demo,
+  pcoip,
+  rif,
+  keymap,
+  pads,
+];

@@ -46,12 +46,12 @@ import {
   sessionInitPath,
 } from '../proto-stack/session.js';
 import {
-  type StreamConsoleEvent,
   StreamConnectionConsole,
+  type StreamConsoleEvent,
   type StreamInfo,
   type TakionMessage,
 } from '../proto-stack/streamconnection.js';
-import { TakionEndpoint, type TakionEvent, TakionType } from '../proto-stack/takion.js';
+import { baseType, gmacOffset, TakionEndpoint, type TakionEvent, TakionType } from '../proto-stack/takion.js';
 import { isPs5, type Target } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { HttpExchange, Remote, SimulatedConsole } from './index.js';
@@ -113,7 +113,10 @@ function messageDetail(m: TakionMessage): Record<string, unknown> {
     case 'controllerConnection':
       return { connected: m.connected, controllerType: m.controllerType };
     case 'streamInfo':
-      return { resolutions: m.streamInfo.resolutions.length, audioHeaderBytes: m.streamInfo.audioHeader.length };
+      return {
+        resolutions: m.streamInfo.resolutions.length,
+        audioHeaderBytes: m.streamInfo.audioHeader.length,
+      };
     default:
       return {};
   }
@@ -125,7 +128,10 @@ function headBytes(head: HttpRequestHead): Uint8Array {
 }
 
 /** Registers the session-init and ctrl routes and binds UDP 9296 on the simulator's address. */
-export async function startStreamService(sim: SimulatedConsole, opts: StreamServiceOptions = {}): Promise<void> {
+export async function startStreamService(
+  sim: SimulatedConsole,
+  opts: StreamServiceOptions = {},
+): Promise<void> {
   const service = new StreamService(sim, opts);
   sim.route(sessionInitPath(sim.target), (x) => service.sessionInit(x));
   sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
@@ -134,10 +140,13 @@ export async function startStreamService(sim: SimulatedConsole, opts: StreamServ
   await new Promise<void>((resolve, reject) => {
     sock.once('error', (err) =>
       reject(
-        new NetworkError(`cannot bind UDP ${TAKION_PORT} on ${sim.host}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, {
-          hint: hintFor((err as NodeJS.ErrnoException).code, sim.host),
-          cause: err,
-        }),
+        new NetworkError(
+          `cannot bind UDP ${TAKION_PORT} on ${sim.host}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          {
+            hint: hintFor((err as NodeJS.ErrnoException).code, sim.host),
+            cause: err,
+          },
+        ),
       ),
     );
     sock.bind({ address: sim.host, port: TAKION_PORT, exclusive: true }, () => resolve());
@@ -182,22 +191,41 @@ class StreamService {
       req = parseSessionInitRequest(headBytes(x.head));
     } catch (e) {
       if (!(e instanceof RptuiError)) throw e;
-      ev.emit('request', { proto: 'session-init', from: x.remote.address }, `session request from ${x.remote.address}`);
-      return this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, e.message);
+      ev.emit(
+        'request',
+        { proto: 'session-init', from: x.remote.address },
+        `session request from ${x.remote.address}`,
+      );
+      this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, e.message);
+      return;
     }
-    if (!req) return this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, 'incomplete request');
+    if (!req) {
+      this.refuseInit(x, this.sim.target, 'malformed', REASON.unknown, 'incomplete request');
+      return;
+    }
     ev.emit(
       'request',
-      { proto: 'session-init', from: x.remote.address, registKey: req.registKeyText, rpVersion: req.rpVersion },
+      {
+        proto: 'session-init',
+        from: x.remote.address,
+        registKey: req.registKeyText,
+        rpVersion: req.rpVersion,
+      },
       `session request from ${x.remote.address} (RP-Version ${req.rpVersion}, RegistKey ${req.registKeyText})`,
     );
-    if (isPs5(req.target) !== isPs5(this.sim.target))
-      return this.refuseInit(x, this.sim.target, 'rp-version', REASON.rpVersion, `RP-Version ${req.rpVersion}`);
+    if (isPs5(req.target) !== isPs5(this.sim.target)) {
+      this.refuseInit(x, this.sim.target, 'rp-version', REASON.rpVersion, `RP-Version ${req.rpVersion}`);
+      return;
+    }
     const client = this.sim.state.data.paired.find((p) => p.registKey.toLowerCase() === req.registKeyText);
-    if (!client)
-      return this.refuseInit(x, req.target, 'not-paired', REASON.invalidPsnId, 'RP-Registkey of no paired client');
-    if (this.active && !this.active.ended)
-      return this.refuseInit(x, req.target, 'in-use', REASON.inUse, 'another client is streaming');
+    if (!client) {
+      this.refuseInit(x, req.target, 'not-paired', REASON.invalidPsnId, 'RP-Registkey of no paired client');
+      return;
+    }
+    if (this.active && !this.active.ended) {
+      this.refuseInit(x, req.target, 'in-use', REASON.inUse, 'another client is streaming');
+      return;
+    }
     const nonce = new Uint8Array(randomBytes(16));
     const now = Date.now();
     this.pending = this.pending.filter((p) => p.expires > now && p.address !== x.remote.address);
@@ -245,7 +273,11 @@ class StreamService {
       return;
     }
     if (this.active && !this.active.ended) {
-      ev.emit('refusal', { proto: 'ctrl', from: x.remote.address, reason: 'in-use' }, '  -> ctrl refused: in use');
+      ev.emit(
+        'refusal',
+        { proto: 'ctrl', from: x.remote.address, reason: 'in-use' },
+        '  -> ctrl refused: in use',
+      );
       x.socket.end(formatSessionInitRefusal(REASON.inUse, this.sim.target));
       return;
     }
@@ -368,7 +400,11 @@ class ConsoleSession {
       this.udpPeer = from;
       this.takion = new TakionEndpoint({ role: 'console', now });
     } else if (this.udpPeer && from.port !== this.udpPeer.port) {
-      this.sim.events.emit('ignored', { proto: 'takion', from: `${from.address}:${from.port}`, reason: 'other-port' });
+      this.sim.events.emit('ignored', {
+        proto: 'takion',
+        from: `${from.address}:${from.port}`,
+        reason: 'other-port',
+      });
       return;
     }
     this.takion.handleDatagram(d, now);
@@ -412,7 +448,10 @@ class ConsoleSession {
       if (this.ended) return false;
     }
     if (this.nextStats !== undefined && now >= this.nextStats) {
-      this.nextStats = Math.max(this.nextStats + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS), now + 1);
+      this.nextStats = Math.max(
+        this.nextStats + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS),
+        now + 1,
+      );
       this.emitStats(false);
     }
     const out = t.poll(now);
@@ -429,9 +468,10 @@ class ConsoleSession {
     if (this.sentAfterStreamInfo !== undefined) {
       this.sentAfterStreamInfo++;
       if (this.sentAfterStreamInfo === this.owner.opts.tamperAfter) {
-        // a copy: the original may still sit in the resend queue and must stay intact
+        // A copy (the original may still sit in the resend queue). The flipped bit is in the GMAC
+        // field: the packet still parses, so only the tag check can catch it.
         bytes = d.slice();
-        bytes[bytes.length - 1] ^= 0x01;
+        bytes[gmacOffset(baseType(bytes)) ?? bytes.length - 1] ^= 0x01;
         this.counts.tampered++;
         this.sim.events.emit(
           'stream',
@@ -466,7 +506,11 @@ class ConsoleSession {
     const ev = this.sim.events;
     switch (e.type) {
       case 'sessionIdSent':
-        ev.emit('ctrl', { dir: 'out', message: 'SESSION_ID', sessionId: e.sessionId }, '  ctrl -> SESSION_ID');
+        ev.emit(
+          'ctrl',
+          { dir: 'out', message: 'SESSION_ID', sessionId: e.sessionId },
+          '  ctrl -> SESSION_ID',
+        );
         return;
       case 'loginPinRequested':
         ev.emit('ctrl', { dir: 'out', message: 'LOGIN_PIN_REQ' }, '  ctrl -> LOGIN_PIN_REQ');
@@ -553,12 +597,17 @@ class ConsoleSession {
         this.counts.feedbackState++;
         const s = decodeFeedbackState(p.payload);
         for (const c of describeStickChanges(this.lastState, s))
-          if (this.lastState || c.x !== 0 || c.y !== 0) ev.emit('controller', { ...c, seq: p.seq });
+          if (this.lastState || ('x' in c && (c.x !== 0 || c.y !== 0)))
+            ev.emit('controller', { ...c, seq: p.seq });
         this.lastState = s;
       } else {
         this.counts.feedbackHistory++;
         for (const h of this.history.accept(p.seq, decodeFeedbackHistory(p.payload)))
-          ev.emit('controller', { ...describeControllerEvent(h), seq: p.seq }, `  controller ${JSON.stringify(describeControllerEvent(h))}`);
+          ev.emit(
+            'controller',
+            { ...describeControllerEvent(h), seq: p.seq },
+            `  controller ${JSON.stringify(describeControllerEvent(h))}`,
+          );
       }
     } catch (e) {
       if (!(e instanceof ParseError || e instanceof AuthError)) throw e;
@@ -587,7 +636,11 @@ class ConsoleSession {
         ev.emit('stream', { dir: 'out', message: 'BANG' }, '  stream -> BANG');
         return;
       case 'rejected':
-        ev.emit('stream', { dir: 'out', message: 'BANG', rejected: e.error.message }, `  stream -> BANG (refused: ${e.error.message})`);
+        ev.emit(
+          'stream',
+          { dir: 'out', message: 'BANG', rejected: e.error.message },
+          `  stream -> BANG (refused: ${e.error.message})`,
+        );
         return;
       case 'streamInfoSent': {
         const r = e.streamInfo.resolutions[0];
@@ -615,7 +668,13 @@ class ConsoleSession {
         this.end(`client disconnected ("${e.reason}")`);
         return;
       case 'data':
-        ev.emit('stream', { dir: 'in', message: 'DATA', channel: e.channel, dataType: e.dataType, bytes: e.payload.length });
+        ev.emit('stream', {
+          dir: 'in',
+          message: 'DATA',
+          channel: e.channel,
+          dataType: e.dataType,
+          bytes: e.payload.length,
+        });
         return;
       case 'warning':
         ev.emit('stream', { dir: 'in', warning: e.error.message }, `  stream: ${e.error.message}`);
@@ -638,7 +697,9 @@ class ConsoleSession {
         retransmits: t?.retransmits ?? 0,
         ...this.counts,
       },
-      final ? `  session stats: ${t?.gmacFailures ?? 0} GMAC failures, ${t?.datagramsIn ?? 0} datagrams in` : undefined,
+      final
+        ? `  session stats: ${t?.gmacFailures ?? 0} GMAC failures, ${t?.datagramsIn ?? 0} datagrams in`
+        : undefined,
     );
   }
 
@@ -648,6 +709,8 @@ class ConsoleSession {
     this.ended = true;
     this.timerGeneration++;
     this.emitStats(true);
+    // one last poll so the DATA_ACK of a DISCONNECT goes out before the endpoint closes
+    if (this.takion?.state === 'connected') for (const d of this.takion.poll(Date.now())) this.send(d);
     this.takion?.close();
     this.socket.removeAllListeners('close');
     this.socket.destroy();

@@ -1,0 +1,237 @@
+/**
+ * `rptui connect <profile>`: one stream session from the command line, without the TUI. Shows the
+ * handshake and the stream info on stderr, writes stats JSON while it runs, and ends after
+ * --duration or on Ctrl-C / SIGTERM with a clean DISCONNECT.
+ *
+ * Media sinks plug in through SINKS below: each named sink subscribes to the session's video or
+ * audio events and is closed at the end. Only `none` exists until the media layer lands.
+ */
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../client/config-dir.js';
+import { ProfileStore } from '../client/profiles.js';
+import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
+import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../client/session-api.js';
+import { NetworkError, RptuiError, UsageError } from '../errors.js';
+import { type FpsPreset, isResolutionPreset, RESOLUTION_PRESETS } from '../proto-stack/launchspec.js';
+
+interface ConnectOpts {
+  host?: string;
+  resolution?: string;
+  fps?: string;
+  bitrate?: string;
+  duration?: string;
+  video?: string;
+  audio?: string;
+  statsJson?: string;
+  loginPin?: string;
+  json?: boolean;
+}
+
+/** A consumer of the session's media; `close` runs once the session ended. */
+interface MediaSink {
+  close(): Promise<void>;
+}
+type SinkFactory = (session: RemotePlaySession) => MediaSink;
+
+const SINKS: { video: Record<string, SinkFactory>; audio: Record<string, SinkFactory> } = {
+  video: { none: () => ({ close: async () => {} }) },
+  audio: { none: () => ({ close: async () => {} }) },
+};
+
+function sink(kind: 'video' | 'audio', name: string | undefined): SinkFactory {
+  const chosen = name ?? 'none';
+  const f = SINKS[kind][chosen];
+  if (!f)
+    throw new UsageError(
+      `--${kind} ${chosen}: rptui connect can only discard ${kind} for now (--${kind} none)`,
+      `${kind} players arrive with the media layer; until then use --${kind} none`,
+    );
+  return f;
+}
+
+const STATS_WRITE_INTERVAL_MS = 1000;
+
+const STATE_TEXT: Partial<Record<SessionState, string>> = {
+  requesting: 'requesting a session',
+  ctrl: 'opening the ctrl channel',
+  takion: 'connecting the stream (Takion)',
+  handshake: 'stream handshake (BIG/BANG, stream info)',
+  streaming: 'streaming',
+  closing: 'disconnecting',
+};
+
+function describeInfo(i: StreamInfo): string {
+  return (
+    `stream: ${i.width}x${i.height} @ ${i.fps} fps, ${i.codec.toUpperCase()}, ${i.bitrateKbps} kbps; ` +
+    `audio ${i.audio.channels} ch ${i.audio.sampleRate} Hz; console ${i.serverType}`
+  );
+}
+
+function parseDuration(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 7 * 24 * 3600)
+    throw new UsageError(`--duration takes seconds (more than 0), got "${text}"`);
+  return s * 1000;
+}
+
+export const register = (program: Command): void => {
+  program
+    .command('connect')
+    .description('stream from a paired console without the TUI (handshake, stats, clean disconnect)')
+    .argument('<profile>', 'name of a paired console (rptui profiles list)')
+    .option('--host <address>', "console address (default: the profile's)")
+    .option('--resolution <preset>', '360p, 540p, 720p or 1080p (default: the profile setting)')
+    .option('--fps <n>', '30 or 60 (default: the profile setting)')
+    .option('--bitrate <kbps>', 'video bitrate in kbit/s (default: the preset bitrate)')
+    .option('--duration <seconds>', 'disconnect after this long (default: until Ctrl-C)')
+    .option('--video <sink>', 'where video goes; only "none" for now', 'none')
+    .option('--audio <sink>', 'where audio goes; only "none" for now', 'none')
+    .option(
+      '--stats-json <file>',
+      'write stream statistics as JSON to this file (every second and at the end)',
+    )
+    .option('--login-pin <digits>', "the console user's 4-digit login passcode, if the console asks")
+    .option('--json', 'print the final statistics as JSON on stdout')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  rptui connect living-room --duration 10 --stats-json stats.json\n' +
+        '  rptui connect living-room --resolution 1080p --fps 60 --bitrate 15000\n\n' +
+        'Progress and stream information go to stderr. Exit status 0 after --duration or Ctrl-C\n' +
+        '(both send DISCONNECT); 1 if the console refuses, ends the stream or is lost.',
+    )
+    .action(async (name: string, o: ConnectOpts) => {
+      const resolution = o.resolution;
+      if (resolution !== undefined && !isResolutionPreset(resolution))
+        throw new UsageError(
+          `--resolution must be one of ${Object.keys(RESOLUTION_PRESETS).join(', ')}, got "${resolution}"`,
+        );
+      if (o.fps !== undefined && o.fps !== '30' && o.fps !== '60')
+        throw new UsageError(`--fps must be 30 or 60, got "${o.fps}"`);
+      const bitrate = o.bitrate === undefined ? undefined : Number(o.bitrate);
+      if (bitrate !== undefined && (!Number.isInteger(bitrate) || bitrate < 500 || bitrate > 100_000))
+        throw new UsageError(`--bitrate takes kbit/s from 500 to 100000, got "${o.bitrate}"`);
+      if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin))
+        throw new UsageError('--login-pin is the 4-digit passcode of the console user');
+      const durationMs = parseDuration(o.duration);
+      const videoSink = sink('video', o.video);
+      const audioSink = sink('audio', o.audio);
+
+      const profile = await ProfileStore.fromEnv().get(name);
+      const session = new RemotePlaySession(
+        sessionOptionsFromProfile(profile, {
+          ...(resolution !== undefined ? { resolution } : {}),
+          ...(o.fps !== undefined ? { fps: Number(o.fps) as FpsPreset } : {}),
+          ...(bitrate !== undefined ? { bitrateKbps: bitrate } : {}),
+          ...(o.host !== undefined ? { host: o.host } : {}),
+        }),
+      );
+      const host = o.host ?? profile.host;
+      const err = (line: string) => process.stderr.write(`${line}\n`);
+      err(`connecting to ${profile.kind} "${profile.name}" at ${host}`);
+
+      let info: StreamInfo | undefined;
+      let lastWrite = 0;
+      let writing: Promise<void> = Promise.resolve();
+      const statsDoc = (s: SessionStats, reason?: CloseReason) => ({
+        profile: profile.name,
+        state: session.state,
+        ...s,
+        heartbeats: session.heartbeats,
+        ...(info ? { streamInfo: info } : {}),
+        ...(reason ? { closed: { code: reason.code, message: reason.message } } : {}),
+      });
+      const writeStats = (s: SessionStats, reason?: CloseReason) => {
+        const path = o.statsJson;
+        if (!path) return;
+        const text = `${JSON.stringify(statsDoc(s, reason), null, 2)}\n`;
+        writing = writing.then(() =>
+          writeFileAtomic(path, text, 0o644).catch((e: unknown) => {
+            err(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+          }),
+        );
+      };
+
+      session.on('state', (s) => {
+        const text = STATE_TEXT[s];
+        if (text) err(`  ${text}...`);
+      });
+      session.on('streamInfo', (i) => {
+        info = i;
+        err(`  ${describeInfo(i)}`);
+      });
+      session.on('warning', (m) => err(`  warning: ${m}`));
+      session.on('stats', (s) => {
+        const now = Date.now();
+        if (session.state !== 'closed' && now - lastWrite < STATS_WRITE_INTERVAL_MS) return;
+        lastWrite = now;
+        if (session.state !== 'closed') writeStats(s);
+      });
+      session.on('console', (m) => {
+        switch (m.type) {
+          case 'loginPinRequest':
+            if (o.loginPin) session.sendLoginPin(o.loginPin);
+            else {
+              err('  the console asks for the login passcode of its user: run again with --login-pin NNNN');
+              void session.disconnect('the console asked for a login passcode');
+            }
+            return;
+          case 'loginResult':
+            err(m.ok ? '  login passcode accepted' : '  login passcode rejected');
+            if (!m.ok) void session.disconnect('the console rejected the login passcode');
+            return;
+          case 'displayBlocked':
+            err(m.blocked ? '  the console shows protected content it will not stream' : '  streaming again');
+            return;
+          default:
+            return;
+        }
+      });
+      const sinks = [videoSink(session), audioSink(session)];
+
+      let interrupted = false;
+      const stop = () => {
+        interrupted = true;
+        void session.disconnect(session.state === 'streaming' ? 'disconnected (interrupted)' : 'interrupted');
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      let timer: NodeJS.Timeout | undefined;
+      let reason: CloseReason;
+      try {
+        try {
+          await session.start();
+          err(
+            `  streaming; ${durationMs !== undefined ? `disconnecting after ${durationMs / 1000} s` : 'Ctrl-C to stop'}`,
+          );
+          if (durationMs !== undefined) timer = setTimeout(() => void session.disconnect(), durationMs);
+        } catch (e) {
+          if (!interrupted) throw e;
+        }
+        reason = await session.closed();
+      } finally {
+        if (timer) clearTimeout(timer);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        await Promise.all(sinks.map((s) => s.close()));
+      }
+      const final = session.stats;
+      writeStats(final, reason);
+      await writing;
+      const s = final;
+      err(
+        `${reason.code === 'user' ? reason.message : 'session ended'}: ${s.video.frames} video frames (${s.video.lost} lost), ${s.audio.frames} audio frames, ` +
+          `${s.packets.received} packets, ${s.packets.gmacFailures} GMAC failures, RTT ${s.rttMs} ms`,
+      );
+      if (o.json) process.stdout.write(`${JSON.stringify(statsDoc(final, reason), null, 2)}\n`);
+      if (reason.code === 'error') throw reason.error;
+      if (reason.code === 'console-lost')
+        throw new NetworkError(reason.message, {
+          hint: 'the console stopped answering: check that it is on and on the network, then connect again',
+        });
+      if (reason.code === 'console-disconnected')
+        throw new RptuiError('network', reason.message, {
+          hint: 'the console closed the stream (another client, rest mode or a game that forbids streaming); connect again',
+        });
+    });
+};
