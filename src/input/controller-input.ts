@@ -1,0 +1,166 @@
+/**
+ * The I/O shell around the sans-I/O input parts, for the stream session: reads the terminal (raw
+ * mode, kitty protocol when available) and the game pad, merges both into one controller state
+ * and hands feedback outputs to `send` synchronously, in the same callback that delivered the key
+ * or pad event. The only timer is for what is inherently timed: legacy key releases, a lone ESC,
+ * and the 200 ms keep-alive state.
+ */
+
+import { type ControllerState, IDLE_STATE, stateEqual } from './controller-state.js';
+import type { FeedbackOutput } from './feedback-sender.js';
+import { FeedbackSender } from './feedback-sender.js';
+import { PadManager, type PadManagerOptions, type PadManagerStats } from './gamepad/index.js';
+import { KeyboardController, type KeyboardUpdate } from './keyboard.js';
+import type { Keymap } from './keymap.js';
+
+/** Keyboard and pad together: buttons OR-ed, triggers max, sticks from the pad unless centred. */
+export function mergeStates(keyboard: ControllerState, pad: ControllerState): ControllerState {
+  if (pad === IDLE_STATE) return keyboard;
+  if (keyboard === IDLE_STATE) return pad;
+  const padLeft = pad.leftX !== 0 || pad.leftY !== 0;
+  const padRight = pad.rightX !== 0 || pad.rightY !== 0;
+  return {
+    ...pad,
+    buttons: pad.buttons | keyboard.buttons,
+    l2: Math.max(pad.l2, keyboard.l2),
+    r2: Math.max(pad.r2, keyboard.r2),
+    leftX: padLeft ? pad.leftX : keyboard.leftX,
+    leftY: padLeft ? pad.leftY : keyboard.leftY,
+    rightX: padRight ? pad.rightX : keyboard.rightX,
+    rightY: padRight ? pad.rightY : keyboard.rightY,
+  };
+}
+
+export interface TerminalInput {
+  on(event: 'data', f: (chunk: Buffer | string) => void): unknown;
+  off(event: 'data', f: (chunk: Buffer | string) => void): unknown;
+  setRawMode?(raw: boolean): unknown;
+  resume?(): unknown;
+  pause?(): unknown;
+  isTTY?: boolean;
+}
+
+export interface ControllerInputOptions {
+  keymap: Keymap;
+  ps5: boolean;
+  input: TerminalInput;
+  output: { write(s: string): unknown };
+  /** Feedback to put on the wire now (format with feedbackPackets). */
+  send: (outputs: FeedbackOutput[]) => void;
+  /** The exit hotkey was pressed. */
+  onExit: () => void;
+  /** Use game pads (default true); options go to the PadManager. */
+  pads?: boolean | PadManagerOptions;
+  kitty?: 'auto' | 'off';
+  /** Monotonic milliseconds (default performance.now). */
+  now?: () => number;
+}
+
+export class ControllerInput {
+  readonly keyboard: KeyboardController;
+  private readonly sender: FeedbackSender;
+  private readonly pads: PadManager | undefined;
+  private padState: ControllerState = IDLE_STATE;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private running = false;
+  private readonly now: () => number;
+  private readonly onData = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    this.handleKeyboard(this.keyboard.feed(bytes, this.now()));
+  };
+
+  constructor(private readonly opts: ControllerInputOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.keyboard = new KeyboardController(opts.keymap, { kitty: opts.kitty });
+    this.sender = new FeedbackSender(opts.ps5, this.now());
+    if (opts.pads !== false) {
+      this.pads = new PadManager(
+        (s) => {
+          this.padState = s;
+          this.publish();
+        },
+        typeof opts.pads === 'object' ? opts.pads : {},
+      );
+    }
+  }
+
+  /** The state last sent to the console. */
+  get state(): ControllerState {
+    return this.sender.state;
+  }
+
+  get padStats(): PadManagerStats | undefined {
+    return this.pads?.stats;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.opts.input.setRawMode?.(true);
+    this.opts.input.on('data', this.onData);
+    this.opts.input.resume?.();
+    const hello = this.keyboard.startSequence();
+    if (hello) this.opts.output.write(hello);
+    this.schedule();
+    await this.pads?.start();
+  }
+
+  /** Restores the terminal and releases every control (the caller sends the final outputs). */
+  stop(): FeedbackOutput[] {
+    if (!this.running) return [];
+    this.running = false;
+    this.opts.input.off('data', this.onData);
+    this.opts.input.pause?.();
+    const bye = this.keyboard.stopSequence();
+    if (bye) this.opts.output.write(bye);
+    this.opts.input.setRawMode?.(false);
+    this.pads?.stop();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.sender.update(IDLE_STATE, this.now());
+  }
+
+  /** Console rumble (data_type 7 payload [unknown, left, right]). */
+  rumble(strong: number, weak: number): void {
+    if (this.pads) this.pads.rumble(strong, weak);
+  }
+
+  private handleKeyboard(u: KeyboardUpdate): void {
+    if (u.write) this.opts.output.write(u.write);
+    if (u.changed) this.publish();
+    else this.schedule();
+    if (u.exit) this.opts.onExit();
+  }
+
+  private publish(): void {
+    const merged = mergeStates(this.keyboard.state, this.padState);
+    if (!stateEqual(merged, this.sender.state)) {
+      const out = this.sender.update(merged, this.now());
+      if (out.length) this.opts.send(out);
+    }
+    this.schedule();
+  }
+
+  private wake(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (!this.running) return;
+    const now = this.now();
+    const u = this.keyboard.tick(now);
+    if (u.changed || u.exit || u.write) this.handleKeyboard(u);
+    const keepalive = this.sender.tick(now);
+    if (keepalive.length) this.opts.send(keepalive);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const kb = this.keyboard.nextWakeup() ?? Number.POSITIVE_INFINITY;
+    const at = Math.min(kb, this.sender.nextWakeup());
+    if (this.timer && at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.wake(), Math.max(0, at - this.now()));
+  }
+}
