@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ParseError } from '../../src/errors.js';
+import { readOggOpus } from '../../src/media/ogg.js';
+import { OpusPcmDecoder, wavHeader } from '../../src/media/opus.js';
+import { toHex } from '../../src/proto-stack/bytes.js';
+import { repoRoot } from '../helpers/vectors.js';
+
+const { packets } = readOggOpus(
+  new Uint8Array(readFileSync(join(repoRoot, 'test/fixtures/media/tone-1khz-48k-stereo.opus'))),
+);
+
+/** Left-channel samples of interleaved s16le stereo. */
+function left(pcm: Uint8Array): Float64Array {
+  const dv = new DataView(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const out = new Float64Array(pcm.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getInt16(i * 4, true) / 32768;
+  return out;
+}
+
+/** Relative power at `freq` (Goertzel). */
+function goertzel(x: Float64Array, freq: number, rate: number): number {
+  const w = (2 * Math.PI * freq) / rate;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  for (const v of x) {
+    const s = v + c * s1 - s2;
+    s2 = s1;
+    s1 = s;
+  }
+  return (s1 * s1 + s2 * s2 - c * s1 * s2) / x.length;
+}
+
+describe('Opus decode', () => {
+  it('decodes the fixture tone: 48 kHz stereo, energy at 1 kHz, ~2000 zero crossings per second', async () => {
+    const dec = await OpusPcmDecoder.create();
+    const chunks = packets.map((p) => dec.decode(p));
+    dec.free();
+    expect(chunks[1].length).toBe(960 * 2 * 2); // 20 ms of s16 stereo
+    const pcm = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) {
+      pcm.set(c, o);
+      o += c.length;
+    }
+    const x = left(pcm).subarray(4800, 4800 + 48000); // skip the encoder's start-up
+    const at1k = goertzel(x, 1000, 48000);
+    for (const f of [500, 800, 1200, 2000]) expect(at1k).toBeGreaterThan(100 * goertzel(x, f, 48000));
+    let crossings = 0;
+    for (let i = 1; i < x.length; i++) if (x[i - 1] < 0 !== x[i] < 0) crossings++;
+    expect(crossings).toBeGreaterThan(1950);
+    expect(crossings).toBeLessThan(2050);
+  });
+
+  it('conceals lost frames with one frame of PCM each and keeps decoding', async () => {
+    const dec = await OpusPcmDecoder.create();
+    for (const p of packets.slice(0, 20)) dec.decode(p);
+    const plc = dec.conceal(2);
+    expect(plc.length).toBe(2 * 960 * 4);
+    // concealment of a steady tone is not silence
+    expect(left(plc).some((v) => Math.abs(v) > 0.01)).toBe(true);
+    expect(dec.decode(packets[22]).length).toBe(960 * 4);
+    expect(() => dec.decode(new Uint8Array(0))).toThrow(ParseError);
+    dec.free();
+    expect(() => dec.decode(packets[0])).toThrow(/after free/);
+  });
+
+  it('writes a canonical 44-byte WAV header', () => {
+    expect(toHex(wavHeader(48000, 2, 192000))).toBe(
+      `52494646${'24ee0200'}57415645666d7420${'10000000'}0100${'0200'}80bb0000${'00ee0200'}0400${'1000'}64617461${'00ee0200'}`,
+    );
+  });
+});
