@@ -33,6 +33,12 @@ export function buildProgram(): Command {
 }
 
 process.on('unhandledRejection', fail);
+process.on('uncaughtException', fail);
+// `rptui ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  fail(err);
+});
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
