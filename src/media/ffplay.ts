@@ -64,9 +64,10 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     super(opts.log);
   }
 
+  /** Opens the window. A repeated start (another STREAMINFO) keeps the window that is open. */
   start(info: VideoInfo): void {
     this.info = info;
-    this.spawnPlayer();
+    if (this.player === undefined) this.spawnPlayer();
   }
 
   /** Opens a new window after the previous one was closed; a no-op while one is open. */

@@ -10,6 +10,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { RemotePlaySessionApi, StreamInfo } from '../client/session-api.js';
 import type { RptuiError } from '../errors.js';
 import { UsageError } from '../errors.js';
 import type { VideoCodec } from './annexb.js';
@@ -197,4 +198,49 @@ export function createAudioSink(spec: string, opts: SinkOptions = {}): AudioSink
     case 'none':
       return new NullAudioSink();
   }
+}
+
+/** What attachSinks needs from a session (RemotePlaySessionApi, or a test double). */
+export type SinkSession = Pick<RemotePlaySessionApi, 'on' | 'requestIdr'>;
+
+/** The video sink's start() argument for a session's STREAMINFO. */
+export function videoInfoFromStream(info: StreamInfo, title: string): VideoInfo {
+  return {
+    codec: info.codec === 'h265' ? 'hevc' : 'h264',
+    width: info.width,
+    height: info.height,
+    fps: info.fps,
+    title,
+  };
+}
+
+/**
+ * Wires sinks to a session: STREAMINFO starts them, frames and PCM flow in (PCM also into the
+ * video container's audio input, for .mkv), and a player that (re)starts gets its IDR. Returns
+ * close(), which finishes both sinks; call it once the session ended.
+ */
+export function attachSinks(
+  session: SinkSession,
+  video: VideoSink,
+  audio: AudioSink,
+  opts: { title: string },
+): { close(): Promise<void> } {
+  const tee = video.audio;
+  video.on('needKeyframe', () => session.requestIdr());
+  session.on('streamInfo', (info) => {
+    video.start(videoInfoFromStream(info, opts.title));
+    const format = { sampleRate: info.audio.sampleRate, channels: info.audio.channels };
+    audio.start(format);
+    tee?.start(format);
+  });
+  session.on('video', (frame) => video.write(frame.bytes, frame.keyframe));
+  session.on('audio', (pcm) => {
+    audio.write(pcm);
+    tee?.write(pcm);
+  });
+  return {
+    close: async () => {
+      await Promise.all([video.close(), audio.close()]);
+    },
+  };
 }

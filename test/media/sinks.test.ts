@@ -1,15 +1,20 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { StreamInfo } from '../../src/client/session-api.js';
 import { RptuiError, UsageError } from '../../src/errors.js';
 import {
+  attachSinks,
   createAudioSink,
   createVideoSink,
   defaultVideoSinkSpec,
   parseAudioSinkSpec,
   parseVideoSinkSpec,
+  type SinkSession,
+  videoInfoFromStream,
 } from '../../src/media/sinks.js';
 import { childEnv, findTool, requireTool } from '../../src/media/tools.js';
 
@@ -156,5 +161,56 @@ describe('finding ffplay / ffmpeg', () => {
     expect(env.SDL_VIDEODRIVER).toBe('kmsdrm');
     expect('PATH' in env).toBe(false);
     expect(env.HOME).toBe(process.env.HOME);
+  });
+});
+
+describe('attachSinks (session -> sinks)', () => {
+  const info: StreamInfo = {
+    width: 1280,
+    height: 720,
+    fps: 60,
+    codec: 'h265',
+    bitrateKbps: 10000,
+    audio: { sampleRate: 48000, channels: 2, frameSize: 480 },
+    serverType: 'PS5',
+  };
+
+  it('maps STREAMINFO to the sink formats', () => {
+    expect(videoInfoFromStream(info, 'PS5-123')).toEqual({
+      codec: 'hevc',
+      width: 1280,
+      height: 720,
+      fps: 60,
+      title: 'PS5-123',
+    });
+    expect(videoInfoFromStream({ ...info, codec: 'h264' }, 't').codec).toBe('h264');
+  });
+
+  it('starts the sinks on STREAMINFO, feeds them, and asks for an IDR when a sink needs one', async () => {
+    const session = new EventEmitter() as EventEmitter & { idr: number; requestIdr(): void };
+    session.idr = 0;
+    session.requestIdr = () => session.idr++;
+    const vPath = join(dir, 'attached.hevc');
+    const aPath = join(dir, 'attached.wav');
+    const video = createVideoSink(`file:${vPath}`);
+    const audio = createAudioSink(`file:${aPath}`);
+    const attached = attachSinks(session as unknown as SinkSession, video, audio, { title: 'PS5-123' });
+    session.emit('streamInfo', info);
+    // A P-frame first: the file sink drops it and asks the session for an IDR.
+    session.emit('video', {
+      index: 1,
+      bytes: new Uint8Array([0, 0, 0, 1, 2, 1, 9]),
+      keyframe: false,
+      recovered: false,
+    });
+    expect(session.idr).toBe(1);
+    const idr = new Uint8Array([0, 0, 0, 1, 0x26, 1, 0xaf]);
+    session.emit('video', { index: 2, bytes: idr, keyframe: true, recovered: false });
+    session.emit('audio', new Uint8Array(400).fill(3));
+    await attached.close();
+    expect([...readFileSync(vPath)]).toEqual([...idr]);
+    const wav = readFileSync(aPath);
+    expect(wav.readUInt32LE(40)).toBe(400);
+    expect(wav.readUInt32LE(24)).toBe(48000);
   });
 });
