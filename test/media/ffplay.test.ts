@@ -1,7 +1,8 @@
 // The ffplay sink against the real ffplay: under Xvfb (a screenshot proves the picture is shown),
 // with SDL's dummy driver (decodes with no display, as in CI), and with no ffplay at all.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isKeyframe, splitAccessUnits } from '../../src/media/annexb.js';
@@ -89,6 +90,63 @@ describe('ffplay missing', () => {
     const seen = events(sink);
     sink.start(info);
     expect(seen.warnings[0]).toContain('$RPTUI_FFPLAY is "/opt/none/ffplay"');
+  });
+});
+
+describe('player stand-ins (scripts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rptui-ffplay-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const script = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+
+  it('a player that fails at once (exit 0, as ffplay does) is "closed", with its reason in the log', async () => {
+    const logs: string[] = [];
+    const player = script('dies', 'echo "Could not initialize SDL - No available video device" >&2\nexit 0');
+    const sink = new FfplaySink({ playerPath: player, log: (m) => logs.push(m) });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    for (let i = 0; i < 100 && seen.closed === 0; i++) {
+      sink.write(frames[0].au, true); // EPIPE once it is gone: must be swallowed
+      await sleep(10);
+    }
+    expect(seen.closed).toBe(1);
+    expect(logs).toEqual([
+      'Video window closed (ffplay said: Could not initialize SDL - No available video device); the session goes on without video.',
+    ]);
+  });
+
+  it('never blocks on a stuck player: drops P-frames past 1 MiB queued, everything past 16 MiB', async () => {
+    const sink = new FfplaySink({ playerPath: script('stuck', 'exec sleep 30') });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    expect(seen.needKeyframe).toBe(1);
+    const big = new Uint8Array(256 << 10);
+    const t = performance.now();
+    for (let i = 0; i < 8; i++) sink.write(big, i === 0); // 2 MiB: the pipe takes some, Node queues the rest
+    const afterP = sink.stats();
+    expect(afterP.dropped).toBeGreaterThan(0);
+    expect(seen.needKeyframe).toBe(2); // asked once for a fresh key frame when dropping started
+    // Waiting for a key frame: P-frames are dropped even though they would fit.
+    sink.write(new Uint8Array(10), false);
+    expect(sink.stats().dropped).toBe(afterP.dropped + 1);
+    // Key frames still go in until the player is plainly stuck (16 MiB queued).
+    for (let i = 0; i < 80; i++) sink.write(big, true);
+    const s = sink.stats();
+    expect(s.written).toBeGreaterThan(60);
+    expect(s.written).toBeLessThan(72);
+    expect(s.written + s.dropped).toBe(8 + 1 + 80);
+    expect(performance.now() - t).toBeLessThan(500);
+    expect(seen.closed).toBe(0);
+    const pid = sink.pid;
+    expect(alive(pid)).toBe(true);
+    await sink.close();
+    expect(alive(pid)).toBe(false);
   });
 });
 
