@@ -1,0 +1,386 @@
+/**
+ * The TUI shell: one blessed screen with a title bar, the current screen's body, an optional log
+ * pane, a status line and a key-hint line. Screens and dialogs are layers on two stacks; every key
+ * goes to the top layer only, through one router, so a key no layer knows is simply ignored.
+ *
+ * While the stream screen plays, the router stays out of the way: that screen reads raw stdin
+ * bytes itself (installed before blessed's own reader, so nothing waits for blessed's parsing
+ * or a render) and decides what is a hotkey and what goes to the console.
+ */
+import type { ControllerState } from '../input/controller-state.js';
+import { BUTTONS, IDLE_STATE } from '../input/controller-state.js';
+import { describePad, type PadInfo, PadManager } from '../input/gamepad/index.js';
+import { blessed, esc, type KeyInfo, loadBlessed, type Widgets } from './blessed.js';
+import { makeTheme, type Theme } from './theme.js';
+import { MessageDialog } from './widgets/dialog.js';
+
+export interface Layer {
+  render(): void;
+  handleKey(ch: string | undefined, key: KeyInfo): void;
+  /** Key hints for the bottom line. */
+  readonly hints: string;
+  /** Lines for the help dialog (`?`). */
+  help?: string[];
+  destroy(): void;
+  /** Called when the layer is on top again after the one above it closed. */
+  resume?(): void;
+  /** Asynchronous shutdown before destroy() when the app quits (e.g. a clean DISCONNECT). */
+  dispose?(): Promise<void>;
+}
+
+/** Screens may also receive game pad states directly (the stream screen plays with them). */
+export interface PadConsumer {
+  padState(state: ControllerState): void;
+}
+
+export interface AppOptions {
+  /** Title bar text after "rptui". */
+  subtitle?: string;
+  color: boolean;
+  /** Open game pads for menu navigation (and play). */
+  gamepad: boolean;
+}
+
+const LOG_LINES = 500;
+const LOG_PANE_ROWS = 8;
+
+export const GLOBAL_HELP = [
+  '? help (this)          L show/hide the log pane',
+  'Ctrl-C quit (from the home screen; elsewhere it goes back)',
+  'Game pad: D-pad moves, Cross selects, Circle goes back',
+];
+
+/** Button presses a pad made since the last state: D-pad, cross, circle become menu keys. */
+export function padMenuKeys(prev: ControllerState, next: ControllerState): KeyInfo[] {
+  const pressed = (b: (typeof BUTTONS)[number]) => {
+    const bit = 1 << BUTTONS.indexOf(b);
+    return (next.buttons & bit) !== 0 && (prev.buttons & bit) === 0;
+  };
+  const keys: KeyInfo[] = [];
+  const map: [(typeof BUTTONS)[number], string][] = [
+    ['dpad_up', 'up'],
+    ['dpad_down', 'down'],
+    ['dpad_left', 'left'],
+    ['dpad_right', 'right'],
+    ['cross', 'enter'],
+    ['circle', 'escape'],
+  ];
+  for (const [button, name] of map) if (pressed(button)) keys.push({ name, full: name });
+  return keys;
+}
+
+export class App {
+  readonly screen: Widgets.Screen;
+  readonly theme: Theme;
+  private readonly title: Widgets.BoxElement;
+  readonly body: Widgets.BoxElement;
+  private readonly logPane: Widgets.BoxElement;
+  private readonly statusLine: Widgets.BoxElement;
+  private readonly hintLine: Widgets.BoxElement;
+  private readonly screens: Layer[] = [];
+  private readonly dialogs: Layer[] = [];
+  private readonly logLines: string[] = [];
+  private status = '';
+  private logVisible = false;
+  private renderQueued = false;
+  private destroyed = false;
+  private pads: PadManager | undefined;
+  private padPrev: ControllerState = IDLE_STATE;
+  private rawHandler: ((data: Buffer) => void) | undefined;
+  private readonly quitPromise: Promise<void>;
+  private resolveQuit!: () => void;
+  /** Stops everything the app started; set by the caller (simulator, monitor). */
+  readonly cleanups: Array<() => void | Promise<void>> = [];
+
+  private constructor(private readonly opts: AppOptions) {
+    const b = blessed();
+    this.theme = makeTheme(opts.color);
+    this.screen = b.screen({
+      smartCSR: true,
+      fullUnicode: true,
+      warnings: false,
+      autoPadding: false,
+      title: 'rptui',
+      // blessed's mouse handling is off: the UI never needs a mouse
+    });
+    this.quitPromise = new Promise((r) => {
+      this.resolveQuit = r;
+    });
+    this.title = b.box({ parent: this.screen, top: 0, left: 0, width: '100%', height: 1, tags: true });
+    this.body = b.box({ parent: this.screen, top: 1, left: 0, width: '100%', height: '100%-3', tags: true });
+    this.logPane = b.box({
+      parent: this.screen,
+      left: 0,
+      width: '100%',
+      height: LOG_PANE_ROWS,
+      bottom: 2,
+      tags: true,
+      border: { type: 'line' },
+      label: ' log ',
+      hidden: true,
+      style: { border: this.theme.borderStyle },
+    });
+    this.statusLine = b.box({
+      parent: this.screen,
+      bottom: 1,
+      left: 0,
+      width: '100%',
+      height: 1,
+      tags: true,
+    });
+    this.hintLine = b.box({
+      parent: this.screen,
+      bottom: 0,
+      left: 0,
+      width: '100%',
+      height: 1,
+      tags: true,
+      style: this.theme.barStyle,
+    });
+    this.screen.on('keypress', (ch: string | undefined, key: KeyInfo) => this.route(ch, key ?? {}));
+    this.screen.on('resize', () => this.render());
+    // Raw bytes for the stream screen: before blessed's reader, so a key reaches the console
+    // first and a dialog the key opens does not also receive it as a menu key.
+    this.screen.program.input.prependListener('data', (data: Buffer) => {
+      if (this.rawHandler && this.dialogs.length === 0) this.guard(() => this.rawHandler?.(data));
+    });
+  }
+
+  static async create(opts: AppOptions): Promise<App> {
+    await loadBlessed();
+    const app = new App(opts);
+    if (opts.gamepad) app.startPads();
+    return app;
+  }
+
+  get top(): Layer | undefined {
+    return this.dialogs.at(-1) ?? this.screens.at(-1);
+  }
+
+  get currentScreen(): Layer | undefined {
+    return this.screens.at(-1);
+  }
+
+  get dialogOpen(): boolean {
+    return this.dialogs.length > 0;
+  }
+
+  /** Raw stdin bytes go to `handler` while no dialog is open (undefined = menus only). */
+  setRawInput(handler: ((data: Buffer) => void) | undefined): void {
+    this.rawHandler = handler;
+  }
+
+  /** Writes bytes to the terminal directly (kitty keyboard protocol switches). */
+  writeTerminal(seq: string): void {
+    if (seq && !this.destroyed) this.screen.program.output.write(seq);
+  }
+
+  pushScreen(layer: Layer): void {
+    this.screens.push(layer);
+    this.render();
+  }
+
+  /** Replaces the top screen (or pushes when `layer` would be the first). */
+  popScreen(layer: Layer): void {
+    const i = this.screens.indexOf(layer);
+    if (i < 0) return;
+    this.screens.splice(i, 1);
+    this.guard(() => layer.destroy());
+    this.guard(() => this.currentScreen?.resume?.());
+    this.render();
+  }
+
+  openDialog(layer: Layer): void {
+    this.dialogs.push(layer);
+    this.render();
+  }
+
+  closeDialog(layer: Layer): void {
+    const i = this.dialogs.indexOf(layer);
+    if (i < 0) return;
+    this.dialogs.splice(i, 1);
+    this.guard(() => layer.destroy());
+    this.guard(() => this.top?.resume?.());
+    this.render();
+  }
+
+  /** A line in the log (kept in memory; shown in the log pane). */
+  log(text: string): void {
+    const stamp = new Date().toISOString().slice(11, 19);
+    for (const line of text.split('\n')) this.logLines.push(`${stamp} ${line}`);
+    if (this.logLines.length > LOG_LINES) this.logLines.splice(0, this.logLines.length - LOG_LINES);
+    if (this.logVisible) this.render();
+  }
+
+  get logText(): readonly string[] {
+    return this.logLines;
+  }
+
+  /** The status line (and the log). */
+  notify(text: string, level: 'info' | 'ok' | 'warn' | 'error' = 'info'): void {
+    this.log(text);
+    const t = this.theme;
+    const styled = esc(text);
+    this.status =
+      level === 'error'
+        ? t.bad(styled)
+        : level === 'warn'
+          ? t.warn(styled)
+          : level === 'ok'
+            ? t.ok(styled)
+            : styled;
+    this.render();
+  }
+
+  showError(title: string, err: unknown): void {
+    const e = err as { message?: string; hint?: string };
+    const lines = [esc(e?.message ?? String(err))];
+    if (e?.hint) lines.push('', this.theme.dim(esc(`hint: ${e.hint}`)));
+    this.notify(`${title}: ${e?.message ?? String(err)}`, 'error');
+    this.openDialog(new MessageDialog(this, title, lines));
+  }
+
+  /** Coalesces redraws into one per tick. */
+  render(): void {
+    if (this.renderQueued || this.destroyed) return;
+    this.renderQueued = true;
+    setImmediate(() => {
+      this.renderQueued = false;
+      if (!this.destroyed) this.draw();
+    });
+  }
+
+  private draw(): void {
+    const t = this.theme;
+    const pad = this.pads?.active ? `  pad: ${esc(this.pads.active.name)}` : '';
+    this.title.setContent(
+      `${t.bold(' rptui')}${this.opts.subtitle ? ` — ${esc(this.opts.subtitle)}` : ''}${t.dim(pad)}`,
+    );
+    const rows = this.logVisible ? LOG_PANE_ROWS : 0;
+    this.body.height = Math.max(1, (this.screen.height as number) - 3 - rows);
+    if (this.logVisible) {
+      const inner = Math.max(1, LOG_PANE_ROWS - 2);
+      this.logPane.setContent(
+        this.logLines
+          .slice(-inner)
+          .map((l) => esc(l))
+          .join('\n'),
+      );
+      this.logPane.show();
+    } else this.logPane.hide();
+    this.statusLine.setContent(` ${this.status}`);
+    const top = this.top;
+    this.hintLine.setContent(` ${top ? esc(top.hints) : ''}  ? help`);
+    for (const layer of [...this.screens.slice(-1), ...this.dialogs]) this.guard(() => layer.render());
+    this.screen.render();
+  }
+
+  private route(ch: string | undefined, key: KeyInfo): void {
+    // blessed reports Enter twice ("return", then "enter"): act on one of them only
+    if (key.name === 'return' || key.name === 'linefeed') return;
+    if (this.rawHandler && this.dialogs.length === 0) return; // the stream screen reads raw input
+    this.dispatch(ch, key);
+  }
+
+  /** Delivers a key as if typed (the gamepad navigation uses this too). */
+  dispatch(ch: string | undefined, key: KeyInfo): void {
+    if (this.destroyed) return;
+    if (this.dialogs.length === 0) {
+      if (ch === '?') {
+        this.showHelp();
+        return;
+      }
+      if (ch === 'L') {
+        this.toggleLog();
+        return;
+      }
+      if (key.ctrl && key.name === 'c' && this.screens.length <= 1) return void this.quit();
+    }
+    const top = this.top;
+    if (top) this.guard(() => top.handleKey(ch, key));
+  }
+
+  toggleLog(): void {
+    this.logVisible = !this.logVisible;
+    this.render();
+  }
+
+  private showHelp(): void {
+    const layer = this.currentScreen;
+    const lines = [...(layer?.help ?? []), '', ...GLOBAL_HELP].map((l) => esc(l));
+    this.openDialog(new MessageDialog(this, 'Help', lines));
+  }
+
+  /** Runs UI code; an exception becomes a log line and a status message, never a crash. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const e = err as Error;
+      this.log(`internal error: ${e?.stack ?? e}`);
+      this.status = this.theme.bad(esc(`internal error: ${e?.message ?? e} (see the log pane: L)`));
+    }
+  }
+
+  private startPads(): void {
+    this.pads = new PadManager((state) => this.guard(() => this.onPad(state)), {
+      pollMs: 2000,
+      onPadChange: (pad: PadInfo | undefined, reason?: string) => {
+        if (pad) this.notify(`game pad: ${describePad(pad)}`, 'ok');
+        else if (reason) this.log(reason);
+        this.render();
+      },
+    });
+    this.pads.start().catch((err: Error) => this.log(`game pads unavailable: ${err.message}`));
+  }
+
+  private onPad(state: ControllerState): void {
+    const prev = this.padPrev;
+    this.padPrev = state;
+    const screen = this.currentScreen as Partial<PadConsumer> | undefined;
+    if (this.rawHandler && this.dialogs.length === 0 && screen?.padState) {
+      screen.padState(state);
+      return;
+    }
+    for (const k of padMenuKeys(prev, state)) this.dispatch(undefined, k);
+  }
+
+  /** Rumble from the console, to the pad when it can play it. */
+  rumble(strong: number, weak: number): void {
+    this.pads?.rumble(strong, weak);
+  }
+
+  quit(): Promise<void> {
+    this.resolveQuit();
+    return this.quitPromise;
+  }
+
+  /** Resolves when the user quits; the caller then calls destroy(). */
+  waitForQuit(): Promise<void> {
+    return this.quitPromise;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    for (const l of [...this.screens].reverse()) {
+      try {
+        await l.dispose?.();
+      } catch (err) {
+        this.log(`shutdown: ${(err as Error).message}`);
+      }
+    }
+    for (const l of [...this.dialogs, ...this.screens].reverse()) this.guard(() => l.destroy());
+    this.dialogs.length = 0;
+    this.screens.length = 0;
+    this.pads?.stop();
+    for (const c of this.cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        this.log(`cleanup: ${(err as Error).message}`);
+      }
+    }
+    this.destroyed = true;
+    this.screen.destroy();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts the TUI: the shell, the background discovery and the home screen, wired to the
+ * screens it opens. Returns when the user quits and everything is shut down.
+ */
+import type { Profile, ProfileStore } from '../client/profiles.js';
+import type { RemotePlaySessionApi } from '../client/session-api.js';
+import type { SinkOptions } from '../media/sinks.js';
+import { App } from './app.js';
+import { ConsoleMonitor } from './monitor.js';
+import { HomeScreen } from './screens/home.js';
+import { KeymapScreen } from './screens/keymap.js';
+import { SettingsScreen } from './screens/settings.js';
+import { StreamScreen } from './screens/stream.js';
+
+export interface TuiOptions {
+  store: ProfileStore;
+  /** Environment for key maps and media tools (config dir, player paths). */
+  env: NodeJS.ProcessEnv;
+  color: boolean;
+  gamepad: boolean;
+  /** LAN broadcast discovery in the register dialog. */
+  broadcast: boolean;
+  /** Addresses the register dialog asks directly. */
+  probeHosts: string[];
+  subtitle?: string;
+  createSession: (profile: Profile) => RemotePlaySessionApi;
+  sinkOptions?: SinkOptions;
+  /** Background work once the home screen shows (e.g. pairing the demo console). */
+  onReady?: (ui: TuiHandle) => Promise<void>;
+  /** Discovery poll interval. */
+  pollMs?: number;
+}
+
+export interface TuiHandle {
+  app: App;
+  home: HomeScreen;
+}
+
+export async function runTui(o: TuiOptions): Promise<void> {
+  const app = await App.create({ color: o.color, gamepad: o.gamepad, subtitle: o.subtitle });
+  let home: HomeScreen | undefined;
+  const monitor = new ConsoleMonitor(
+    () => (home?.list ?? []).map((p) => ({ host: p.host, kind: p.kind })),
+    () => app.render(),
+    { intervalMs: o.pollMs },
+  );
+  app.cleanups.push(() => monitor.stop());
+  home = new HomeScreen({
+    app,
+    store: o.store,
+    monitor,
+    register: { broadcast: o.broadcast, probeHosts: o.probeHosts },
+    connect: (profile, status) => {
+      const screen = new StreamScreen({
+        app,
+        profile,
+        status,
+        createSession: o.createSession,
+        env: o.env,
+        sinkOptions: o.sinkOptions,
+        onClosed: () => void monitor.pollNow(),
+      });
+      app.pushScreen(screen);
+      void screen.start();
+    },
+    openSettings: (profile) => app.pushScreen(new SettingsScreen(app, o.store, profile, o.env)),
+    openKeymap: (profile) => {
+      try {
+        app.pushScreen(new KeymapScreen(app, o.store, profile, o.env));
+      } catch (err) {
+        app.showError('Key map', err);
+      }
+    },
+  });
+  app.pushScreen(home);
+  monitor.start();
+  await home.reload();
+  const handle = { app, home };
+  const ready = o.onReady?.(handle).catch((err) => app.showError('Start-up', err));
+  const stop = () => void app.quit();
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
+  try {
+    await app.waitForQuit();
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
+    await ready;
+    await app.destroy();
+  }
+}

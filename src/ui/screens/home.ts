@@ -1,0 +1,306 @@
+/**
+ * Home: the paired consoles with their live status, and everything a user does with them.
+ */
+import type { Profile, ProfileStore } from '../../client/profiles.js';
+import { PROFILE_NAME_RE } from '../../client/profiles.js';
+import { wake } from '../../client/wake.js';
+import { fromHex } from '../../proto-stack/bytes.js';
+import { wakeCredential } from '../../proto-stack/discovery.js';
+import type { App, Layer } from '../app.js';
+import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
+import { fitText } from '../format.js';
+import type { ConsoleMonitor, ConsoleStatus } from '../monitor.js';
+import { ConfirmDialog, PromptDialog, TextField } from '../widgets/dialog.js';
+import { RegisterDialog, type RegisterDialogOptions } from './register-dialog.js';
+
+export interface HomeDeps {
+  app: App;
+  store: ProfileStore;
+  monitor: ConsoleMonitor;
+  /** Opens the stream screen for a profile. */
+  connect: (profile: Profile, status: ConsoleStatus) => void;
+  openSettings: (profile: Profile) => void;
+  openKeymap: (profile: Profile | undefined) => void;
+  register: Omit<RegisterDialogOptions, 'store' | 'onPaired'>;
+}
+
+export const HOME_HELP = [
+  'Home: your paired consoles, with their live status from discovery.',
+  '',
+  '↑/↓ select         Enter connect (wakes a console in standby first)',
+  'n register (pair) a console with its PIN',
+  'w wake             r rename            d delete (asks first)',
+  's stream settings (resolution, fps, bitrate, video/audio output, key map)',
+  'k key map          u refresh status    q quit',
+];
+
+export class HomeScreen implements Layer {
+  readonly hints =
+    '↑↓ select  Enter connect  n register  w wake  s settings  k keys  r rename  d delete  q quit';
+  readonly help = HOME_HELP;
+  private profiles: Profile[] = [];
+  private index = 0;
+  private loadError: string | undefined;
+  private readonly box: Widgets.BoxElement;
+  private busy = new Set<string>();
+
+  constructor(private readonly d: HomeDeps) {
+    this.box = blessed().box({
+      parent: d.app.body,
+      top: 0,
+      left: 0,
+      width: '100%',
+      height: '100%',
+      tags: true,
+    });
+  }
+
+  get selected(): Profile | undefined {
+    return this.profiles[this.index];
+  }
+
+  get list(): readonly Profile[] {
+    return this.profiles;
+  }
+
+  /** Reads the profiles file again (after any change). */
+  async reload(): Promise<void> {
+    try {
+      const name = this.selected?.name;
+      this.profiles = await this.d.store.list();
+      this.loadError = undefined;
+      const i = name ? this.profiles.findIndex((p) => p.name === name) : -1;
+      this.index = i >= 0 ? i : Math.min(this.index, Math.max(0, this.profiles.length - 1));
+    } catch (err) {
+      const e = err as { message: string; hint?: string };
+      this.loadError = `${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`;
+      this.profiles = [];
+    }
+    this.d.app.render();
+    void this.d.monitor.pollNow();
+  }
+
+  status(p: Profile): ConsoleStatus {
+    return this.d.monitor.get({ host: p.host, kind: p.kind });
+  }
+
+  render(): void {
+    const t = this.d.app.theme;
+    const width = Math.max(20, (this.box.width as number) - 1);
+    const lines: string[] = [];
+    if (this.loadError) {
+      lines.push('', t.bad(esc(this.loadError)));
+      this.box.setContent(lines.join('\n'));
+      return;
+    }
+    lines.push(t.bold(' Consoles'), '');
+    if (this.profiles.length === 0) {
+      lines.push('  No paired consoles yet. Press n to register one with the PIN it shows.');
+    } else {
+      // name, kind, address, status, running game: the name and game columns share the slack
+      const fixed = 2 + 5 + 17 + 10;
+      const nameW = Math.max(8, Math.min(24, Math.floor((width - fixed) / 2)));
+      const gameW = Math.max(4, width - fixed - nameW);
+      lines.push(
+        t.dim(
+          `  ${fitText('NAME', nameW)}${fitText('KIND', 5)}${fitText('ADDRESS', 17)}${fitText('STATUS', 10)}${fitText('RUNNING', gameW)}`,
+        ),
+      );
+      this.profiles.forEach((p, i) => {
+        const s = this.status(p);
+        const word = this.busy.has(p.name) ? 'waking' : s.status;
+        const game = s.found?.runningAppName ?? (s.status === 'ready' ? '—' : '');
+        const plain = `${fitText(p.name, nameW)}${fitText(p.kind, 5)}${fitText(p.host, 17)}`;
+        const statusCell = fitText(word, 10);
+        const styled =
+          word === 'ready'
+            ? t.ok(statusCell)
+            : word === 'standby' || word === 'waking'
+              ? t.warn(statusCell)
+              : t.dim(statusCell);
+        if (i === this.index) {
+          lines.push(t.selected(`> ${esc(plain)}${esc(statusCell)}${esc(fitText(game, gameW))}`));
+        } else {
+          lines.push(`  ${esc(plain)}${styled}${esc(fitText(game, gameW))}`);
+        }
+      });
+      const p = this.selected;
+      if (p) {
+        const s = p.settings;
+        const bitrate = s.bitrate === 'auto' ? 'auto bitrate' : `${s.bitrate} kbit/s`;
+        const found = this.status(p).found;
+        lines.push(
+          '',
+          t.dim(
+            esc(
+              `  ${p.name}: ${p.kind} "${p.nickname}", host-id ${p.hostId}${found ? `, system ${found.systemVersion}` : ''}`,
+            ),
+          ),
+          t.dim(
+            esc(
+              `  stream: ${s.resolution} ${s.fps} fps, ${bitrate}; video ${s.videoSink}, audio ${s.audioSink}, keys ${s.keymap}`,
+            ),
+          ),
+        );
+      }
+    }
+    this.box.setContent(lines.join('\n'));
+  }
+
+  handleKey(ch: string | undefined, key: KeyInfo): void {
+    const p = this.selected;
+    switch (key.name) {
+      case 'up':
+        this.move(-1);
+        return;
+      case 'down':
+        this.move(1);
+        return;
+      case 'enter':
+        if (p) this.d.connect(p, this.status(p));
+        return;
+      case 'delete':
+        if (p) this.confirmDelete(p);
+        return;
+      case 'escape':
+        return;
+    }
+    if (key.ctrl || key.meta) return;
+    switch (ch) {
+      case 'n':
+        this.openRegister();
+        return;
+      case 'w':
+        if (p) void this.wake(p);
+        return;
+      case 'r':
+        if (p) this.rename(p);
+        return;
+      case 'd':
+        if (p) this.confirmDelete(p);
+        return;
+      case 's':
+        if (p) this.d.openSettings(p);
+        return;
+      case 'k':
+        this.d.openKeymap(p);
+        return;
+      case 'u':
+        this.d.app.notify('refreshing console status');
+        void this.d.monitor.pollNow();
+        return;
+      case 'q':
+        void this.d.app.quit();
+        return;
+      case 'j':
+        this.move(1);
+        return;
+    }
+  }
+
+  private move(delta: number): void {
+    if (this.profiles.length === 0) return;
+    this.index = Math.max(0, Math.min(this.profiles.length - 1, this.index + delta));
+    this.d.app.render();
+  }
+
+  openRegister(): void {
+    const dialog = new RegisterDialog(this.d.app, {
+      ...this.d.register,
+      store: this.d.store,
+      defaultAccountId: this.profiles[0]?.accountId,
+      onPaired: (profile, replaced) => {
+        this.d.app.notify(
+          `paired with ${profile.kind} "${profile.nickname}" at ${profile.host}; ${replaced ? 'updated' : 'stored'} profile "${profile.name}"`,
+          'ok',
+        );
+        void this.reload().then(() => {
+          const i = this.profiles.findIndex((q) => q.name === profile.name);
+          if (i >= 0) this.index = i;
+          this.d.app.render();
+        });
+      },
+    });
+    this.d.app.openDialog(dialog);
+    dialog.start();
+  }
+
+  async wake(p: Profile): Promise<boolean> {
+    if (this.busy.has(p.name)) return false;
+    this.busy.add(p.name);
+    this.d.app.notify(`waking "${p.name}" at ${p.host}...`);
+    try {
+      const r = await wake({
+        host: p.host,
+        credential: wakeCredential(fromHex(p.registKey)),
+        kind: p.kind,
+        timeoutMs: 30_000,
+      });
+      this.d.app.notify(
+        r.alreadyAwake
+          ? `"${p.name}" is already on`
+          : `"${p.name}" woke up after ${(r.elapsedMs / 1000).toFixed(1)} s`,
+        'ok',
+      );
+      return true;
+    } catch (err) {
+      this.d.app.showError(`Cannot wake "${p.name}"`, err);
+      return false;
+    } finally {
+      this.busy.delete(p.name);
+      void this.d.monitor.pollNow();
+      this.d.app.render();
+    }
+  }
+
+  private rename(p: Profile): void {
+    const field = new TextField('New name', p.name, { maxLength: 64 });
+    this.d.app.openDialog(
+      new PromptDialog(this.d.app, `Rename "${p.name}"`, [], field, (value) => {
+        const name = value.trim();
+        if (name === p.name) return undefined;
+        if (!PROFILE_NAME_RE.test(name)) return 'use 1-64 characters without slashes or control characters';
+        if (this.profiles.some((q) => q.name === name)) return `a profile named "${name}" already exists`;
+        this.d.store
+          .rename(p.name, name)
+          .then(() => {
+            this.d.app.notify(`renamed "${p.name}" to "${name}"`, 'ok');
+            return this.reload();
+          })
+          .catch((err) => this.d.app.showError('Rename failed', err));
+        return undefined;
+      }),
+    );
+  }
+
+  private confirmDelete(p: Profile): void {
+    this.d.app.openDialog(
+      new ConfirmDialog(
+        this.d.app,
+        'Delete profile',
+        [
+          esc(`Delete the profile "${p.name}" (${p.kind} at ${p.host})?`),
+          'Its pairing keys are removed from this computer; pair again with a new PIN to use it.',
+        ],
+        () => {
+          this.d.store
+            .remove(p.name)
+            .then(() => {
+              this.d.app.notify(`deleted profile "${p.name}"`, 'ok');
+              return this.reload();
+            })
+            .catch((err) => this.d.app.showError('Delete failed', err));
+        },
+        () => this.d.app.notify('nothing deleted'),
+      ),
+    );
+  }
+
+  destroy(): void {
+    this.box.destroy();
+  }
+
+  resume(): void {
+    void this.reload();
+  }
+}

@@ -1,0 +1,604 @@
+/**
+ * The stream screen: one session with a console. While it is on top (and no dialog is open),
+ * stdin bytes go through the key map straight to the session — decoded by the input layer's
+ * terminal decoder (kitty protocol with real releases where the terminal has it, timed release
+ * otherwise) and sent before anything is drawn. A few Ctrl combos the key map leaves free are the
+ * screen's hotkeys. Video and audio go to the sinks the profile names; statistics are drawn as
+ * one-line graphs twice a second.
+ */
+import type { Profile } from '../../client/profiles.js';
+import type {
+  CloseReason,
+  ConsoleMessage,
+  RemotePlaySessionApi,
+  SessionState,
+  SessionStats,
+  StreamInfo,
+  VideoFrameEvent,
+} from '../../client/session-api.js';
+import { wake } from '../../client/wake.js';
+import { RptuiError } from '../../errors.js';
+import { mergeStates } from '../../input/controller-input.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../input/controller-state.js';
+import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';
+import { type Keymap, loadKeymap } from '../../input/keymap.js';
+import {
+  type AudioSink,
+  createAudioSink,
+  createVideoSink,
+  type SinkOptions,
+  type VideoSink,
+} from '../../media/sinks.js';
+import { fromHex } from '../../proto-stack/bytes.js';
+import { wakeCredential } from '../../proto-stack/discovery.js';
+import type { App, Layer, PadConsumer } from '../app.js';
+import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
+import { fitText, formatDuration, formatKbps, History, sparkline } from '../format.js';
+import type { ConsoleStatus } from '../monitor.js';
+import { delta, hotkeyFor, type StreamHotkey } from '../stream-input.js';
+import { ConfirmDialog, type Dialog, MessageDialog, PromptDialog, TextField } from '../widgets/dialog.js';
+
+export interface StreamScreenOptions {
+  app: App;
+  profile: Profile;
+  status: ConsoleStatus;
+  createSession: (profile: Profile) => RemotePlaySessionApi;
+  env?: NodeJS.ProcessEnv;
+  sinkOptions?: SinkOptions;
+  /** Called once the screen has closed itself (back on the home screen). */
+  onClosed?: (reason: CloseReason | undefined) => void;
+}
+
+/** 2 samples a second: one minute of history. */
+const HISTORY = 120;
+const STATE_WORDS: Record<SessionState, string> = {
+  idle: 'starting',
+  waking: 'waking the console',
+  requesting: 'session request',
+  ctrl: 'ctrl connection',
+  takion: 'Takion handshake',
+  handshake: 'stream handshake',
+  streaming: 'streaming',
+  closing: 'closing',
+  closed: 'closed',
+};
+
+export class StreamScreen implements Layer, PadConsumer {
+  readonly help: string[];
+  private readonly box: Widgets.BoxElement;
+  private session: RemotePlaySessionApi | undefined;
+  private state: SessionState = 'idle';
+  private info: StreamInfo | undefined;
+  private stats: SessionStats | undefined;
+  private readonly graphs = {
+    kbps: new History(HISTORY),
+    fps: new History(HISTORY),
+    loss: new History(HISTORY),
+    fec: new History(HISTORY),
+    lost: new History(HISTORY),
+    rtt: new History(HISTORY),
+  };
+  private showStats = true;
+  private keymap: Keymap | undefined;
+  private kb: KeyboardController | undefined;
+  private readonly hotkeys = new TerminalInputDecoder();
+  private kbState: ControllerState = IDLE_STATE;
+  private pad: ControllerState = IDLE_STATE;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private video: VideoSink | undefined;
+  private audio: AudioSink | undefined;
+  private lastInput = '';
+  private inputCount = 0;
+  private consoleDialog: Dialog | undefined;
+  private keyboardText = '';
+  private closing = false;
+  private finished = false;
+  private gameInput = false;
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(private readonly o: StreamScreenOptions) {
+    this.box = blessed().box({
+      parent: o.app.body,
+      top: 0,
+      left: 0,
+      width: '100%',
+      height: '100%',
+      tags: true,
+    });
+    this.closedPromise = new Promise((r) => {
+      this.resolveClosed = r;
+    });
+    this.help = [];
+  }
+
+  get hints(): string {
+    const exit = this.keymap?.exitHotkey ?? 'ctrl+q';
+    return `${exit} leave  ctrl+x standby  ctrl+g stats  ctrl+t text  ctrl+l log  other keys go to the console`;
+  }
+
+  /** Loads the key map, wakes the console if it rests, then starts the session. */
+  async start(): Promise<void> {
+    const { app, profile } = this.o;
+    try {
+      this.keymap = loadKeymap(profile.settings.keymap, this.o.env);
+    } catch (err) {
+      app.log(`key map "${profile.settings.keymap}": ${(err as Error).message}; using the default map`);
+      this.keymap = loadKeymap('default', this.o.env);
+    }
+    this.help.push(
+      `Stream: keys go to the console through the key map "${this.keymap.name}".`,
+      '',
+      `${this.keymap.exitHotkey} (or ctrl+c) leave the stream      ctrl+x put the console in standby`,
+      'ctrl+g show/hide the graphs         ctrl+t type text for the console',
+      'ctrl+l show/hide the log pane       ? this help',
+      'A hotkey the key map binds to a control goes to the console instead.',
+      '',
+      'Without the kitty keyboard protocol a held key is released when its auto-repeat stops',
+      `(${this.keymap.releaseTimeoutMs} ms after the last repeat).`,
+    );
+    this.enterGameInput();
+    try {
+      if (this.o.status.status === 'standby') {
+        this.setState('waking');
+        await wake({
+          host: profile.host,
+          credential: wakeCredential(fromHex(profile.registKey)),
+          kind: profile.kind,
+          timeoutMs: 30_000,
+        });
+        app.log(`"${profile.name}" is awake`);
+      }
+      if (this.closing) {
+        this.finish({ code: 'user', message: 'left before the stream started' });
+        return;
+      }
+      const session = this.o.createSession(profile);
+      this.session = session;
+      this.attach(session);
+      app.log(`connecting to ${profile.kind} "${profile.nickname}" at ${profile.host}`);
+      await session.start();
+    } catch (err) {
+      // a session reports its failures through 'closed' first (finish() is then a no-op); this
+      // ends the screen when waking or creating the session failed
+      const error =
+        err instanceof RptuiError
+          ? err
+          : new RptuiError('internal', (err as Error)?.message ?? String(err), { cause: err });
+      this.finish({ code: 'error', message: error.message, error });
+    }
+  }
+
+  /** Resolves when the screen has closed (session over, sinks closed). */
+  closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  private attach(s: RemotePlaySessionApi): void {
+    const { app } = this.o;
+    s.on('state', (st) => app.guard(() => this.setState(st)));
+    s.on('streamInfo', (info) => app.guard(() => this.onStreamInfo(info)));
+    s.on('video', (f: VideoFrameEvent) => this.video?.write(f.bytes, f.keyframe));
+    s.on('audio', (pcm) => {
+      this.audio?.write(pcm);
+      this.video?.audio?.write(pcm);
+    });
+    s.on('console', (m) => app.guard(() => this.onConsoleMessage(m)));
+    s.on('stats', (st) => app.guard(() => this.onStats(st)));
+    s.on('warning', (w) => app.log(`stream: ${w}`));
+    s.on('closed', (r) => app.guard(() => this.finish(r)));
+  }
+
+  private setState(st: SessionState): void {
+    if (this.state === st) return;
+    this.state = st;
+    this.o.app.log(`stream: ${STATE_WORDS[st]}`);
+    this.o.app.render();
+  }
+
+  private onStreamInfo(info: StreamInfo): void {
+    const { app, profile } = this.o;
+    this.info = info;
+    app.log(
+      `stream info: ${info.width}x${info.height} @ ${info.fps} fps, ${info.codec}, ${info.bitrateKbps} kbit/s, ${info.serverType}`,
+    );
+    const sinkOpts: SinkOptions = { ...this.o.sinkOptions, log: (m) => app.log(m) };
+    this.video = this.makeSink('video', () => createVideoSink(profile.settings.videoSink, sinkOpts));
+    this.video?.on('warning', (m) => app.log(`video: ${m}`));
+    this.video?.on('needKeyframe', () => this.session?.requestIdr());
+    this.video?.start({
+      codec: info.codec === 'h265' ? 'hevc' : 'h264',
+      width: info.width,
+      height: info.height,
+      fps: info.fps,
+      title: `rptui — ${profile.nickname}`,
+    });
+    this.video?.audio?.start({ sampleRate: info.audio.sampleRate, channels: info.audio.channels });
+    const audioSpec = profile.settings.audioSink === 'auto' ? 'speaker' : profile.settings.audioSink;
+    this.audio = this.makeSink('audio', () => createAudioSink(audioSpec, sinkOpts));
+    this.audio?.on('warning', (m) => app.log(`audio: ${m}`));
+    this.audio?.start({ sampleRate: info.audio.sampleRate, channels: info.audio.channels });
+    app.render();
+  }
+
+  private makeSink<T>(what: string, make: () => T): T | undefined {
+    try {
+      return make();
+    } catch (err) {
+      this.o.app.notify(`${what} output: ${(err as Error).message}; playing without it`, 'warn');
+      return undefined;
+    }
+  }
+
+  private onStats(st: SessionStats): void {
+    const prev = this.stats;
+    this.stats = st;
+    if (this.state !== 'streaming') return;
+    const g = this.graphs;
+    g.kbps.push(st.video.kbps);
+    g.fps.push(st.video.fps);
+    const lost = delta(st.packets.lost, prev?.packets.lost);
+    const got = delta(st.packets.received, prev?.packets.received);
+    g.loss.push(got + lost > 0 ? (100 * lost) / (got + lost) : 0);
+    g.fec.push(delta(st.video.recovered, prev?.video.recovered));
+    g.lost.push(delta(st.video.lost, prev?.video.lost));
+    g.rtt.push(st.rttMs);
+    this.o.app.render();
+  }
+
+  private onConsoleMessage(m: ConsoleMessage): void {
+    const { app } = this.o;
+    switch (m.type) {
+      case 'loginPinRequest':
+        app.log('the console asks for the user login passcode');
+        this.openConsoleDialog(
+          new PromptDialog(
+            app,
+            'Console login',
+            ['The console user has a passcode. Type it to sign in (4 digits).'],
+            new TextField('Passcode', '', { mask: true, maxLength: 4 }),
+            (v) => {
+              if (!/^\d{4}$/.test(v)) return 'the passcode is 4 digits';
+              this.session?.sendLoginPin(v);
+              return undefined;
+            },
+          ),
+        );
+        return;
+      case 'loginResult':
+        app.notify(
+          m.ok ? 'signed in on the console' : 'the console refused the passcode',
+          m.ok ? 'ok' : 'error',
+        );
+        return;
+      case 'keyboardOpen':
+        this.keyboardText = m.text;
+        this.openTextDialog(true);
+        return;
+      case 'keyboardText':
+        this.keyboardText = m.text;
+        return;
+      case 'keyboardClosed':
+        if (this.consoleDialog) {
+          app.closeDialog(this.consoleDialog);
+          this.consoleDialog = undefined;
+        }
+        app.log('the console closed its on-screen keyboard');
+        return;
+      case 'rumble':
+        app.rumble(m.left, m.right);
+        return;
+      case 'displayBlocked':
+        app.notify(
+          m.blocked
+            ? 'the console hides this screen from Remote Play (protected content)'
+            : 'picture is back',
+          m.blocked ? 'warn' : 'info',
+        );
+        return;
+      case 'connectionQuality':
+        app.log(`connection: target ${m.targetBitrateKbps} kbit/s, rtt ${m.rttMs} ms, loss ${m.loss}`);
+        return;
+    }
+  }
+
+  /** The text box for the console's on-screen keyboard (or typed on request with ctrl+t). */
+  private openTextDialog(requested: boolean): void {
+    this.openConsoleDialog(
+      new PromptDialog(
+        this.o.app,
+        requested ? 'The console asks for text' : 'Text for the console',
+        [
+          requested
+            ? 'The console opened its on-screen keyboard. Type the text; Enter sends it.'
+            : 'Type the text; Enter sends it to the console (its on-screen keyboard must be open).',
+        ],
+        new TextField('Text', this.keyboardText, { maxLength: 512 }),
+        (v) => {
+          this.session?.keyboardSetText(v);
+          this.session?.keyboardAccept();
+          this.o.app.log(`sent text (${[...v].length} characters)`);
+          return undefined;
+        },
+        () => {
+          if (requested) this.session?.keyboardReject();
+        },
+      ),
+    );
+  }
+
+  private openConsoleDialog(d: Dialog): void {
+    if (this.consoleDialog) this.o.app.closeDialog(this.consoleDialog);
+    this.leaveGameInput();
+    this.consoleDialog = d;
+    this.o.app.openDialog(d);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Input
+
+  private enterGameInput(): void {
+    if (this.gameInput || this.finished || !this.keymap) return;
+    this.gameInput = true;
+    this.kb = new KeyboardController(this.keymap);
+    this.o.app.writeTerminal(this.kb.startSequence());
+    this.o.app.setRawInput((data) => this.onRaw(data));
+  }
+
+  /** Stops game input (a dialog opens, or the stream ends): no key stays held on the console. */
+  private leaveGameInput(): void {
+    if (!this.gameInput) return;
+    this.gameInput = false;
+    if (this.kb) this.o.app.writeTerminal(this.kb.stopSequence());
+    this.kb = undefined;
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    this.o.app.setRawInput(undefined);
+    this.kbState = IDLE_STATE;
+    this.pushController();
+  }
+
+  private onRaw(data: Buffer): void {
+    const kb = this.kb;
+    if (!kb || !this.keymap) return;
+    const now = Date.now();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let hot: StreamHotkey | undefined;
+    for (const ev of this.hotkeys.feed(bytes, now)) {
+      if (ev.kind !== 'key' || ev.type === 'release') continue;
+      hot ??= hotkeyFor(comboName(ev.key, ev.mods), this.keymap);
+    }
+    if (hot) {
+      this.hotkey(hot);
+      return;
+    }
+    this.applyKeyboard(kb.feed(bytes, now));
+  }
+
+  private applyKeyboard(u: ReturnType<KeyboardController['feed']>): void {
+    if (u.write) this.o.app.writeTerminal(u.write);
+    if (u.exit) {
+      this.hotkey('leave');
+      return;
+    }
+    if (u.changed) {
+      this.kbState = u.state;
+      this.pushController();
+    }
+    this.armTick();
+  }
+
+  private armTick(): void {
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    const kb = this.kb;
+    if (!kb) return;
+    const times = [kb.nextWakeup(), this.hotkeys.nextWakeup()].filter((t): t is number => t !== undefined);
+    if (times.length === 0) return;
+    this.tickTimer = setTimeout(
+      () => {
+        this.tickTimer = undefined;
+        if (!this.kb) return;
+        const now = Date.now();
+        this.hotkeys.flush(now);
+        this.applyKeyboard(this.kb.tick(now));
+      },
+      Math.max(0, Math.min(...times) - Date.now()),
+    );
+  }
+
+  padState(state: ControllerState): void {
+    this.pad = state;
+    this.pushController();
+  }
+
+  /** Sends the combined state now; the screen redraws later. */
+  private pushController(): void {
+    const s = mergeStates(this.kbState, this.pad);
+    if (this.session && this.session.state === 'streaming') this.session.setController(s);
+    const buttons = pressedButtons(s);
+    if (buttons.length || s.leftX || s.leftY || s.rightX || s.rightY || s.l2 || s.r2) {
+      this.inputCount++;
+      const sticks = [
+        s.leftX || s.leftY ? `left stick ${s.leftX},${s.leftY}` : '',
+        s.rightX || s.rightY ? `right stick ${s.rightX},${s.rightY}` : '',
+        s.l2 ? 'l2' : '',
+        s.r2 ? 'r2' : '',
+      ].filter(Boolean);
+      this.lastInput = [...buttons, ...sticks].join(' + ');
+      this.o.app.render();
+    }
+  }
+
+  private hotkey(h: StreamHotkey): void {
+    const { app } = this.o;
+    switch (h) {
+      case 'leave':
+        void this.leave();
+        return;
+      case 'stats':
+        this.showStats = !this.showStats;
+        app.render();
+        return;
+      case 'log':
+        app.toggleLog();
+        return;
+      case 'text':
+        this.openTextDialog(false);
+        return;
+      case 'help':
+        this.leaveGameInput();
+        this.consoleDialog = undefined;
+        app.openDialog(
+          new MessageDialog(
+            app,
+            'Help',
+            this.help.map((l) => esc(l)),
+          ),
+        );
+        return;
+      case 'standby':
+        this.leaveGameInput();
+        app.openDialog(
+          new ConfirmDialog(
+            app,
+            'Standby',
+            [esc(`Put "${this.o.profile.nickname}" in rest mode and leave the stream?`)],
+            () => void this.standby(),
+          ),
+        );
+        return;
+    }
+  }
+
+  /** Back on top after a dialog closed: keys go to the console again. */
+  resume(): void {
+    this.consoleDialog = undefined;
+    if (!this.finished && !this.closing) this.enterGameInput();
+  }
+
+  /** Leaves the stream (clean DISCONNECT). */
+  async leave(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.o.app.notify('leaving the stream...');
+    this.leaveGameInput();
+    if (this.session && this.session.state !== 'idle') await this.session.disconnect();
+    else if (!this.session) this.finish({ code: 'user', message: 'left the stream' });
+    await this.closedPromise;
+  }
+
+  private async standby(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.o.app.notify(`putting "${this.o.profile.nickname}" in rest mode...`);
+    await this.session?.standby();
+    await this.closedPromise;
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { app } = this.o;
+    this.leaveGameInput();
+    if (this.consoleDialog) app.closeDialog(this.consoleDialog);
+    this.consoleDialog = undefined;
+    const sinks = [this.video?.close(), this.audio?.close()];
+    const level = reason.code === 'user' ? 'info' : reason.code === 'console-disconnected' ? 'warn' : 'error';
+    const hint = reason.code === 'error' && reason.error?.hint ? ` (hint: ${reason.error.hint})` : '';
+    app.notify(
+      reason.code === 'user' ? `left the stream: ${reason.message}` : `${reason.message}${hint}`,
+      level,
+    );
+    app.popScreen(this);
+    void Promise.all(sinks).then(() => {
+      this.resolveClosed();
+      this.o.onClosed?.(reason);
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Drawing
+
+  render(): void {
+    const { app, profile } = this.o;
+    const t = app.theme;
+    const width = Math.max(20, (this.box.width as number) - 1);
+    const info = this.info;
+    const st = this.stats;
+    const stateWord = STATE_WORDS[this.state];
+    const stateText = this.state === 'streaming' ? t.ok(stateWord) : t.warn(stateWord);
+    const lines: string[] = [];
+    lines.push(
+      `${t.bold(esc(` ${profile.name}`))} ${esc(`(${profile.kind} "${profile.nickname}" at ${profile.host})`)}  ${stateText}`,
+    );
+    lines.push(
+      info
+        ? esc(
+            ` ${info.width}x${info.height} @ ${info.fps} fps  ${info.codec}  ${formatKbps(info.bitrateKbps)} asked  ${info.serverType}` +
+              (st ? `  up ${formatDuration(st.uptimeMs)}` : ''),
+          )
+        : t.dim(' waiting for the stream info...'),
+    );
+    lines.push('');
+    if (this.showStats) {
+      const g = this.graphs;
+      const label = 10;
+      const value = 13;
+      const graphW = Math.max(4, width - label - value - 3);
+      const row = (name: string, v: string, h: History, max?: number) =>
+        ` ${fitText(name, label)}${fitText(v, value)} ${t.accent(sparkline(h.values, graphW, max))}`;
+      lines.push(
+        row('bitrate', formatKbps(g.kbps.last), g.kbps),
+        row('fps', g.fps.last.toFixed(1), g.fps, info?.fps),
+        row('loss', `${g.loss.last.toFixed(1)} %`, g.loss),
+        row('FEC', `${g.fec.last}/0.5s`, g.fec),
+        row('lost', `${g.lost.last} frames`, g.lost),
+        row('RTT', `${g.rtt.last.toFixed(1)} ms`, g.rtt),
+        '',
+      );
+    }
+    if (st) {
+      lines.push(
+        esc(
+          ` frames ${st.video.frames} (FEC-recovered ${st.video.recovered}, lost ${st.video.lost})  audio ${st.audio.frames}`,
+        ),
+        esc(
+          ` packets ${st.packets.received} (lost ${st.packets.lost}, GMAC failures ${st.packets.gmacFailures})  rumble ${st.rumble}`,
+        ),
+      );
+    }
+    const sink = (name: string, s: VideoSink | AudioSink | undefined, spec: string) => {
+      if (!s) return `${name} ${spec}`;
+      const x = s.stats();
+      return `${name} ${s.kind} (${x.written} written, ${x.dropped} dropped)`;
+    };
+    lines.push(
+      esc(
+        ` ${sink('video', this.video, profile.settings.videoSink)}  ${sink('audio', this.audio, profile.settings.audioSink)}`,
+      ),
+    );
+    const mode = this.kb?.kittyActive ? 'kitty protocol (real key releases)' : 'timed key release';
+    lines.push(
+      esc(
+        ` keys: map "${this.keymap?.name ?? profile.settings.keymap}", ${mode}  inputs ${this.inputCount}${this.lastInput ? `  last: ${this.lastInput}` : ''}`,
+      ),
+    );
+    this.box.setContent(lines.join('\n'));
+  }
+
+  handleKey(_ch: string | undefined, key: KeyInfo): void {
+    // only reached while game input is off (before the key map loaded, or after the end)
+    if (key.name === 'escape') void this.leave();
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.finished) await this.leave();
+  }
+
+  destroy(): void {
+    this.leaveGameInput();
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.box.destroy();
+  }
+}
