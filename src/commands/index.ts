@@ -11,11 +11,13 @@ import { register as profiles } from './profiles.js';
 import { register as registerCmd } from './register.js';
 import { register as rif } from './rif.js';
 import { register as simulate } from './simulate.js';
+import { register as tui } from './tui.js';
 import { register as wake } from './wake.js';
 
 export type Register = (program: Command) => void;
 
 export const commands: Register[] = [
+  tui,
   discover,
   wake,
   registerCmd,
