@@ -1,0 +1,516 @@
+/**
+ * The simulated console's media source: streams a real clip (Annex-B H.264/HEVC + Opus packets) as
+ * AV packets the way a console does (PROTOCOL §7, §12), sans-I/O.
+ *
+ * API (the Takion driver of the simulator calls this):
+ *
+ *   const { clip, warning } = loadClip({ width: 1280, height: 720 }, 'h264');   // fixture clip
+ *   const ms = new MediaStreamer({ version: 9, clip, fps: 60, now });
+ *   STREAMINFO: resolution { width: ms.width, height: ms.height, video_header: ms.videoHeader },
+ *               audio_header: ms.audioHeader
+ *   loop:  for (const p of ms.poll(now)) {
+ *            const kp = takion.allocKeyPos(p.size);
+ *            const packet = p.build(kp, takion.localCrypt);  // payload encrypted at kp + 16, GMAC 0
+ *            takion.sendRaw(packet, kp);                     // writes key_pos and the GMAC
+ *          }
+ *          wake again at ms.nextWakeup()
+ *   CORRUPTFRAME / IDRREQUEST from the client: ms.requestKeyframe(now)
+ *
+ * Each AvSend also carries the frame/unit numbers FaultInjector.push() takes as its meta.
+ *
+ * Timing: video frame n leaves at start + n * 1000 / fps, audio packet a at start + a * (Opus
+ * packet duration, 20 ms for the fixture). With `bitrateKbps` a frame's packets are spread at that
+ * rate (within 90 % of a frame interval) as a console paces them; without it a frame leaves as one
+ * burst. A driver more than 250 ms late does not get a burst of stale frames: the schedule
+ * restarts at `now` (counted in stats.lagResets).
+ *
+ * Content: frames are the clip's access units without their parameter sets (those go to
+ * STREAMINFO as `videoHeader`); wire frame indices start at 1 and only ever increase (mod 2^16)
+ * while the clip loops from its first key frame. requestKeyframe() makes the next frame sent the
+ * clip's next key frame (the fixtures have one every 60 frames; the search wraps to the loop
+ * start). Video gets `fecRatio` Cauchy FEC units per source unit; each audio packet carries one
+ * new Opus frame and `audioFec` copies of the frames before it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, UsageError } from '../errors.js';
+import {
+  extractVideoHeader,
+  isKeyframe,
+  splitAccessUnits,
+  stripParameterSets,
+  type VideoCodec,
+} from '../media/annexb.js';
+import { readOggOpus } from '../media/ogg.js';
+import { formatAudioHeader, packetizeAudio } from '../proto-stack/audio.js';
+import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
+import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
+import type { GkCrypt } from '../proto-stack/gkcrypt.js';
+import type { AvMeta } from './faults.js';
+
+export type ClipCodec = 'h264' | 'h265';
+
+export interface MediaClip {
+  /** For logs, e.g. the file name. */
+  name: string;
+  codec: ClipCodec;
+  /** The coded picture size (what STREAMINFO must announce). */
+  width: number;
+  height: number;
+  /** Annex-B elementary stream. */
+  video: Uint8Array;
+  /** Opus packets, all the same size (1..255 bytes, constant bitrate). */
+  audio?: Uint8Array[];
+  /** Opus channel count (default 2). */
+  audioChannels?: number;
+}
+
+export interface Resolution {
+  width: number;
+  height: number;
+}
+
+/** The committed fixtures (made by scripts/make-fixtures.sh). */
+const FIXTURES: { file: string; codec: ClipCodec; width: number; height: number }[] = [
+  { file: 'testsrc-720p60.h264', codec: 'h264', width: 1280, height: 720 },
+  { file: 'testsrc-1080p60.h264', codec: 'h264', width: 1920, height: 1080 },
+  { file: 'testsrc-720p60.h265', codec: 'h265', width: 1280, height: 720 },
+];
+const FIXTURE_AUDIO = 'tone-1khz-48k-stereo.opus';
+const MEDIA_DIR = join('test', 'fixtures', 'media');
+
+/**
+ * The fixture directory: the first test/fixtures/media above `startDir` (two levels up from
+ * src/simulator under tsx/vitest, one up from dist/cli.js; the package ships the directory).
+ */
+export function findMediaDir(startDir = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = startDir;
+  for (let i = 0; i < 8; i++) {
+    const candidate = join(dir, MEDIA_DIR);
+    if (existsSync(join(candidate, FIXTURE_AUDIO))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new ConfigError(`cannot find the simulator's media clips (${MEDIA_DIR}) above ${startDir}`, {
+    hint: 'the rptui installation is incomplete, or regenerate the clips with scripts/make-fixtures.sh',
+  });
+}
+
+function readFile(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new ConfigError(`cannot read media clip ${path}: ${(err as NodeJS.ErrnoException).code}`, {
+      hint: 'regenerate the clips with scripts/make-fixtures.sh',
+      cause: err,
+    });
+  }
+}
+
+/** A clip from files: an Annex-B video stream and optionally an Ogg Opus file. */
+export function loadClipFiles(f: {
+  video: string;
+  codec: ClipCodec;
+  width: number;
+  height: number;
+  audio?: string;
+}): MediaClip {
+  const clip: MediaClip = {
+    name: f.video.split(/[\\/]/).pop() ?? f.video,
+    codec: f.codec,
+    width: f.width,
+    height: f.height,
+    video: readFile(f.video),
+  };
+  if (f.audio) {
+    const ogg = readOggOpus(readFile(f.audio));
+    clip.audio = ogg.packets;
+    clip.audioChannels = ogg.head.channels;
+  }
+  return clip;
+}
+
+/**
+ * The fixture clip for a requested resolution and codec, with the tone as audio. Without an exact
+ * match the nearest size is used and `warning` says so; STREAMINFO must then announce the clip's
+ * size (clip.width x clip.height), not the requested one.
+ */
+export function loadClip(
+  resolution: Resolution,
+  codec: ClipCodec,
+  mediaDir: string = findMediaDir(),
+): { clip: MediaClip; warning?: string } {
+  const candidates = FIXTURES.filter((f) => f.codec === codec);
+  let best = candidates[0];
+  for (const f of candidates)
+    if (Math.abs(f.height - resolution.height) < Math.abs(best.height - resolution.height)) best = f;
+  const clip = loadClipFiles({
+    video: join(mediaDir, best.file),
+    audio: join(mediaDir, FIXTURE_AUDIO),
+    codec,
+    width: best.width,
+    height: best.height,
+  });
+  const exact = best.width === resolution.width && best.height === resolution.height;
+  return exact
+    ? { clip }
+    : {
+        clip,
+        warning: `no ${resolution.width}x${resolution.height} ${codec.toUpperCase()} clip: streaming the ${best.width}x${best.height} one (${best.file}) and announcing that size`,
+      };
+}
+
+/** Duration of an Opus packet from its TOC byte (RFC 6716 §3.1), in milliseconds. */
+export function opusPacketMs(packet: Uint8Array): number {
+  if (packet.length === 0) throw new UsageError('empty Opus packet in the clip');
+  const toc = packet[0];
+  const config = toc >> 3;
+  let frameMs: number;
+  if (config < 12) frameMs = [10, 20, 40, 60][config & 3];
+  else if (config < 16) frameMs = [10, 20][config & 1];
+  else frameMs = [2.5, 5, 10, 20][config & 3];
+  const c = toc & 3;
+  let frames = c === 0 ? 1 : c === 3 ? (packet[1] ?? 0) & 0x3f : 2;
+  if (frames === 0) frames = 1;
+  return frameMs * frames;
+}
+
+/** One packet to send: `size` payload bytes need key positions; build() makes the datagram. */
+export interface AvSend extends AvMeta {
+  /** Video: the frame is a key frame (all of its packets say so). Audio: false. */
+  keyframe: boolean;
+  /** Payload length: pass it to TakionEndpoint.allocKeyPos(). */
+  size: number;
+  /**
+   * The datagram with key_pos = keyPos (low 32 bits), the payload encrypted with `crypt` at
+   * keyPos + 16 (plaintext without crypt) and a zero GMAC for sendRaw() to fill in.
+   */
+  build(keyPos: number, crypt: GkCrypt | undefined): Uint8Array;
+}
+
+export interface MediaStreamerOptions {
+  version: AvVersion;
+  clip: MediaClip;
+  fps: number;
+  /** What the client asked for; a different clip size adds a line to `warnings`. */
+  resolution?: Resolution;
+  /** Pace each frame's packets at this rate instead of sending them as one burst. */
+  bitrateKbps?: number;
+  /** Largest video unit incl. its 2-byte padding field (default 1400, fits a 1454-byte MTU). */
+  unitSize?: number;
+  /** FEC units per source unit (default 0.2; at least one per frame when > 0). */
+  fecRatio?: number;
+  /** Redundant copies of earlier Opus frames per audio packet (default 2). */
+  audioFec?: number;
+  /** Byte 9 of video packets (default 3, what PS4 H.264 streams carry). */
+  wireCodec?: number;
+  now: number;
+}
+
+export interface MediaStreamerStats {
+  videoFrames: number;
+  videoPackets: number;
+  /** Frame bytes sent (without FEC and headers). */
+  videoBytes: number;
+  keyframes: number;
+  audioPackets: number;
+  keyframeRequests: number;
+  /** Times the clip started over. */
+  loops: number;
+  /** Times the driver was so late that the schedule restarted. */
+  lagResets: number;
+  /** Next clip frame to send. */
+  clipFrame: number;
+}
+
+interface ClipFrame {
+  keyframe: boolean;
+  bytes: number;
+  packets: VideoPacketOut[];
+}
+
+interface Scheduled {
+  due: number;
+  send: AvSend;
+}
+
+const DEFAULT_UNIT_SIZE = 1400;
+const DEFAULT_FEC_RATIO = 0.2;
+const MAX_LAG_MS = 250;
+const FIRST_FRAME_INDEX = 1;
+
+function avSend(fields: AvPacketFields, data: Uint8Array, meta: AvMeta, keyframe: boolean): AvSend {
+  return {
+    ...meta,
+    keyframe,
+    size: data.length,
+    build(keyPos: number, crypt: GkCrypt | undefined): Uint8Array {
+      const payload = crypt ? crypt.crypt(data, keyPos + 16) : data;
+      return formatAvPacket({ ...fields, keyPos: keyPos % 0x1_0000_0000 }, payload);
+    },
+  };
+}
+
+export class MediaStreamer {
+  readonly width: number;
+  readonly height: number;
+  readonly codec: ClipCodec;
+  readonly fps: number;
+  /** STREAMINFO video_header: the clip's SPS/PPS (VPS/SPS/PPS for HEVC), Annex-B. */
+  readonly videoHeader: Uint8Array;
+  /** STREAMINFO audio_header (14 bytes). */
+  readonly audioHeader: Uint8Array;
+  /** Things worth telling the user (e.g. the clip's size differs from the requested one). */
+  readonly warnings: string[] = [];
+
+  private readonly version: AvVersion;
+  private readonly frames: ClipFrame[];
+  private readonly nextKey: Int32Array;
+  private readonly loopStart: number;
+  private readonly frameMs: number;
+  private readonly pacingKbps: number | undefined;
+  private readonly wireCodec: number;
+  private readonly audio: Uint8Array[];
+  private readonly audioMs: number;
+  private readonly audioFec: number;
+
+  private videoBase: number;
+  private videoN = 0;
+  private audioBase: number;
+  private audioN = 0;
+  private cursor: number;
+  private frameNo = FIRST_FRAME_INDEX;
+  private videoPacket = 0;
+  private audioCursor = 0;
+  private audioNo = FIRST_FRAME_INDEX;
+  private audioPacket = 0;
+  private readonly audioHistory: Uint8Array[] = [];
+  private queue: Scheduled[] = [];
+  private readonly st: MediaStreamerStats = {
+    videoFrames: 0,
+    videoPackets: 0,
+    videoBytes: 0,
+    keyframes: 0,
+    audioPackets: 0,
+    keyframeRequests: 0,
+    loops: 0,
+    lagResets: 0,
+    clipFrame: 0,
+  };
+
+  constructor(opts: MediaStreamerOptions) {
+    const { clip } = opts;
+    if (!Number.isFinite(opts.fps) || opts.fps <= 0 || opts.fps > 240)
+      throw new UsageError(`unsupported frame rate ${opts.fps} (1..240)`);
+    const codec: VideoCodec = clip.codec === 'h265' ? 'hevc' : 'h264';
+    const header = extractVideoHeader(clip.video, codec);
+    if (!header)
+      throw new UsageError(
+        `clip ${clip.name} has no parameter sets (SPS/PPS${codec === 'hevc' ? '/VPS' : ''})`,
+        'encode it with repeated headers (x264/x265 repeat-headers=1)',
+      );
+    this.version = opts.version;
+    this.width = clip.width;
+    this.height = clip.height;
+    this.codec = clip.codec;
+    this.fps = opts.fps;
+    this.videoHeader = header;
+    this.frameMs = 1000 / opts.fps;
+    this.wireCodec = opts.wireCodec ?? 3;
+    if (opts.bitrateKbps !== undefined && !(opts.bitrateKbps > 0))
+      throw new UsageError(`bitrate must be positive, got ${opts.bitrateKbps} kbps`);
+    this.pacingKbps = opts.bitrateKbps;
+    if (opts.resolution && (opts.resolution.width !== clip.width || opts.resolution.height !== clip.height))
+      this.warnings.push(
+        `asked for ${opts.resolution.width}x${opts.resolution.height}, streaming the ${clip.width}x${clip.height} clip ${clip.name}`,
+      );
+
+    // Every frame is cut and FEC-coded once here: a frame too big for one FEC block fails now, with
+    // a clear message, rather than mid-stream; looping then costs no FEC work.
+    const packetOpts = {
+      unitSize: opts.unitSize ?? DEFAULT_UNIT_SIZE,
+      fecRatio: opts.fecRatio ?? DEFAULT_FEC_RATIO,
+      version: opts.version,
+      codec: this.wireCodec,
+    };
+    this.frames = splitAccessUnits(clip.video, codec).map((au) => {
+      const bytes = stripParameterSets(au, codec);
+      return {
+        keyframe: isKeyframe(bytes, codec),
+        bytes: bytes.length,
+        packets: packetizeVideoFrame(0, bytes, packetOpts),
+      };
+    });
+    const first = this.frames.findIndex((f) => f.keyframe);
+    if (first < 0) throw new UsageError(`clip ${clip.name} has no key frame: a decoder could never start`);
+    this.loopStart = first;
+    this.cursor = first;
+    // nextKey[i]: the key frame at or after clip frame i, wrapping to the loop start
+    this.nextKey = new Int32Array(this.frames.length);
+    let k = first;
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      if (this.frames[i].keyframe) k = i;
+      this.nextKey[i] = i < first ? first : k;
+    }
+
+    this.audio = clip.audio ?? [];
+    this.audioFec = opts.audioFec ?? 2;
+    const channels = clip.audioChannels ?? 2;
+    if (this.audio.length > 0) {
+      // validates sizes (equal, 1..255 bytes) and unit counts once, up front
+      packetizeAudio(this.audio.slice(0, 1), {
+        version: opts.version,
+        firstFrameIndex: 1,
+        fecUnits: this.audioFec,
+      });
+      const size = this.audio[0].length;
+      if (this.audio.some((p) => p.length !== size))
+        throw new UsageError(
+          `clip ${clip.name}: Opus packets differ in size; an AV audio unit has a fixed size`,
+          'encode the audio in constant-bitrate mode (ffmpeg -c:a libopus -vbr off)',
+        );
+      this.audioMs = opusPacketMs(this.audio[0]);
+    } else this.audioMs = 20;
+    this.audioHeader = formatAudioHeader({
+      channels,
+      bits: 16,
+      rate: 48000,
+      frameSize: Math.round(this.audioMs * 48),
+      unknown: 0,
+    });
+    this.videoBase = opts.now;
+    this.audioBase = opts.now;
+  }
+
+  /** Next wire frame index (16-bit) the video stream will use. */
+  get nextFrameIndex(): number {
+    return this.frameNo & 0xffff;
+  }
+
+  stats(): MediaStreamerStats {
+    return { ...this.st, clipFrame: this.cursor };
+  }
+
+  /** The next frame sent is a key frame (CORRUPTFRAME / IDRREQUEST from the client). */
+  requestKeyframe(_now: number): void {
+    this.st.keyframeRequests++;
+    this.cursor = this.nextKey[this.cursor];
+  }
+
+  /** Packets due at `now`, in send order. */
+  poll(now: number): AvSend[] {
+    if (now - (this.videoBase + this.videoN * this.frameMs) > MAX_LAG_MS) {
+      this.videoBase = now;
+      this.videoN = 0;
+      this.st.lagResets++;
+    }
+    while (this.videoBase + this.videoN * this.frameMs <= now) {
+      this.sendFrame(this.videoBase + this.videoN * this.frameMs);
+      this.videoN++;
+    }
+    if (this.audio.length > 0) {
+      if (now - (this.audioBase + this.audioN * this.audioMs) > MAX_LAG_MS) {
+        this.audioBase = now;
+        this.audioN = 0;
+        this.st.lagResets++;
+      }
+      while (this.audioBase + this.audioN * this.audioMs <= now) {
+        this.sendAudio(this.audioBase + this.audioN * this.audioMs);
+        this.audioN++;
+      }
+    }
+    let n = 0;
+    while (n < this.queue.length && this.queue[n].due <= now) n++;
+    if (n === 0) return [];
+    return this.queue.splice(0, n).map((s) => s.send);
+  }
+
+  /** When poll() next has something to send. */
+  nextWakeup(): number {
+    let t = this.videoBase + this.videoN * this.frameMs;
+    if (this.audio.length > 0) t = Math.min(t, this.audioBase + this.audioN * this.audioMs);
+    if (this.queue.length > 0) t = Math.min(t, this.queue[0].due);
+    return t;
+  }
+
+  private schedule(due: number, send: AvSend): void {
+    const q = this.queue;
+    let i = q.length;
+    while (i > 0 && q[i - 1].due > due) i--;
+    q.splice(i, 0, { due, send });
+  }
+
+  private sendFrame(at: number): void {
+    const f = this.frames[this.cursor];
+    const frameIndex = this.frameNo & 0xffff;
+    let spreadMs = 0;
+    if (this.pacingKbps !== undefined) {
+      let bits = 0;
+      for (const p of f.packets) bits += p.data.length * 8;
+      // kbps = bits per millisecond
+      spreadMs = Math.min(bits / this.pacingKbps, 0.9 * this.frameMs);
+    }
+    let total = 0;
+    for (const p of f.packets) total += p.data.length;
+    let before = 0;
+    for (const p of f.packets) {
+      const fields: AvPacketFields = {
+        ...p.fields,
+        frameIndex,
+        packetIndex: this.videoPacket & 0xffff,
+      };
+      this.videoPacket++;
+      const meta: AvMeta = {
+        kind: 'video',
+        frameIndex,
+        unitIndex: fields.unitIndex,
+        unitsTotal: fields.unitsTotal,
+        fecUnits: fields.fecUnits,
+      };
+      const due = total > 0 ? at + (spreadMs * before) / total : at;
+      before += p.data.length;
+      this.schedule(due, avSend(fields, p.data, meta, f.keyframe));
+    }
+    this.st.videoFrames++;
+    this.st.videoPackets += f.packets.length;
+    this.st.videoBytes += f.bytes;
+    if (f.keyframe) this.st.keyframes++;
+    this.frameNo++;
+    this.cursor++;
+    if (this.cursor >= this.frames.length) {
+      this.cursor = this.loopStart;
+      this.st.loops++;
+    }
+  }
+
+  private sendAudio(at: number): void {
+    const cur = this.audio[this.audioCursor];
+    this.audioCursor = (this.audioCursor + 1) % this.audio.length;
+    const run = [...this.audioHistory, cur];
+    // packetizeAudio numbers a run of frames; the last packet is the one carrying `cur` with
+    // copies of the frames before it
+    const pkts = packetizeAudio(run, {
+      version: this.version,
+      firstFrameIndex: this.audioNo - this.audioHistory.length,
+      firstPacketIndex: this.audioPacket - this.audioHistory.length,
+      sourceUnits: 1,
+      fecUnits: this.audioFec,
+    });
+    const p = pkts[pkts.length - 1];
+    this.audioHistory.push(cur);
+    if (this.audioHistory.length > this.audioFec) this.audioHistory.shift();
+    const meta: AvMeta = {
+      kind: 'audio',
+      frameIndex: this.audioNo & 0xffff,
+      unitIndex: 0,
+      unitsTotal: p.fields.unitsTotal,
+      fecUnits: p.fields.fecUnits,
+    };
+    this.audioNo++;
+    this.audioPacket++;
+    this.st.audioPackets++;
+    this.schedule(at, avSend(p.fields, p.data, meta, false));
+  }
+}
