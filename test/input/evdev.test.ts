@@ -3,9 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ControllerState, pressedButtons } from '../../src/input/controller-state.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/input/controller-state.js';
 import {
+  combinePadDevices,
+  EvdevMotionState,
+  EvdevPad,
   EvdevPadState,
+  EvdevTouchpadState,
   encodeInputEvents,
   evdevProfile,
   hasCapability,
@@ -97,6 +101,62 @@ describe('evdev backend on recorded input_event streams', () => {
     expect(replay(fixture('xbox-one-usb.events16'), 'xbox', 0x02ea, 16, 5).map(summary)).toEqual(expected);
   });
 
+  it('DualShock 4 touchpad and motion devices merge into the pad state', () => {
+    const ev = (type: number, code: number, value: number) => ({ sec: 1, usec: 0, type, code, value });
+    const syn = ev(0, 0, 0);
+    const tp = new EvdevTouchpadState('dualshock4');
+    const touchStream = encodeInputEvents([
+      ev(3, 0x2f, 0), // slot 0
+      ev(3, 0x39, 17), // tracking id 17
+      ev(3, 0x35, 1919),
+      ev(3, 0x36, 941),
+      ev(1, 0x110, 1), // click
+      syn,
+      ev(3, 0x2f, 1),
+      ev(3, 0x39, 18),
+      ev(3, 0x35, 100),
+      ev(3, 0x36, 50),
+      syn,
+      ev(3, 0x2f, 0),
+      ev(3, 0x39, -1), // finger 0 lifts
+      ev(1, 0x110, 0),
+      syn,
+      syn, // nothing changed
+    ]);
+    const changes = new InputEventParser(24).feed(touchStream).filter((e) => tp.apply(e)).length;
+    expect(changes).toBe(3);
+    expect(tp.state).toEqual({ touches: [null, { id: 18, x: 100, y: 50 }], click: false });
+
+    const motion = new EvdevMotionState();
+    for (const e of [ev(3, 0x01, 8192), ev(3, 0x03, 1024), ev(3, 0x05, -2048), syn]) motion.apply(e);
+    expect(motion.state.accel).toEqual([0, 1, 0]);
+    expect(motion.state.gyro[0]).toBeCloseTo(Math.PI / 180, 9);
+    expect(motion.state.gyro[2]).toBeCloseTo((-2 * Math.PI) / 180, 9);
+
+    const clickTp = new EvdevTouchpadState('dualsense');
+    for (const e of [ev(3, 0x39, 3), ev(3, 0x35, 10), ev(3, 0x36, 1079), ev(1, 0x110, 1), syn])
+      clickTp.apply(e);
+    const s = combinePadDevices(IDLE_STATE, clickTp.state, motion.state);
+    expect(pressedButtons(s)).toEqual(['touchpad']);
+    expect(s.touches[0]).toEqual({ id: 3, x: 10, y: 941 }); // DualSense y scaled to 0..941
+    expect(s.accel).toEqual([0, 1, 0]);
+  });
+
+  it('EvdevPad reads a device file as a stream (the fixture stands in for /dev/input/eventN)', async () => {
+    const states: ControllerState[] = [];
+    const path = join(repoRoot, 'test', 'fixtures', 'evdev', 'xbox-one-usb.events');
+    await new Promise<void>((resolve, reject) => {
+      const pad = new EvdevPad(
+        { path, name: 'Xbox', vendorId: 0x045e, productId: 0x02ea, bustype: 3, family: 'xbox' },
+        (s) => states.push(s),
+        (err) => (err ? reject(err) : resolve()),
+      );
+      expect(pad.info.family).toBe('xbox');
+    });
+    expect(states).toHaveLength(11);
+    expect(pressedButtons(states[0])).toEqual(['cross']);
+  });
+
   it('parses struct fields, including negative values and timestamps', () => {
     const evs = [{ sec: 1700000000, usec: 999999, type: 3, code: 0, value: -32768 }];
     expect(new InputEventParser(24).feed(encodeInputEvents(evs, 24))).toEqual(evs);
@@ -178,6 +238,7 @@ describe('sysfs discovery', () => {
     '402000000 3803078f800d001 feffffdfffefffff fffffffffffffffe',
   );
   device('event10', 'Microsoft X-Box One S pad', '045e', '02ea', '7cdb000000000000 0 0 0 0');
+  device('event5', 'Sony Interactive Entertainment Wireless Controller Motion Sensors', '054c', '09cc', '');
 
   it('lists only game pads, with ids and family', () => {
     const pads = listEvdevPads(root, '/dev/input');
@@ -185,6 +246,9 @@ describe('sysfs discovery', () => {
       ['/dev/input/event3', 'dualshock4', 0x054c, 0x09cc],
       ['/dev/input/event10', 'xbox', 0x045e, 0x02ea],
     ]);
+    // the DS4's touchpad and motion devices travel with it
+    expect([pads[0].touchpad, pads[0].motion]).toEqual(['/dev/input/event4', '/dev/input/event5']);
+    expect([pads[1].touchpad, pads[1].motion]).toEqual([undefined, undefined]);
     expect(listEvdevPads(join(root, 'missing'))).toEqual([]);
   });
 

@@ -4,18 +4,29 @@
  * on 32-bit ARM) and finds devices through sysfs. Works over SSH on a Pi with the pad plugged
  * into the Pi; the user needs read access to the event device (usually the `input` group).
  *
+ * Sony pads appear as three devices (pad, "... Touchpad", "... Motion Sensors"); the siblings are
+ * found through sysfs and merged into one controller state.
+ *
  * Limits of going without ioctl: axis ranges (EVIOCGABS) are not readable, so each pad family
  * has its known ranges; force feedback needs EVIOCSFF to upload an effect before it can be played,
- * so rumble is not possible here (the manager counts it instead).
+ * so rumble is not possible here (the manager counts it instead); after SYN_DROPPED the state
+ * cannot be re-read (EVIOCGKEY) and catches up with the next events.
  */
 import { createReadStream, existsSync, type ReadStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Vec3 } from '../../proto-stack/feedback.js';
 import {
   type ButtonName,
   type ControllerState,
   IDLE_STATE,
+  isPressed,
+  TOUCH_MAX_X,
+  TOUCH_MAX_Y,
+  type TouchPoint,
   withButton,
+  withMotion,
   withStick,
+  withTouch,
   withTrigger,
 } from '../controller-state.js';
 import {
@@ -62,6 +73,11 @@ export const ABS_RY = 0x04;
 export const ABS_RZ = 0x05;
 export const ABS_HAT0X = 0x10;
 export const ABS_HAT0Y = 0x11;
+export const BTN_LEFT = 0x110;
+export const ABS_MT_SLOT = 0x2f;
+export const ABS_MT_POSITION_X = 0x35;
+export const ABS_MT_POSITION_Y = 0x36;
+export const ABS_MT_TRACKING_ID = 0x39;
 /** First gamepad button code; a device whose key capabilities include it is a pad. */
 export const BTN_GAMEPAD = BTN_SOUTH;
 
@@ -294,6 +310,105 @@ export interface EvdevDeviceInfo {
   /** 3 = USB, 5 = Bluetooth */
   bustype: number;
   family: PadFamily;
+  /** The touchpad and motion-sensor devices of the same pad (Sony pads). */
+  touchpad?: string;
+  motion?: string;
+}
+
+/** DualShock 4 touch y runs to 941 like the protocol; DualSense to 1079. */
+const touchMaxY = (family: PadFamily): number => (family === 'dualsense' ? 1079 : TOUCH_MAX_Y);
+/** hid-sony / hid-playstation report calibrated motion at these resolutions. */
+const ACCEL_PER_G = 8192;
+const GYRO_PER_DEG_S = 1024;
+
+/** The touchpad device: multitouch slots and the click (BTN_LEFT). */
+export class EvdevTouchpadState {
+  private slot = 0;
+  private readonly slots: ({ id: number; x: number; y: number } | null)[] = [null, null];
+  private click = false;
+  private emitted: { touches: [TouchPoint | null, TouchPoint | null]; click: boolean } = {
+    touches: [null, null],
+    click: false,
+  };
+
+  constructor(private readonly family: PadFamily) {}
+
+  get state(): { touches: readonly [TouchPoint | null, TouchPoint | null]; click: boolean } {
+    return this.emitted;
+  }
+
+  /** True at a SYN_REPORT that changed the touches or the click. */
+  apply(ev: InputEvent): boolean {
+    if (ev.type === EV_KEY && ev.code === BTN_LEFT) this.click = ev.value !== 0;
+    else if (ev.type === EV_ABS) {
+      if (ev.code === ABS_MT_SLOT) this.slot = ev.value;
+      else if (this.slot === 0 || this.slot === 1) {
+        const cur = this.slots[this.slot];
+        if (ev.code === ABS_MT_TRACKING_ID)
+          this.slots[this.slot] =
+            ev.value < 0 ? null : { id: ev.value & 0x7f, x: cur?.x ?? 0, y: cur?.y ?? 0 };
+        else if (cur && ev.code === ABS_MT_POSITION_X) this.slots[this.slot] = { ...cur, x: ev.value };
+        else if (cur && ev.code === ABS_MT_POSITION_Y) this.slots[this.slot] = { ...cur, y: ev.value };
+      }
+    } else if (ev.type === EV_SYN && ev.code === SYN_REPORT) {
+      const maxY = touchMaxY(this.family);
+      const touches = this.slots.map((t) =>
+        t
+          ? {
+              id: t.id,
+              x: Math.min(TOUCH_MAX_X, Math.max(0, t.x)),
+              y: Math.round((Math.max(0, Math.min(maxY, t.y)) * TOUCH_MAX_Y) / maxY),
+            }
+          : null,
+      ) as [TouchPoint | null, TouchPoint | null];
+      const next = { touches, click: this.click };
+      if (JSON.stringify(next) === JSON.stringify(this.emitted)) return false;
+      this.emitted = next;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** The motion-sensor device: accelerometer on ABS_X/Y/Z, gyroscope on ABS_RX/RY/RZ. */
+export class EvdevMotionState {
+  private readonly raw = [0, ACCEL_PER_G, 0, 0, 0, 0];
+  private emitted: { gyro: Vec3; accel: Vec3 } = { gyro: [0, 0, 0], accel: [0, 1, 0] };
+
+  get state(): { gyro: Vec3; accel: Vec3 } {
+    return this.emitted;
+  }
+
+  apply(ev: InputEvent): boolean {
+    if (ev.type === EV_ABS && ev.code <= ABS_RZ) this.raw[ev.code] = ev.value;
+    else if (ev.type === EV_SYN && ev.code === SYN_REPORT) {
+      const r = this.raw;
+      const g = (v: number): number => ((v / GYRO_PER_DEG_S) * Math.PI) / 180;
+      const next = {
+        accel: [r[0] / ACCEL_PER_G, r[1] / ACCEL_PER_G, r[2] / ACCEL_PER_G] as const,
+        gyro: [g(r[3]), g(r[4]), g(r[5])] as const,
+      };
+      if (JSON.stringify(next) === JSON.stringify(this.emitted)) return false;
+      this.emitted = next;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** One pad's state from its (up to) three devices. */
+export function combinePadDevices(
+  pad: ControllerState,
+  touchpad: EvdevTouchpadState['state'] | undefined,
+  motion: EvdevMotionState['state'] | undefined,
+): ControllerState {
+  let s = pad;
+  if (touchpad) {
+    s = withButton(s, 'touchpad', touchpad.click || isPressed(pad, 'touchpad'));
+    s = withTouch(withTouch(s, 0, touchpad.touches[0]), 1, touchpad.touches[1]);
+  }
+  if (motion) s = withMotion(s, motion.gyro, motion.accel);
+  return s;
 }
 
 function readText(p: string): string | undefined {
@@ -317,41 +432,106 @@ export function hasCapability(bitmap: string, code: number): boolean {
   return ((BigInt(`0x${word}`) >> BigInt(code % bits)) & 1n) === 1n;
 }
 
-/** Game pads among the input devices, from sysfs (root is a parameter for tests). */
-export function listEvdevPads(sysRoot = '/sys/class/input', devRoot = '/dev/input'): EvdevDeviceInfo[] {
-  if (!existsSync(sysRoot)) return [];
-  const out: EvdevDeviceInfo[] = [];
+interface SysfsInput {
+  event: string;
+  name: string;
+  vendorId: number;
+  productId: number;
+  bustype: number;
+  uniq: string;
+  phys: string;
+  isPad: boolean;
+}
+
+function readSysfsInputs(sysRoot: string): SysfsInput[] {
   let entries: string[];
   try {
     entries = readdirSync(sysRoot).filter((e) => /^event\d+$/.test(e));
   } catch {
     return [];
   }
-  for (const e of entries.sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))) {
-    const dev = join(sysRoot, e, 'device');
-    const keyCaps = readText(join(dev, 'capabilities', 'key'));
-    if (!keyCaps || !hasCapability(keyCaps, BTN_GAMEPAD)) continue;
-    const name = readText(join(dev, 'name')) ?? e;
-    const hex = (f: string): number => Number.parseInt(readText(join(dev, 'id', f)) ?? '0', 16) || 0;
-    const vendorId = hex('vendor');
-    const productId = hex('product');
+  return entries
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    .map((event) => {
+      const dev = join(sysRoot, event, 'device');
+      const hex = (f: string): number => Number.parseInt(readText(join(dev, 'id', f)) ?? '0', 16) || 0;
+      return {
+        event,
+        name: readText(join(dev, 'name')) ?? event,
+        vendorId: hex('vendor'),
+        productId: hex('product'),
+        bustype: hex('bustype'),
+        uniq: readText(join(dev, 'uniq')) ?? '',
+        phys: readText(join(dev, 'phys')) ?? '',
+        isPad: hasCapability(readText(join(dev, 'capabilities', 'key')) ?? '', BTN_GAMEPAD),
+      };
+    });
+}
+
+/** Same physical pad: same ids, same uniq (Bluetooth address) or phys when the kernel sets one. */
+function sameDevice(a: SysfsInput, b: SysfsInput): boolean {
+  if (a.vendorId !== b.vendorId || a.productId !== b.productId) return false;
+  if (a.uniq && b.uniq) return a.uniq === b.uniq;
+  if (a.phys && b.phys) return a.phys.replace(/\/input\d+$/, '') === b.phys.replace(/\/input\d+$/, '');
+  return true;
+}
+
+/** Game pads among the input devices, from sysfs (roots are parameters for tests). */
+export function listEvdevPads(sysRoot = '/sys/class/input', devRoot = '/dev/input'): EvdevDeviceInfo[] {
+  if (!existsSync(sysRoot)) return [];
+  const all = readSysfsInputs(sysRoot);
+  const used = new Set<string>();
+  const out: EvdevDeviceInfo[] = [];
+  for (const d of all) {
+    if (!d.isPad) continue;
+    const sibling = (suffix: string): string | undefined => {
+      const s = all.find(
+        (x) => !x.isPad && !used.has(x.event) && x.name === `${d.name} ${suffix}` && sameDevice(d, x),
+      );
+      if (!s) return undefined;
+      used.add(s.event);
+      return join(devRoot, s.event);
+    };
     out.push({
-      path: join(devRoot, e),
-      name,
-      vendorId,
-      productId,
-      bustype: hex('bustype'),
-      family: padFamily(vendorId, productId, name),
+      path: join(devRoot, d.event),
+      name: d.name,
+      vendorId: d.vendorId,
+      productId: d.productId,
+      bustype: d.bustype,
+      family: padFamily(d.vendorId, d.productId, d.name),
+      touchpad: sibling('Touchpad'),
+      motion: sibling('Motion Sensors'),
     });
   }
   return out;
 }
 
-/** An open event device; `onState` gets each changed state, `onClose` the end (unplug, error). */
+/** Reads one event device, calling `onEvent` per input_event, `onEnd` once on close or error. */
+function readEvents(
+  path: string,
+  onEvent: (ev: InputEvent) => void,
+  onEnd: (err?: Error) => void,
+): ReadStream {
+  const parser = new InputEventParser();
+  const stream = createReadStream(path, { highWaterMark: parser.eventSize * 64 });
+  stream.on('data', (chunk) => {
+    for (const ev of parser.feed(chunk as Buffer)) onEvent(ev);
+  });
+  stream.on('error', (err) => onEnd(err));
+  stream.on('close', () => onEnd());
+  return stream;
+}
+
+/**
+ * An open pad (plus its touchpad and motion devices when it has them); `onState` gets each changed
+ * state, `onClose` the end (unplug, error). Losing only a sibling device keeps the pad going.
+ */
 export class EvdevPad {
-  private readonly stream: ReadStream;
-  private readonly parser = new InputEventParser();
+  private readonly streams: ReadStream[] = [];
   private readonly pad: EvdevPadState;
+  private readonly touch: EvdevTouchpadState | undefined;
+  private readonly motion: EvdevMotionState | undefined;
+  private combined: ControllerState = IDLE_STATE;
   private closed = false;
 
   constructor(
@@ -361,28 +541,54 @@ export class EvdevPad {
     deadZone = DEFAULT_DEAD_ZONE,
   ) {
     this.pad = new EvdevPadState(evdevProfile(info.family, info.productId), deadZone);
-    this.stream = createReadStream(info.path, { highWaterMark: this.parser.eventSize * 64 });
-    this.stream.on('data', (chunk) => {
-      for (const ev of this.parser.feed(chunk as Buffer)) {
-        const s = this.pad.apply(ev);
-        if (s) onState(s);
-      }
-    });
+    const publish = (): void => {
+      this.combined = combinePadDevices(this.pad.state, this.touch?.state, this.motion?.state);
+      onState(this.combined);
+    };
     const end = (err?: Error): void => {
       if (this.closed) return;
-      this.closed = true;
+      this.close();
       onClose(err);
     };
-    this.stream.on('error', end);
-    this.stream.on('close', () => end());
+    this.streams.push(
+      readEvents(
+        info.path,
+        (ev) => {
+          if (this.pad.apply(ev)) publish();
+        },
+        end,
+      ),
+    );
+    const sibling = (path: string | undefined, apply: (ev: InputEvent) => boolean): void => {
+      if (!path) return;
+      this.streams.push(
+        readEvents(
+          path,
+          (ev) => {
+            if (apply(ev)) publish();
+          },
+          () => {},
+        ),
+      );
+    };
+    if (info.touchpad) {
+      const t = new EvdevTouchpadState(info.family);
+      this.touch = t;
+      sibling(info.touchpad, (ev) => t.apply(ev));
+    }
+    if (info.motion) {
+      const m = new EvdevMotionState();
+      this.motion = m;
+      sibling(info.motion, (ev) => m.apply(ev));
+    }
   }
 
   get state(): ControllerState {
-    return this.pad.state;
+    return this.combined;
   }
 
   close(): void {
     this.closed = true;
-    this.stream.destroy();
+    for (const s of this.streams) s.destroy();
   }
 }

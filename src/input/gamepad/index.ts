@@ -31,6 +31,9 @@ export interface PadInfo {
   readable: boolean;
   /** Whether this backend can drive the pad's motors. */
   rumble: boolean;
+  /** evdev: the pad's touchpad and motion-sensor devices, when it has them. */
+  touchpad?: string;
+  motion?: string;
 }
 
 export interface BackendStatus {
@@ -103,7 +106,7 @@ export async function discoverPads(opts: DiscoverOptions = {}): Promise<Discover
       backend: 'evdev',
       available: true,
       detail:
-        'reads /dev/input/event*; no rumble (needs an ioctl Node cannot make)' +
+        'reads /dev/input/event* (pads, their touchpad and motion devices); no rumble (needs an ioctl Node cannot make)' +
         (denied ? `; ${denied} pad(s) not readable: add your user to the "input" group` : ''),
     });
   }
@@ -138,6 +141,8 @@ function evdevPadInfo(d: EvdevDeviceInfo): PadInfo {
     path: d.path,
     readable: readable(d.path),
     rumble: false,
+    ...(d.touchpad ? { touchpad: d.touchpad } : {}),
+    ...(d.motion ? { motion: d.motion } : {}),
   };
 }
 
@@ -302,6 +307,8 @@ async function openPad(
         productId: info.productId,
         bustype: 0,
         family: info.family,
+        touchpad: info.touchpad,
+        motion: info.motion,
       },
       onState,
       onClose,
