@@ -11,6 +11,7 @@
  * comes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { nalType, type VideoCodec } from './annexb.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
 import { childEnv, findTool, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
 
@@ -18,6 +19,30 @@ import { childEnv, findTool, PipeWriter, SinkEvents, StderrTail, waitForExit } f
 const CONGESTED_BYTES = 1 << 20;
 /** Queued bytes above which even key frames are dropped: the player is stuck, not just slow. */
 const STUCK_BYTES = 16 << 20;
+
+/**
+ * Access unit delimiters. ffplay's parser only knows a frame is complete when the next one
+ * starts, which would hold every frame back by one frame interval; an AUD written right after
+ * each frame (it opens the next access unit, where the standard puts it) lets it go at once.
+ */
+const AUD: Record<VideoCodec, Uint8Array> = {
+  h264: new Uint8Array([0, 0, 0, 1, 0x09, 0xf0]), // nal_unit_type 9, primary_pic_type 7 (any)
+  hevc: new Uint8Array([0, 0, 0, 1, 0x46, 0x01, 0x50]), // nal_unit_type 35, pic_type 2 (any)
+};
+
+/** The frame without its own leading AUD (the sink already sent one), else the frame itself. */
+export function withoutLeadingAud(frame: Uint8Array, codec: VideoCodec): Uint8Array {
+  const header = frame[2] === 1 ? 3 : frame[2] === 0 && frame[3] === 1 ? 4 : -1;
+  if (frame[0] !== 0 || frame[1] !== 0 || header < 0 || header >= frame.length) return frame;
+  if (nalType(frame, header, codec) !== (codec === 'h264' ? 9 : 35)) return frame;
+  // An AUD is 2-3 bytes: the next start code follows within a few bytes.
+  for (let i = header + 1; i + 2 < Math.min(frame.length, header + 12); i++) {
+    if (frame[i] === 0 && frame[i + 1] === 0 && frame[i + 2] === 1) {
+      return frame.subarray(i > 0 && frame[i - 1] === 0 ? i - 1 : i);
+    }
+  }
+  return frame;
+}
 
 /** ffplay's arguments for a live elementary stream on stdin. */
 export function ffplayArgs(info: VideoInfo, extraArgs: readonly string[] = []): string[] {
@@ -134,7 +159,9 @@ export class FfplaySink extends SinkEvents implements VideoSink {
       return;
     }
     this.awaitingKeyframe = false;
-    player.pipe.write(frame);
+    const codec = this.info?.codec ?? 'h264';
+    player.pipe.write(withoutLeadingAud(frame, codec));
+    player.pipe.write(AUD[codec]);
     this.counters.written++;
     this.counters.bytes += frame.length;
   }
