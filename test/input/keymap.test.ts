@@ -86,6 +86,37 @@ describe('key maps', () => {
   });
 });
 
+describe('key map parser fuzz', () => {
+  it('any JSON value is either a valid map or a ConfigError', () => {
+    const keyish = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('w', 'ctrl+q', 'shift+x', 'f5', 'kp_1', '+'),
+    );
+    const controlish = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom(...CONTROLS));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.record(
+            { keys: fc.dictionary(keyish, controlish), exitHotkey: keyish },
+            { requiredKeys: ['keys'] },
+          ),
+        ),
+        (json) => {
+          try {
+            const m = parseKeymap(json, 'fuzz.json', 'fuzz');
+            for (const c of Object.values(m.keys)) expect(CONTROLS).toContain(c);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ConfigError);
+            expect((e as Error).message).toContain('fuzz.json');
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
+
 describe('terminal decoder fuzz', () => {
   it('random and mutated input never throws and never hangs', () => {
     const seeds = ['\x1b[97;1:3u', '\x1b[1;5A', '\x1bOP', 'abc', '\x1b[?0u\x1b[?62;c', '\x1b[27;5;113~'];
