@@ -101,6 +101,8 @@ export class FrameProcessor {
   private total = 0;
   private fecField = 0;
   private unitSize = 0;
+  /** Slot spacing: the unit size rounded up to 16 so FEC works on aligned words. */
+  private stride = 0;
   private buf = new Uint8Array(0);
   private sizes = new Int32Array(0);
   private sourceRecv = 0;
@@ -324,7 +326,8 @@ export class FrameProcessor {
     this.total = total;
     this.fecField = fec;
     this.unitSize = size;
-    const need = (k + m) * size;
+    this.stride = (size + 15) & ~15;
+    const need = (k + m) * this.stride;
     if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
     else this.buf.fill(0, 0, need);
     if (this.sizes.length < k + m) this.sizes = new Int32Array(Math.max(k + m, this.sizes.length * 2));
@@ -338,7 +341,7 @@ export class FrameProcessor {
     if (u.unitsTotal !== this.total || u.fecUnits !== this.fecField) return false;
     if (i >= this.k + this.m || n === 0 || n > this.unitSize || this.sizes[i] !== 0) return false;
     if (i < this.k && n < 2) return false;
-    this.buf.set(u.data, i * this.unitSize);
+    this.buf.set(u.data, i * this.stride);
     this.sizes[i] = n;
     if (i < this.k) this.sourceRecv++;
     else this.fecRecv++;
@@ -358,7 +361,7 @@ export class FrameProcessor {
       this.fail(now, ev);
       return;
     }
-    const { k, m, unitSize: size } = this;
+    const { k, m, unitSize: size, stride } = this;
     let recovered = false;
     if (this.sourceRecv < k) {
       if (this.sourceRecv + this.fecRecv < k || k + m > 256) {
@@ -367,7 +370,7 @@ export class FrameProcessor {
       }
       const units: (Uint8Array | undefined)[] = [];
       for (let i = 0; i < k + m; i++)
-        units.push(this.sizes[i] ? this.buf.subarray(i * size, (i + 1) * size) : undefined);
+        units.push(this.sizes[i] ? this.buf.subarray(i * stride, i * stride + size) : undefined);
       let out: Uint8Array[];
       try {
         out = fecDecode(units, k, m);
@@ -385,7 +388,7 @@ export class FrameProcessor {
           this.fail(now, ev);
           return;
         }
-        this.buf.set(out[j], j * size);
+        this.buf.set(out[j], j * stride);
         this.sizes[j] = size - pad;
       }
       recovered = true;
@@ -399,7 +402,7 @@ export class FrameProcessor {
     let o = hlen;
     for (let j = 0; j < k; j++) {
       const n = this.sizes[j] - 2;
-      frame.set(this.buf.subarray(j * size + 2, j * size + 2 + n), o);
+      frame.set(this.buf.subarray(j * stride + 2, j * stride + 2 + n), o);
       o += n;
     }
     this.emit(frame, recovered, hlen, now, ev);
