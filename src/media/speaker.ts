@@ -2,7 +2,10 @@
  * Audio to the sound card through the optional `speaker` package, run in a child process (see
  * speaker-child.ts for why). A missing package or device is said once, clearly, and the session
  * goes on silent. PCM is never allowed to queue up beyond MAX_QUEUE_S: past that it is dropped,
- * because late sound is worse than a gap.
+ * because late sound is worse than a gap. What is queued is estimated, not read from the pipe:
+ * the pipe to the child and the device buffer hold a second or more without pushing back, so
+ * the sink counts seconds written against seconds of wall clock the device has had to play them
+ * (a leaky bucket that never goes below empty, since a starved device plays nothing).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,7 +13,7 @@ import type { AudioInfo, AudioSink, SinkOptions } from './sinks.js';
 import { speakerChildMain } from './speaker-child.js';
 import { childEnv, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
 
-const MAX_QUEUE_S = 0.5;
+const MAX_QUEUE_S = 0.4;
 
 const NO_SOUND_HINT = 'Use --audio file:out.wav to record the sound instead, or --audio none';
 
@@ -20,7 +23,10 @@ interface Player {
   tail: StderrTail;
   opened: boolean;
   error: string | undefined;
-  maxQueued: number;
+  bytesPerSecond: number;
+  /** Estimated seconds of sound written but not yet played, as of `queuedAt` (ms). */
+  queuedS: number;
+  queuedAt: number;
 }
 
 /** Where `speaker` would load from, without loading it (loading is what may abort). */
@@ -85,7 +91,9 @@ export class SpeakerSink extends SinkEvents implements AudioSink {
       tail: new StderrTail(child, 4000),
       opened: false,
       error: undefined,
-      maxQueued: Math.ceil(MAX_QUEUE_S * info.sampleRate) * 2 * info.channels,
+      bytesPerSecond: info.sampleRate * 2 * info.channels,
+      queuedS: 0,
+      queuedAt: performance.now(),
     };
     this.player = player;
     child.on('message', (msg: { type?: string; message?: string }) => {
@@ -112,10 +120,20 @@ export class SpeakerSink extends SinkEvents implements AudioSink {
 
   write(pcm: Uint8Array): void {
     const player = this.player;
-    if (player === undefined || !player.pipe.alive || player.pipe.queued > player.maxQueued) {
+    if (player === undefined || !player.pipe.alive) {
       this.counters.dropped++;
       return;
     }
+    const now = performance.now();
+    const queued = Math.max(0, player.queuedS - (now - player.queuedAt) / 1000);
+    player.queuedAt = now;
+    const seconds = pcm.length / player.bytesPerSecond;
+    if (queued + seconds > MAX_QUEUE_S) {
+      player.queuedS = queued;
+      this.counters.dropped++;
+      return;
+    }
+    player.queuedS = queued + seconds;
     player.pipe.write(pcm);
     this.counters.written++;
     this.counters.bytes += pcm.length;

@@ -74,6 +74,31 @@ describe.skipIf(!haveSpeaker)('speaker in a child process', () => {
     expect(Buffer.compare(played.subarray(0, sent.length), sent)).toBe(0);
   });
 
+  it('drops what would queue up beyond 0.4 s instead of playing late', async () => {
+    const raw = join(dir, 'burst.raw');
+    const conf = join(dir, 'burst.conf');
+    writeFileSync(
+      conf,
+      `pcm.!default {\n  type file\n  slave { pcm { type null } }\n  file "${raw}"\n  format "raw"\n}\n`,
+    );
+    const sink = new SpeakerSink({ env: { ALSA_CONFIG_PATH: conf } });
+    sink.start({ sampleRate: 48000, channels: 2 });
+    // 2 s in one burst of 20 ms chunks: only about 0.4 s of it may be accepted.
+    for (let i = 0; i < 100; i++) sink.write(pattern(3840, i));
+    const s = sink.stats();
+    expect(s.written).toBeGreaterThanOrEqual(19); // 20, give or take float rounding
+    expect(s.written).toBeLessThanOrEqual(21);
+    expect(s.written + s.dropped).toBe(100);
+    // Time passing drains the estimate: after 0.25 s about that much fits again.
+    await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 100; i++) sink.write(pattern(3840, i));
+    const more = sink.stats().written - s.written;
+    expect(more).toBeGreaterThanOrEqual(12);
+    expect(more).toBeLessThanOrEqual(21);
+    await sink.close();
+    expect(readFileSync(raw).length).toBeGreaterThanOrEqual(sink.stats().bytes);
+  });
+
   it.skipIf(!noSoundCard)('with no sound device: this process survives and says why, once', async () => {
     const logs: string[] = [];
     const sink = new SpeakerSink({ env: { ALSA_CONFIG_PATH: undefined }, log: (m) => logs.push(m) });
