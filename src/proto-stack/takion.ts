@@ -885,8 +885,15 @@ export class TakionEndpoint {
       // A resend of a chunk we delivered before crypt came on (BANG whose ack was lost) can never
       // verify; repeating our cumulative ack is harmless and stops the peer resending it.
       const q = this.dataQueue;
-      if (c.type === 'data' && this.st === 'connected' && q && seq32Lt(c.tsn, q.begin))
+      if (c.type === 'data' && this.st === 'connected' && q && seq32Lt(c.tsn, q.begin)) {
         this.ackDue = seq32Add(q.begin, -1);
+        // Sent untagged (gmac and key_pos zero) before crypt and resent after it: a late
+        // duplicate of a delivered chunk, not a forgery, so not a GMAC failure.
+        if (bytes.subarray(5, 13).every((b) => b === 0)) {
+          this.stats.gmacFailures--;
+          this.stats.duplicates++;
+        }
+      }
       return;
     }
     switch (c.type) {
