@@ -198,7 +198,11 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     this.codec = this.ps5 ? (opts.codec ?? 'h264') : 'h264';
     const p = videoProfile(opts.resolution ?? '720p', opts.fps ?? 60);
     this.profile = { ...p, bitrateKbps: opts.bitrateKbps ?? p.bitrateKbps };
-    registKeyBytes(opts.registKey); // fail early on a malformed key
+    if (!/^(?:[0-9a-fA-F]{2}){1,16}$/.test(opts.registKey))
+      throw new UsageError(
+        'the RegistKey must be 1 to 16 bytes of hex',
+        'check the profile (rptui profiles show)',
+      );
     if (!/^[0-9a-fA-F]{32}$/.test(opts.rpKey)) throw new UsageError('the RP-Key must be 16 bytes of hex');
     this.video = new FrameProcessor({ codec: this.codec === 'h265' ? 'hevc' : 'h264' });
     this.startPromise = new Promise<void>((resolve, reject) => {

@@ -33,7 +33,7 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
-    .option('--tamper-after <n>', 'test: flip one bit in the nth stream datagram sent after STREAMINFO')
+    .option('--tamper-after <n>', 'test: flip one bit in the nth stream datagram sent after the stream handshake')
     .addHelpText(
       'after',
       '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration, all on\n' +

@@ -11,8 +11,8 @@
  *   resolution), protobuf heartbeats; every client packet is GMAC-verified by TakionEndpoint and
  *   failures are counted. Every message received is logged, feedback decoded to controller
  *   events, and a `stats` event with `gmacFailures` goes out every second and when the session ends.
- * - `tamperAfter: N` flips one bit of the Nth datagram sent after STREAMINFO (a test of the
- *   client's GMAC check: it must drop that packet and carry on).
+ * - `tamperAfter: N` flips one bit (in the GMAC field) of the Nth datagram sent after the client
+ *   acknowledged STREAMINFO: a test of the client's GMAC check (drop that packet, carry on).
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
@@ -22,15 +22,8 @@ import { AuthError, NetworkError, ParseError, RptuiError } from '../errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { parseCongestion } from '../proto-stack/congestion.js';
 import { CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js';
-import {
-  type DecodedFeedbackState,
-  decodeFeedbackHistory,
-  decodeFeedbackState,
-  describeControllerEvent,
-  describeStickChanges,
-  FeedbackHistoryReceiver,
-  parseFeedbackPacket,
-} from '../proto-stack/feedback.js';
+import { Ecdh } from '../proto-stack/ecdh.js';
+import { FeedbackConsoleDecoder } from '../proto-stack/feedback.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
 import { REASON } from '../proto-stack/reason.js';
 import { RpCrypt } from '../proto-stack/rpcrypt.js';
@@ -63,7 +56,7 @@ const NONCE_TTL_MS = 10_000;
 export const SIM_STATS_INTERVAL_MS = 1000;
 
 export interface StreamServiceOptions {
-  /** Flip one bit in the Nth datagram (1-based) sent after STREAMINFO. */
+  /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
   tamperAfter?: number;
   statsIntervalMs?: number;
 }
@@ -132,6 +125,9 @@ export async function startStreamService(
   sim: SimulatedConsole,
   opts: StreamServiceOptions = {},
 ): Promise<void> {
+  // The first secp256k1 key pair costs ~150 ms (the library builds its tables): pay it now, not
+  // while a client's BIG waits for its ack and gets resent (unverifiable once crypt is on).
+  Ecdh.generate();
   const service = new StreamService(sim, opts);
   sim.route(sessionInitPath(sim.target), (x) => service.sessionInit(x));
   sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
@@ -350,10 +346,9 @@ class ConsoleSession {
   private timerGeneration = 0;
   private wakeAt: number | undefined;
   private nextStats: number | undefined;
-  private sentAfterStreamInfo: number | undefined;
+  private sentAfterHandshake: number | undefined;
   private servicing = false;
-  private readonly history = new FeedbackHistoryReceiver();
-  private lastState: DecodedFeedbackState | undefined;
+  private readonly feedback = new FeedbackConsoleDecoder();
   private readonly counts = {
     feedbackState: 0,
     feedbackHistory: 0,
@@ -441,8 +436,10 @@ class ConsoleSession {
       if (r.out.length || r.events.length) moved = true;
       for (const o of r.out) {
         if (t.state !== 'connected') break;
-        if (o.kind === 'crypt') t.setCrypt(o.local, o.remote);
-        else t.sendMessage(o.channel, o.dataType, o.payload, now);
+        if (o.kind === 'crypt') {
+          t.setCrypt(o.local, o.remote);
+          this.feedback.setCrypt(o.remote);
+        } else t.sendMessage(o.channel, o.dataType, o.payload, now);
       }
       for (const e of r.events) this.onStreamEvent(e);
       if (this.ended) return false;
@@ -465,9 +462,9 @@ class ConsoleSession {
     const sock = this.owner.udp;
     if (!peer || !sock) return;
     let bytes = d;
-    if (this.sentAfterStreamInfo !== undefined) {
-      this.sentAfterStreamInfo++;
-      if (this.sentAfterStreamInfo === this.owner.opts.tamperAfter) {
+    if (this.sentAfterHandshake !== undefined) {
+      this.sentAfterHandshake++;
+      if (this.sentAfterHandshake === this.owner.opts.tamperAfter) {
         // A copy (the original may still sit in the resend queue). The flipped bit is in the GMAC
         // field: the packet still parses, so only the tag check can catch it.
         bytes = d.slice();
@@ -475,8 +472,8 @@ class ConsoleSession {
         this.counts.tampered++;
         this.sim.events.emit(
           'stream',
-          { dir: 'out', action: 'tampered', packet: this.sentAfterStreamInfo, bytes: bytes.length },
-          `  tampered with datagram #${this.sentAfterStreamInfo} after STREAMINFO (one bit flipped)`,
+          { dir: 'out', action: 'tampered', packet: this.sentAfterHandshake, bytes: bytes.length },
+          `  tampered with datagram #${this.sentAfterHandshake} after the handshake (one bit flipped)`,
         );
       }
     }
@@ -592,22 +589,13 @@ class ConsoleSession {
         return;
       }
       if (type !== TakionType.FeedbackState && type !== TakionType.FeedbackHistory) return;
-      const p = parseFeedbackPacket(bytes, this.takion?.remoteCrypt);
-      if (p.type === 'state') {
-        this.counts.feedbackState++;
-        const s = decodeFeedbackState(p.payload);
-        for (const c of describeStickChanges(this.lastState, s))
-          if (this.lastState || ('x' in c && (c.x !== 0 || c.y !== 0)))
-            ev.emit('controller', { ...c, seq: p.seq });
-        this.lastState = s;
-      } else {
-        this.counts.feedbackHistory++;
-        for (const h of this.history.accept(p.seq, decodeFeedbackHistory(p.payload)))
-          ev.emit(
-            'controller',
-            { ...describeControllerEvent(h), seq: p.seq },
-            `  controller ${JSON.stringify(describeControllerEvent(h))}`,
-          );
+      if (type === TakionType.FeedbackState) this.counts.feedbackState++;
+      else this.counts.feedbackHistory++;
+      const first = this.feedback.state === undefined;
+      for (const c of this.feedback.accept(bytes)) {
+        // the idle pad's first state is no event worth a line
+        if (first && 'stick' in c && c.x === 0 && c.y === 0) continue;
+        ev.emit('controller', { ...c }, `  controller ${JSON.stringify(c)}`);
       }
     } catch (e) {
       if (!(e instanceof ParseError || e instanceof AuthError)) throw e;
@@ -649,13 +637,15 @@ class ConsoleSession {
           { dir: 'out', message: 'STREAMINFO', width: r?.width, height: r?.height },
           `  stream -> STREAMINFO ${r?.width}x${r?.height}`,
         );
-        this.sentAfterStreamInfo = 0;
         this.nextStats = Date.now() + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS);
         return;
       }
       case 'received': {
         if (e.message.type === 'big') return; // logged with its launch spec above
         if (e.message.type === 'heartbeat') this.counts.heartbeatsIn++;
+        // The handshake is over once the client acknowledged STREAMINFO: every packet either side
+        // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
+        if (e.message.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
         const name = messageName(e.message);
         ev.emit(
           'stream',
