@@ -116,5 +116,11 @@ export const register = (program: Command): void => {
         'Colours follow NO_COLOR (https://no-color.org).\n\n' +
         'Example:\n  rptui --simulate        # try everything against a pretend console',
     )
-    .action(async (o: TuiOpts) => run(o));
+    .allowExcessArguments(true)
+    .action(async (o: TuiOpts, cmd: Command) => {
+      // `rptui frobnicate` lands here as the default command's operand
+      if (cmd.args.length > 0)
+        throw new UsageError(`unknown command "${cmd.args[0]}"`, 'rptui --help lists the commands');
+      await run(o);
+    });
 };

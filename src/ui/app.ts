@@ -103,6 +103,10 @@ export class App {
       title: 'rptui',
       // blessed's mouse handling is off: the UI never needs a mouse
     });
+    // UTF-8 terminals get real line-drawing characters: the ACS alternative shows as letters in
+    // some multiplexers' captures and turns "·" into "~"
+    const tput = this.screen.program.tput as unknown as { unicode: boolean; brokenACS: boolean };
+    if (tput.unicode) tput.brokenACS = true;
     this.quitPromise = new Promise((r) => {
       this.resolveQuit = r;
     });

@@ -43,6 +43,8 @@ export class HomeScreen implements Layer {
   private loadError: string | undefined;
   private readonly box: Widgets.BoxElement;
   private busy = new Set<string>();
+  /** A profile to select once a reload sees it (a newly paired one). */
+  private pendingSelect: string | undefined;
 
   constructor(private readonly d: HomeDeps) {
     this.box = blessed().box({
@@ -64,10 +66,14 @@ export class HomeScreen implements Layer {
   }
 
   /** Reads the profiles file again (after any change). */
-  async reload(): Promise<void> {
+  async reload(select?: string): Promise<void> {
+    if (select) this.pendingSelect = select;
     try {
-      const name = this.selected?.name;
-      this.profiles = await this.d.store.list();
+      const profiles = await this.d.store.list();
+      // the selection is read after the await: reloads may overlap (a dialog closing also reloads)
+      const name = this.pendingSelect ?? this.selected?.name;
+      this.profiles = profiles;
+      if (this.pendingSelect && profiles.some((p) => p.name === this.pendingSelect)) this.pendingSelect = undefined;
       this.loadError = undefined;
       const i = name ? this.profiles.findIndex((p) => p.name === name) : -1;
       this.index = i >= 0 ? i : Math.min(this.index, Math.max(0, this.profiles.length - 1));
@@ -214,11 +220,7 @@ export class HomeScreen implements Layer {
           `paired with ${profile.kind} "${profile.nickname}" at ${profile.host}; ${replaced ? 'updated' : 'stored'} profile "${profile.name}"`,
           'ok',
         );
-        void this.reload().then(() => {
-          const i = this.profiles.findIndex((q) => q.name === profile.name);
-          if (i >= 0) this.index = i;
-          this.d.app.render();
-        });
+        void this.reload(profile.name);
       },
     });
     this.d.app.openDialog(dialog);
@@ -265,7 +267,7 @@ export class HomeScreen implements Layer {
           .rename(p.name, name)
           .then(() => {
             this.d.app.notify(`renamed "${p.name}" to "${name}"`, 'ok');
-            return this.reload();
+            return this.reload(name);
           })
           .catch((err) => this.d.app.showError('Rename failed', err));
         return undefined;

@@ -1,0 +1,218 @@
+// End-to-end tests of the TUI in a real terminal (tmux): the real CLI bundle, an in-process demo
+// console (`--simulate`) and, where a second console is needed, `rptui simulate` as a child
+// process. Assertions are on capture-pane text and on the simulators' JSON event logs.
+// Loopback addresses of this file: 127.0.0.40-127.0.0.49.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rptuiBin, useHarness } from '../helpers/cli.js';
+import { type SimEvent, startSimulator } from '../helpers/simulator.js';
+import { Tmux } from './tmux.js';
+
+const h = useHarness('each');
+let term: Tmux | undefined;
+afterEach(() => {
+  term?.kill();
+  term = undefined;
+});
+
+interface Started {
+  term: Tmux;
+  configDir: string;
+  eventsPath: string;
+}
+
+/** `rptui --simulate` on `host` in a fresh tmux, waiting until the demo profile shows ready. */
+async function startTui(host: string, o: { env?: Record<string, string>; width?: number; height?: number } = {}) {
+  const dir = h.tempDir('rptui-ui-');
+  const configDir = join(dir, 'config');
+  const eventsPath = join(dir, 'demo-events.jsonl');
+  const t = new Tmux();
+  term = t;
+  t.start({
+    command: [
+      process.execPath,
+      rptuiBin(),
+      '--simulate',
+      '--simulate-host',
+      host,
+      '--simulate-events',
+      eventsPath,
+      '--no-broadcast',
+      '--no-gamepad',
+    ],
+    env: { RPTUI_CONFIG_DIR: configDir, ...o.env },
+    width: o.width,
+    height: o.height,
+    stderrPath: join(dir, 'stderr.txt'),
+  });
+  await t.waitFor((s) => /PS5-sim\s+PS5\s+\S+\s+ready/.test(s) && s.includes('demo ready'), 15_000);
+  return { term: t, configDir, eventsPath } satisfies Started;
+}
+
+function readEvents(path: string): SimEvent[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as SimEvent);
+}
+
+async function waitEvent(path: string, match: (e: SimEvent) => boolean, timeoutMs = 5000): Promise<SimEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = readEvents(path).find(match);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no matching simulator event in ${path}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** The row of the profile list that names `name`. */
+const row = (screen: string, name: string) => screen.split('\n').find((l) => l.includes(` ${name} `)) ?? '';
+
+describe('rptui TUI in tmux', () => {
+  it('--simulate: demo console ready, Enter streams, CROSS reaches the console, Ctrl-Q returns home', async () => {
+    const { term: t, eventsPath } = await startTui('127.0.0.40');
+    const home = t.capture();
+    expect(row(home, 'PS5-sim')).toMatch(/> PS5-sim\s+PS5\s+127\.0\.0\.40\s+ready/);
+
+    t.send('Enter');
+    const stream = await t.waitFor((s) => s.includes('streaming') && s.includes('1280x720 @ 60 fps'), 10_000);
+    expect(stream).toContain('PS5-sim (PS5 "PS5-sim" at 127.0.0.40)');
+    expect(stream).toMatch(/bitrate\s+\d/);
+    expect(stream).toMatch(/RTT\s+\d/);
+    await waitEvent(eventsPath, (e) => e.event === 'stream' && e.message === 'STREAMINFO');
+
+    // default map: space = cross. Timed release: pressed now, released once auto-repeat is absent.
+    const before = Date.now();
+    t.send('Space');
+    const press = await waitEvent(eventsPath, (e) => e.event === 'controller' && e.button === 'cross' && e.pressed === true);
+    const latency = press.t - before;
+    const release = await waitEvent(
+      eventsPath,
+      (e) => e.event === 'controller' && e.button === 'cross' && e.pressed === false,
+      3000,
+    );
+    expect(release.t).toBeGreaterThanOrEqual(press.t);
+    // tmux send-keys, the terminal, the decoder and one UDP datagram: well under a frame or three
+    expect(latency).toBeLessThan(100);
+    await t.waitFor('last: cross', 2000);
+
+    t.send('C-q');
+    const back = await t.waitFor((s) => s.includes('Consoles') && s.includes('left the stream'), 5000);
+    expect(row(back, 'PS5-sim')).toContain('PS5-sim');
+    await waitEvent(eventsPath, (e) => e.event === 'stream' && e.message === 'DISCONNECT', 3000);
+  });
+
+  it('registers a second console through the dialog (wrong PIN first), and deleting asks first', async () => {
+    const second = await startSimulator(h, { host: '127.0.0.43', ps5: true, pin: '24681357', name: 'Den-PS5' });
+    const { term: t } = await startTui('127.0.0.42');
+
+    t.send('n');
+    await t.waitFor('Register a console');
+    t.type('127.0.0.43');
+    t.send('Enter');
+    t.type('11112222');
+    t.send('Enter', 'Enter', 'Enter', 'Enter'); // PIN -> account id (prefilled) -> name -> button -> submit
+    const refused = await t.waitFor(/failed: .*/, 15_000);
+    expect(refused).toContain('Register a console'); // the error is shown inside the dialog
+    expect(refused).toMatch(/PIN|refused/i);
+
+    // fix the PIN: up to the PIN field, clear it, type the right one, submit
+    t.send('Up', 'Up', 'Up', 'C-u');
+    t.type('24681357');
+    t.send('Down', 'Down', 'Down', 'Enter');
+    const paired = await t.waitFor((s) => s.includes('paired with PS5 "Den-PS5"'), 15_000);
+    expect(paired).not.toContain('Register a console');
+    await t.waitFor((s) => /Den-PS5\s+PS5\s+127\.0\.0\.43\s+ready/.test(s), 10_000);
+    await second.waitFor((e) => e.event === 'paired');
+
+    // delete: the first answer (Esc) keeps it, then y deletes
+    t.send('d');
+    const ask = await t.waitFor('Delete the profile "Den-PS5"');
+    expect(ask).toMatch(/No.*Yes/);
+    t.send('Escape');
+    await t.waitFor('nothing deleted');
+    expect(row(t.capture(), 'Den-PS5')).toContain('127.0.0.43');
+    t.send('d');
+    await t.waitFor('Delete the profile "Den-PS5"');
+    t.send('y');
+    const after = await t.waitFor('deleted profile "Den-PS5"');
+    expect(row(after, 'Den-PS5')).toBe('');
+    expect(row(after, 'PS5-sim')).toContain('ready');
+  });
+
+  it('shows "console lost" and returns home when the console dies mid-stream', async () => {
+    const sim = await startSimulator(h, { host: '127.0.0.45', ps5: true, pin: '97531864', name: 'Doomed' });
+    const { term: t } = await startTui('127.0.0.44');
+    t.send('n');
+    await t.waitFor('Register a console');
+    // the probe of the demo console lists it; pick the address by typing instead
+    t.type('127.0.0.45');
+    t.send('Enter');
+    t.type('97531864');
+    t.send('Enter', 'Enter', 'Enter', 'Enter');
+    await t.waitFor((s) => /Doomed\s+PS5\s+127\.0\.0\.45\s+ready/.test(s), 15_000);
+    t.send('Down', 'Enter');
+    await t.waitFor((s) => s.includes('Doomed (PS5') && s.includes('streaming'), 10_000);
+    await sim.waitFor((e) => e.event === 'stream' && e.message === 'STREAMINFO');
+
+    sim.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    const lost = await t.waitFor((s) => s.includes('Consoles') && /console lost/i.test(s), 15_000);
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
+    expect(row(lost, 'PS5-sim')).toContain('ready');
+  });
+
+  it('survives resizing and unknown keys, works in 80x24 without colour, rebinds and saves a key map', async () => {
+    const { term: t, configDir } = await startTui('127.0.0.46', { width: 80, height: 24, env: { NO_COLOR: '1' } });
+    const plain = t.capture(true);
+    // no colour codes at all: only attributes such as inverse for the selection
+    expect(plain).not.toMatch(/\x1b\[[0-9;]*(3[0-7]|4[0-7]|38;5;\d+|48;5;\d+|9[0-7])m/);
+    expect(plain).toMatch(/\x1b\[[0-9;]*7m/);
+
+    // unknown and odd keys on the home screen
+    t.send('F5', 'F12', 'C-z', 'M-x', 'Home', 'End', 'PPage', 'NPage', 'BTab', 'C-]');
+    t.type('ZQ#%');
+    t.resize(40, 10);
+    t.resize(200, 60);
+    t.resize(80, 24);
+    await t.waitFor('Consoles');
+    t.send('?');
+    await t.waitFor('Help');
+    t.send('Escape');
+
+    // key map: rebind CROSS to z, save it under a new name for this profile
+    t.send('k');
+    await t.waitFor('Key map "default"');
+    t.send('Enter'); // first row: cross
+    await t.waitFor('Press the key for CROSS');
+    t.type('z');
+    await t.waitFor(/cross\s+z/);
+    t.send('s');
+    await t.waitFor('Save key map');
+    t.send('C-u');
+    t.type('mine');
+    t.send('Enter');
+    await t.waitFor('saved key map "mine"');
+    const saved = JSON.parse(readFileSync(join(configDir, 'keymaps', 'mine.json'), 'utf8'));
+    expect(saved.keys.z).toBe('cross');
+    expect(Object.entries(saved.keys).filter(([, c]) => c === 'cross')).toEqual([['z', 'cross']]);
+    t.send('Escape');
+    await t.waitFor('keys mine');
+
+    // stream screen: unknown keys, resizes, then leave
+    t.send('Enter');
+    await t.waitFor('streaming', 10_000);
+    t.send('F7', 'C-]', 'M-q', 'BTab');
+    t.resize(50, 12);
+    t.resize(120, 40);
+    t.resize(80, 24);
+    const streaming = await t.waitFor('keys: map "mine"');
+    expect(streaming).toContain('streaming');
+    t.send('C-q');
+    await t.waitFor('left the stream', 5000);
+    expect(t.capture()).not.toContain('[exited');
+  });
+});
