@@ -110,7 +110,16 @@ export class AudioReceiver {
     const fi = p.frameIndex & 0xffff;
     if (fi > 0x8000) this.startup = false;
     if (!p.isHaptics) this.countPacket(fi, src);
-    if (!p.isHaptics && this.next === undefined) this.next = fi;
+    if (!p.isHaptics && this.next === undefined) {
+      // Start at the oldest frame this packet carries, so copies can fill in a lost first packet.
+      this.next = fi;
+      for (let j = 0; j < fec; j++) {
+        const back = fi - fec + j;
+        if (this.startup && back < 1) continue;
+        this.next = back & 0xffff;
+        break;
+      }
+    }
     for (let i = 0; i < src + fec; i++) {
       let idx: number;
       if (i < src) idx = seq16Add(fi, i);

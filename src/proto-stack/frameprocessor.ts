@@ -72,6 +72,11 @@ export interface FrameProcessorOptions {
   statsWindowMs?: number;
   /** Minimum spacing of repeated IDR requests while still waiting for a key frame. */
   idrRetryMs?: number;
+  /**
+   * Complete frames dropped while waiting for a key frame before giving up and passing frames on
+   * anyway (a console that never answers IDR requests would otherwise freeze the picture).
+   */
+  keyframeWaitFrames?: number;
 }
 
 /** The reference refuses frames with more unit slots than this. */
@@ -85,6 +90,8 @@ export class FrameProcessor {
   private readonly reorderSlots: number;
   private readonly statsWindowMs: number;
   private readonly idrRetryMs: number;
+  private readonly keyframeWaitFrames: number;
+  private skippedInRow = 0;
   private headers: Uint8Array[] = [];
 
   // reorder window
@@ -137,6 +144,7 @@ export class FrameProcessor {
     this.reorderSlots = opts.reorderSlots ?? 64;
     this.statsWindowMs = opts.statsWindowMs ?? 1000;
     this.idrRetryMs = opts.idrRetryMs ?? 250;
+    this.keyframeWaitFrames = opts.keyframeWaitFrames ?? 180;
   }
 
   /** STREAMINFO video headers (SPS/PPS[/VPS], Annex-B), indexed by adaptive_stream_index. */
@@ -437,12 +445,14 @@ export class FrameProcessor {
   ): void {
     this.prevComplete = this.cur;
     const keyframe = isKeyframe(headerLen > 0 ? frame.subarray(headerLen) : frame, this.codec);
-    if (this.awaitingKey && !keyframe) {
+    if (this.awaitingKey && !keyframe && this.skippedInRow < this.keyframeWaitFrames) {
       this.st.framesSkipped++;
+      this.skippedInRow++;
       this.requestIdr(now, ev);
       return;
     }
     this.awaitingKey = false;
+    this.skippedInRow = 0;
     this.headerPending = false;
     this.st.framesReceived++;
     if (recovered) this.st.framesRecovered++;

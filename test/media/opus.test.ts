@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
 import { readOggOpus } from '../../src/media/ogg.js';
 import { OpusPcmDecoder, wavHeader } from '../../src/media/opus.js';
+import { AudioReceiver, packetizeAudio } from '../../src/proto-stack/audio.js';
+import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { toHex } from '../../src/proto-stack/bytes.js';
+import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 const { packets } = readOggOpus(
@@ -65,6 +68,49 @@ describe('Opus decode', () => {
     expect(() => dec.decode(new Uint8Array(0))).toThrow(ParseError);
     dec.free();
     expect(() => dec.decode(packets[0])).toThrow(/after free/);
+  });
+
+  it('fixture -> AV audio packets -> 15 % packet loss -> receiver -> decoder with concealment: still the tone', async () => {
+    const crypt = new GkCrypt(3, new Uint8Array(16).fill(3), new Uint8Array(32).fill(4));
+    const rx = new AudioReceiver();
+    const dec = await OpusPcmDecoder.create();
+    const pcm: Uint8Array[] = [];
+    let keyPos = 0;
+    let s = 5;
+    let dropped = 0;
+    let trailingDropped = 0;
+    for (const p of packetizeAudio(packets, { version: 12, firstFrameIndex: 1, fecUnits: 2 })) {
+      const bytes = formatAvPacket({ ...p.fields, keyPos }, crypt.crypt(p.data, keyPos + 16));
+      keyPos += p.data.length + 16;
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      if (s / 2 ** 32 < 0.15) {
+        dropped++;
+        trailingDropped++;
+        continue;
+      }
+      trailingDropped = 0;
+      const q = parseAvPacket(bytes, 12);
+      for (const e of rx.push({ ...q, data: crypt.crypt(q.data, q.keyPos + 16) })) {
+        if (e.type === 'frame') pcm.push(dec.decode(e.data));
+        else if (e.type === 'lost') pcm.push(dec.conceal(e.count));
+      }
+    }
+    for (const e of rx.flush()) if (e.type === 'frame') pcm.push(dec.decode(e.data));
+    dec.free();
+    expect(dropped).toBeGreaterThan(5);
+    expect(rx.stats().framesRecovered).toBeGreaterThan(3);
+    const all = new Uint8Array(pcm.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of pcm) {
+      all.set(c, o);
+      o += c.length;
+    }
+    // every frame position is accounted for (decoded, recovered or concealed), except frames whose
+    // packets were the last ones sent: nothing after them tells the receiver they existed
+    expect(all.length).toBe((packets.length - trailingDropped) * 960 * 4);
+    const x = left(all).subarray(4800, 4800 + 48000);
+    const at1k = goertzel(x, 1000, 48000);
+    for (const f of [500, 800, 1200, 2000]) expect(at1k).toBeGreaterThan(20 * goertzel(x, f, 48000));
   });
 
   it('writes a canonical 44-byte WAV header', () => {

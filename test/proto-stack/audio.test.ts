@@ -89,6 +89,13 @@ describe('AudioReceiver', () => {
     expect(rx.stats()).toMatchObject({ framesLost: 2, framesRecovered: 2, framesReceived: 38 });
   });
 
+  it('a lost first packet is filled in from the copies in the next one', () => {
+    const src = frames(10);
+    const { ev } = transmit(src, 9, (n) => n !== 0);
+    expect(ev.map((e) => (e.type === 'frame' ? e.index : -1))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(ev[0].type === 'frame' && ev[0].recovered).toBe(true);
+  });
+
   it('copies before the first frame are skipped at stream start', () => {
     const { ev } = transmit(frames(3), 9, () => true, 3);
     expect(ev.map((e) => (e.type === 'frame' ? e.index : -1))).toEqual([1, 2, 3]);

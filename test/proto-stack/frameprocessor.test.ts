@@ -244,6 +244,15 @@ describe('round trip through packetize -> format -> encrypt -> parse -> decrypt 
     expect(ev).toContainEqual({ type: 'idr' });
     expect(fp.stats(100).framesSkipped).toBe(3);
   });
+
+  it('gives up waiting for a key frame after keyframeWaitFrames', () => {
+    const { frames } = clip('testsrc-720p60.h264', 'h264');
+    const { packets } = console(frames.slice(5, 15), { fecRatio: 0.1, version: 9, crypt });
+    const fp = new FrameProcessor({ keyframeWaitFrames: 4 });
+    const got = framesOf(receive(fp, packets.flat(), crypt, 9));
+    expect(got.map((e) => (e.type === 'frame' ? e.index : 0))).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(fp.stats(1000).framesSkipped).toBe(4);
+  });
 });
 
 describe('takion.json real_video_v9 through the frame processor', () => {
