@@ -13,7 +13,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { nalType, type VideoCodec } from './annexb.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
-import { childEnv, findTool, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
+import {
+  childEnv,
+  findTool,
+  KeyframeGate,
+  PipeWriter,
+  SinkEvents,
+  StderrTail,
+  waitForExit,
+} from './tools.js';
 
 /** Queued bytes above which non-key frames are dropped (a big key frame alone can be ~0.5 MB). */
 const CONGESTED_BYTES = 1 << 20;
@@ -82,7 +90,7 @@ export class FfplaySink extends SinkEvents implements VideoSink {
   readonly kind = 'ffplay';
   private info: VideoInfo | undefined;
   private player: Player | undefined;
-  private awaitingKeyframe = true;
+  private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private closing = false;
 
   constructor(private readonly opts: SinkOptions = {}) {
@@ -123,8 +131,7 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     const gone = (detail: string) => this.playerGone(player, detail);
     child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
     child.once('error', (err) => gone(err.message));
-    this.awaitingKeyframe = true;
-    this.emit('needKeyframe');
+    this.gate.restart();
   }
 
   private playerGone(player: Player, detail: string): void {
@@ -144,7 +151,7 @@ export class FfplaySink extends SinkEvents implements VideoSink {
       this.counters.dropped++;
       return;
     }
-    if (this.awaitingKeyframe && !keyframe) {
+    if (!this.gate.admit(keyframe)) {
       this.counters.dropped++;
       return;
     }
@@ -152,13 +159,9 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     if (queued > STUCK_BYTES || (!keyframe && queued > CONGESTED_BYTES)) {
       // Frames after a dropped one would decode smeared, so wait for (and ask for) a key frame.
       this.counters.dropped++;
-      if (!this.awaitingKeyframe) {
-        this.awaitingKeyframe = true;
-        this.emit('needKeyframe');
-      }
+      this.gate.restart();
       return;
     }
-    this.awaitingKeyframe = false;
     const codec = this.info?.codec ?? 'h264';
     player.pipe.write(withoutLeadingAud(frame, codec));
     player.pipe.write(AUD[codec]);

@@ -198,6 +198,50 @@ export class PipeWriter {
   }
 }
 
+/** While waiting for a key frame, ask again this often (the IDR request or the IDR may be lost). */
+const KEYFRAME_RETRY_MS = 1000;
+
+/**
+ * After a (re)start or a dropped frame, a decoder needs a key frame: frames before it would
+ * decode smeared. The gate refuses non-key frames until one comes and asks for it through `ask`,
+ * again every KEYFRAME_RETRY_MS while still waiting.
+ */
+export class KeyframeGate {
+  private waitingNow = true;
+  private askedAt: number | undefined;
+
+  constructor(
+    private readonly ask: () => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get waiting(): boolean {
+    return this.waitingNow;
+  }
+
+  /** Waits for the next key frame, asking for one now. */
+  restart(): void {
+    this.waitingNow = true;
+    this.askedAt = this.now();
+    this.ask();
+  }
+
+  /** Whether this frame may be written. */
+  admit(keyframe: boolean): boolean {
+    if (!this.waitingNow) return true;
+    if (keyframe) {
+      this.waitingNow = false;
+      return true;
+    }
+    const now = this.now();
+    if (this.askedAt === undefined || now - this.askedAt >= KEYFRAME_RETRY_MS) {
+      this.askedAt = now;
+      this.ask();
+    }
+    return false;
+  }
+}
+
 /**
  * Waits for a child to exit; after `graceMs` sends SIGTERM, and SIGKILL `graceMs` later.
  * Resolves with the exit code (null when killed by a signal).

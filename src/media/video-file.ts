@@ -10,7 +10,15 @@ import type { Writable } from 'node:stream';
 import { RptuiError } from '../errors.js';
 import type { VideoCodec } from './annexb.js';
 import type { AudioInfo, AudioSink, SinkOptions, VideoInfo, VideoSink } from './sinks.js';
-import { childEnv, findTool, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
+import {
+  childEnv,
+  findTool,
+  KeyframeGate,
+  PipeWriter,
+  SinkEvents,
+  StderrTail,
+  waitForExit,
+} from './tools.js';
 
 /** Queued bytes above which a recording drops frames until the next key frame (the disk is stuck). */
 const STUCK_BYTES = 64 << 20;
@@ -42,8 +50,8 @@ export class ElementaryFileSink extends SinkEvents implements VideoSink {
   readonly kind = 'file';
   private out: PipeWriter | undefined;
   private stream: WriteStream | undefined;
-  private awaitingKeyframe = true;
-  private askedForKeyframe = false;
+  // A file that starts mid-GOP does not decode: it waits for a key frame (asking for one).
+  private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private failed = false;
   path: string | undefined;
 
@@ -76,25 +84,18 @@ export class ElementaryFileSink extends SinkEvents implements VideoSink {
       this.counters.dropped++;
       return;
     }
-    if (this.awaitingKeyframe && !keyframe) {
-      // A file that starts mid-GOP does not decode: wait for a key frame, asking once.
+    if (!this.gate.admit(keyframe)) {
       this.counters.dropped++;
-      if (!this.askedForKeyframe) {
-        this.askedForKeyframe = true;
-        this.emit('needKeyframe');
-      }
       return;
     }
     if (out.queued > STUCK_BYTES) {
       this.counters.dropped++;
-      this.awaitingKeyframe = true;
-      this.askedForKeyframe = false;
+      this.gate.restart();
       this.warnOnce(
         `The disk is not keeping up with the recording to ${this.path}: frames are being dropped`,
       );
       return;
     }
-    this.awaitingKeyframe = false;
     out.write(frame);
     this.counters.written++;
     this.counters.bytes += frame.length;
@@ -171,8 +172,8 @@ export class MkvFileSink extends SinkEvents implements VideoSink {
   private videoInfo: VideoInfo | undefined;
   private audioInfo: AudioInfo | undefined;
   private muxer: Muxer | undefined;
-  private awaitingKeyframe = true;
-  private askedForKeyframe = false;
+  // A file that starts mid-GOP does not decode: it waits for a key frame (asking for one).
+  private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private closing = false;
   private failed = false;
   private videoFrames = 0;
@@ -235,24 +236,18 @@ export class MkvFileSink extends SinkEvents implements VideoSink {
       this.counters.dropped++;
       return;
     }
-    if (this.awaitingKeyframe && !keyframe) {
+    if (!this.gate.admit(keyframe)) {
       this.counters.dropped++;
-      if (!this.askedForKeyframe) {
-        this.askedForKeyframe = true;
-        this.emit('needKeyframe');
-      }
       return;
     }
     this.muxer ??= this.spawnMuxer(video);
     const muxer = this.muxer;
     if (muxer.video.queued > STUCK_BYTES) {
       this.counters.dropped++;
-      this.awaitingKeyframe = true;
-      this.askedForKeyframe = false;
+      this.gate.restart();
       this.warnOnce(`ffmpeg is not keeping up with the recording to ${this.path}: frames are being dropped`);
       return;
     }
-    this.awaitingKeyframe = false;
     muxer.video.write(frame);
     this.videoFrames++;
     this.counters.written++;

@@ -16,7 +16,7 @@ import {
   type SinkSession,
   videoInfoFromStream,
 } from '../../src/media/sinks.js';
-import { childEnv, findTool, requireTool } from '../../src/media/tools.js';
+import { childEnv, findTool, KeyframeGate, requireTool } from '../../src/media/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rptui-sinks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -212,5 +212,32 @@ describe('attachSinks (session -> sinks)', () => {
     const wav = readFileSync(aPath);
     expect(wav.readUInt32LE(40)).toBe(400);
     expect(wav.readUInt32LE(24)).toBe(48000);
+  });
+});
+
+describe('KeyframeGate', () => {
+  it('refuses P-frames until a key frame, asking at once and again every second', () => {
+    let t = 0;
+    let asked = 0;
+    const gate = new KeyframeGate(
+      () => asked++,
+      () => t,
+    );
+    expect(gate.waiting).toBe(true);
+    expect(gate.admit(false)).toBe(false); // first refusal asks
+    expect(asked).toBe(1);
+    t = 999;
+    expect(gate.admit(false)).toBe(false);
+    expect(asked).toBe(1);
+    t = 1000;
+    expect(gate.admit(false)).toBe(false); // the request or the IDR got lost: ask again
+    expect(asked).toBe(2);
+    expect(gate.admit(true)).toBe(true);
+    expect(gate.waiting).toBe(false);
+    expect(gate.admit(false)).toBe(true);
+    gate.restart(); // e.g. the player restarted
+    expect(asked).toBe(3);
+    expect(gate.admit(false)).toBe(false);
+    expect(asked).toBe(3);
   });
 });
