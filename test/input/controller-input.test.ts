@@ -56,22 +56,29 @@ describe('controller input (terminal + feedback, real timers)', () => {
     tty.type('\x1b[?1;2c'); // a terminal without the kitty protocol
     const t0 = performance.now();
     tty.type(' ');
-    // synchronous: the history packet exists before type() returns
+    // synchronous: the history packet exists before type() returns (no timer in between)
     expect(sent).toHaveLength(1);
-    const latencyMs = sent[0].at - t0;
-    expect(latencyMs).toBeLessThan(1);
     expect(decodeFeedbackHistory(sent[0].out[0].payload)).toEqual([
       { kind: 'button', button: 'cross', state: 255 },
     ]);
-    await sleep(120);
-    const release = sent.find((s) => s.out.some((o) => o.type === 'history') && s !== sent[0]);
+    await sleep(150);
+    const release = sent.find((s, i) => i > 0 && s.out.some((o) => o.type === 'history'));
     expect(release).toBeDefined();
+    // held for initialHoldMs (60), not released early
     expect(release!.at - t0).toBeGreaterThanOrEqual(59);
-    expect(release!.at - t0).toBeLessThan(110);
     await sleep(250);
     expect(sent.some((s) => s.out.some((o) => o.type === 'state'))).toBe(true);
+    // warmed up, a key costs microseconds (the bound is generous for a loaded machine)
+    const n = sent.length;
+    const t1 = performance.now();
+    tty.type(' ');
+    expect(sent).toHaveLength(n + 1);
+    expect(sent[n].at - t1).toBeLessThan(5);
+    // stopping releases what is held
     const final = input.stop();
-    expect(final).toEqual([]); // nothing held any more
+    expect(final.map((o) => decodeFeedbackHistory(o.payload)[0])).toEqual([
+      { kind: 'button', button: 'cross', state: 0 },
+    ]);
     expect(tty.raw).toEqual([true, false]);
   });
 
