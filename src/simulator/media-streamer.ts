@@ -181,6 +181,8 @@ export function opusPacketMs(packet: Uint8Array): number {
 export interface AvSend extends AvMeta {
   /** Video: the frame is a key frame (all of its packets say so). Audio: false. */
   keyframe: boolean;
+  /** Which clip frame this packet carries: the access unit (video) or Opus packet (audio) index. */
+  clipFrame: number;
   /** Payload length: pass it to TakionEndpoint.allocKeyPos(). */
   size: number;
   /**
@@ -241,10 +243,17 @@ const DEFAULT_FEC_RATIO = 0.2;
 const MAX_LAG_MS = 250;
 const FIRST_FRAME_INDEX = 1;
 
-function avSend(fields: AvPacketFields, data: Uint8Array, meta: AvMeta, keyframe: boolean): AvSend {
+function avSend(
+  fields: AvPacketFields,
+  data: Uint8Array,
+  meta: AvMeta,
+  keyframe: boolean,
+  clipFrame: number,
+): AvSend {
   return {
     ...meta,
     keyframe,
+    clipFrame,
     size: data.length,
     build(keyPos: number, crypt: GkCrypt | undefined): Uint8Array {
       const payload = crypt ? crypt.crypt(data, keyPos + 16) : data;
@@ -471,7 +480,7 @@ export class MediaStreamer {
       };
       const due = total > 0 ? at + (spreadMs * before) / total : at;
       before += p.data.length;
-      this.schedule(due, avSend(fields, p.data, meta, f.keyframe));
+      this.schedule(due, avSend(fields, p.data, meta, f.keyframe, this.cursor));
     }
     this.st.videoFrames++;
     this.st.videoPackets += f.packets.length;
@@ -486,7 +495,8 @@ export class MediaStreamer {
   }
 
   private sendAudio(at: number): void {
-    const cur = this.audio[this.audioCursor];
+    const clipFrame = this.audioCursor;
+    const cur = this.audio[clipFrame];
     this.audioCursor = (this.audioCursor + 1) % this.audio.length;
     const run = [...this.audioHistory, cur];
     // packetizeAudio numbers a run of frames; the last packet is the one carrying `cur` with
@@ -511,6 +521,6 @@ export class MediaStreamer {
     this.audioNo++;
     this.audioPacket++;
     this.st.audioPackets++;
-    this.schedule(at, avSend(p.fields, p.data, meta, false));
+    this.schedule(at, avSend(p.fields, p.data, meta, false, clipFrame));
   }
 }
