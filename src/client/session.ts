@@ -409,14 +409,20 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     sock.removeAllListeners('close');
     sock.removeAllListeners('error');
     sock.on('data', (chunk: Buffer) => {
-      this.ctrl?.feed(new Uint8Array(chunk), this.now());
+      try {
+        this.ctrl?.feed(new Uint8Array(chunk), this.now());
+      } catch (e) {
+        // a ctrl stream out of sync cannot recover: end the session with the typed error
+        this.finish({ code: 'error', message: errorMessage(e), error: asRptuiError(e) });
+        return;
+      }
       this.service();
     });
     sock.on('error', (err) =>
       this.ctrlGone(`ctrl connection failed (${(err as NodeJS.ErrnoException).code ?? err.message})`),
     );
     sock.on('close', () => this.ctrlGone('the console closed the ctrl connection'));
-    if (rest.length) this.ctrl.feed(rest, now);
+    if (rest.length) this.ctrl.feed(rest, now); // a ParseError here rejects start()
     this.service();
   }
 

@@ -373,10 +373,7 @@ class ConsoleSession {
       remoteCounter: p.remoteCounter,
       now: Date.now(),
     });
-    p.socket.on('data', (chunk: Buffer) => {
-      this.ctrl.feed(new Uint8Array(chunk), Date.now());
-      this.service();
-    });
+    p.socket.on('data', (chunk: Buffer) => this.ctrlData(new Uint8Array(chunk)));
     p.socket.on('close', () => this.end('the client closed the ctrl connection'));
     p.socket.on('error', () => p.socket.destroy());
     this.sim.events.emit(
@@ -384,7 +381,19 @@ class ConsoleSession {
       { state: 'started', from: p.remote.address, kind: isPs5(p.target) ? 'PS5' : 'PS4' },
       `session started with ${p.remote.address}`,
     );
-    if (p.rest.length) this.ctrl.feed(p.rest, Date.now());
+    if (p.rest.length) this.ctrlData(p.rest);
+    else this.service();
+  }
+
+  private ctrlData(bytes: Uint8Array): void {
+    try {
+      this.ctrl.feed(bytes, Date.now());
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      this.sim.events.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);
+      this.end('ctrl stream out of sync');
+      return;
+    }
     this.service();
   }
 
