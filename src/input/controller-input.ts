@@ -1,14 +1,16 @@
 /**
  * The I/O shell around the sans-I/O input parts, for the stream session: reads the terminal (raw
  * mode, kitty protocol when available) and the game pad, merges both into one controller state
- * and hands feedback outputs to `send` synchronously, in the same callback that delivered the key
- * or pad event. The only timer is for what is inherently timed: legacy key releases, a lone ESC,
- * and the 200 ms keep-alive state.
+ * and hands every change to `onState` synchronously, in the same callback that delivered the key
+ * or pad event (the session passes it to its FeedbackSender, which sends at once). The only timer
+ * is for what is inherently timed: legacy key releases and a lone ESC.
+ *
+ *   const input = new ControllerInput({ keymap: loadKeymap(profile.settings.keymap),
+ *     input: process.stdin, output: process.stdout,
+ *     onState: (s) => session.setController(s), onExit: () => session.stop() });
+ *   await input.start(); ... input.stop();
  */
-
 import { type ControllerState, IDLE_STATE, stateEqual } from './controller-state.js';
-import type { FeedbackOutput } from './feedback-sender.js';
-import { FeedbackSender } from './feedback-sender.js';
 import { PadManager, type PadManagerOptions, type PadManagerStats } from './gamepad/index.js';
 import { KeyboardController, type KeyboardUpdate } from './keyboard.js';
 import type { Keymap } from './keymap.js';
@@ -42,11 +44,10 @@ export interface TerminalInput {
 
 export interface ControllerInputOptions {
   keymap: Keymap;
-  ps5: boolean;
   input: TerminalInput;
   output: { write(s: string): unknown };
-  /** Feedback to put on the wire now (format with feedbackPackets). */
-  send: (outputs: FeedbackOutput[]) => void;
+  /** The merged controller state changed (called synchronously from the input callback). */
+  onState: (state: ControllerState) => void;
   /** The exit hotkey was pressed. */
   onExit: () => void;
   /** Use game pads (default true); options go to the PadManager. */
@@ -58,8 +59,8 @@ export interface ControllerInputOptions {
 
 export class ControllerInput {
   readonly keyboard: KeyboardController;
-  private readonly sender: FeedbackSender;
   private readonly pads: PadManager | undefined;
+  private current: ControllerState = IDLE_STATE;
   private padState: ControllerState = IDLE_STATE;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -73,7 +74,6 @@ export class ControllerInput {
   constructor(private readonly opts: ControllerInputOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.keyboard = new KeyboardController(opts.keymap, { kitty: opts.kitty });
-    this.sender = new FeedbackSender(opts.ps5, this.now());
     if (opts.pads !== false) {
       this.pads = new PadManager(
         (s) => {
@@ -85,9 +85,9 @@ export class ControllerInput {
     }
   }
 
-  /** The state last sent to the console. */
+  /** The merged state last handed to onState. */
   get state(): ControllerState {
-    return this.sender.state;
+    return this.current;
   }
 
   get padStats(): PadManagerStats | undefined {
@@ -106,9 +106,9 @@ export class ControllerInput {
     await this.pads?.start();
   }
 
-  /** Restores the terminal and releases every control (the caller sends the final outputs). */
-  stop(): FeedbackOutput[] {
-    if (!this.running) return [];
+  /** Restores the terminal; a state with controls still held is followed by the idle state. */
+  stop(): void {
+    if (!this.running) return;
     this.running = false;
     this.opts.input.off('data', this.onData);
     this.opts.input.pause?.();
@@ -118,7 +118,10 @@ export class ControllerInput {
     this.pads?.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    return this.sender.update(IDLE_STATE, this.now());
+    if (this.current !== IDLE_STATE && !stateEqual(this.current, IDLE_STATE)) {
+      this.current = IDLE_STATE;
+      this.opts.onState(IDLE_STATE);
+    }
   }
 
   /** Console rumble (data_type 7 payload [unknown, left, right]). */
@@ -135,9 +138,9 @@ export class ControllerInput {
 
   private publish(): void {
     const merged = mergeStates(this.keyboard.state, this.padState);
-    if (!stateEqual(merged, this.sender.state)) {
-      const out = this.sender.update(merged, this.now());
-      if (out.length) this.opts.send(out);
+    if (!stateEqual(merged, this.current)) {
+      this.current = merged;
+      this.opts.onState(merged);
     }
     this.schedule();
   }
@@ -149,16 +152,13 @@ export class ControllerInput {
     const now = this.now();
     const u = this.keyboard.tick(now);
     if (u.changed || u.exit || u.write) this.handleKeyboard(u);
-    const keepalive = this.sender.tick(now);
-    if (keepalive.length) this.opts.send(keepalive);
     this.schedule();
   }
 
   private schedule(): void {
     if (!this.running) return;
-    const kb = this.keyboard.nextWakeup() ?? Number.POSITIVE_INFINITY;
-    const at = Math.min(kb, this.sender.nextWakeup());
-    if (this.timer && at >= this.timerAt) return;
+    const at = this.keyboard.nextWakeup();
+    if (at === undefined || (this.timer && at >= this.timerAt)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(() => this.wake(), Math.max(0, at - this.now()));

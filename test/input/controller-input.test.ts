@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ControllerInput, mergeStates } from '../../src/input/controller-input.js';
 import {
+  type ControllerState,
   IDLE_STATE,
   isPressed,
   withButton,
   withStick,
   withTrigger,
 } from '../../src/input/controller-state.js';
-import type { FeedbackOutput } from '../../src/input/feedback-sender.js';
+import { FeedbackSender } from '../../src/input/feedback-sender.js';
 import { parseKeymap } from '../../src/input/keymap.js';
 import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
 import { decodeFeedbackHistory } from '../../src/proto-stack/feedback.js';
@@ -33,57 +34,52 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function setup() {
   const tty = new FakeTty();
   const written: string[] = [];
-  const sent: { at: number; out: FeedbackOutput[] }[] = [];
+  const states: { at: number; state: ControllerState }[] = [];
   let exits = 0;
   const input = new ControllerInput({
     keymap: map,
-    ps5: false,
     input: tty,
     output: { write: (s: string) => written.push(s) },
-    send: (out) => sent.push({ at: performance.now(), out }),
+    onState: (state) => states.push({ at: performance.now(), state }),
     onExit: () => exits++,
     pads: false,
   });
-  return { tty, written, sent, input, exits: () => exits };
+  return { tty, written, states, input, exits: () => exits };
 }
 
-describe('controller input (terminal + feedback, real timers)', () => {
-  it('sends the press in the same callback as the key, the timed release later, keep-alives every 200 ms', async () => {
-    const { tty, written, sent, input } = setup();
+describe('controller input (terminal, real timers)', () => {
+  it('hands over the press in the same callback as the key and the timed release later', async () => {
+    const { tty, written, states, input } = setup();
     await input.start();
     expect(tty.raw).toEqual([true]);
     expect(written).toEqual([KITTY_QUERY]);
     tty.type('\x1b[?1;2c'); // a terminal without the kitty protocol
     const t0 = performance.now();
     tty.type(' ');
-    // synchronous: the history packet exists before type() returns (no timer in between)
-    expect(sent).toHaveLength(1);
-    expect(decodeFeedbackHistory(sent[0].out[0].payload)).toEqual([
-      { kind: 'button', button: 'cross', state: 255 },
-    ]);
+    // synchronous: the state exists before type() returns (no timer in between), and the
+    // session's FeedbackSender turns it into a history packet at once
+    expect(states).toHaveLength(1);
+    expect(isPressed(states[0].state, 'cross')).toBe(true);
+    const out = new FeedbackSender(false, 0).update(states[0].state, 0);
+    expect(decodeFeedbackHistory(out[0].payload)).toEqual([{ kind: 'button', button: 'cross', state: 255 }]);
     await sleep(150);
-    const release = sent.find((s, i) => i > 0 && s.out.some((o) => o.type === 'history'));
-    expect(release).toBeDefined();
+    expect(states).toHaveLength(2);
+    expect(isPressed(states[1].state, 'cross')).toBe(false);
     // held for initialHoldMs (60), not released early
-    expect(release!.at - t0).toBeGreaterThanOrEqual(59);
-    await sleep(250);
-    expect(sent.some((s) => s.out.some((o) => o.type === 'state'))).toBe(true);
+    expect(states[1].at - t0).toBeGreaterThanOrEqual(59);
     // warmed up, a key costs microseconds (the bound is generous for a loaded machine)
-    const n = sent.length;
     const t1 = performance.now();
     tty.type(' ');
-    expect(sent).toHaveLength(n + 1);
-    expect(sent[n].at - t1).toBeLessThan(5);
-    // stopping releases what is held
-    const final = input.stop();
-    expect(final.map((o) => decodeFeedbackHistory(o.payload)[0])).toEqual([
-      { kind: 'button', button: 'cross', state: 0 },
-    ]);
+    expect(states).toHaveLength(3);
+    expect(states[2].at - t1).toBeLessThan(5);
+    // stopping releases what is held and restores the terminal
+    input.stop();
+    expect(states[3].state).toBe(IDLE_STATE);
     expect(tty.raw).toEqual([true, false]);
   });
 
   it('with the kitty protocol: enable, real release, disable on stop, exit hotkey', async () => {
-    const { tty, written, sent, input, exits } = setup();
+    const { tty, written, states, input, exits } = setup();
     await input.start();
     tty.type('\x1b[?0u\x1b[?62;c');
     expect(written).toEqual([KITTY_QUERY, KITTY_ENABLE]);
@@ -91,12 +87,13 @@ describe('controller input (terminal + feedback, real timers)', () => {
     expect(input.state.leftY).toBe(-32768);
     await sleep(100); // no timed release with real key-up events
     expect(input.state.leftY).toBe(-32768);
+    tty.type('\x1b[119;1:3u'); // w up
+    expect(input.state.leftY).toBe(0);
     tty.type('\x1b[113;5u'); // ctrl+q
     expect(exits()).toBe(1);
-    const final = input.stop();
-    expect(final.map((o) => o.type)).toEqual(['state']); // stick back to centre
+    input.stop();
     expect(written.at(-1)).toBe(KITTY_DISABLE);
-    expect(sent.length).toBeGreaterThanOrEqual(1);
+    expect(states.map((s) => s.state.leftY)).toEqual([-32768, 0]);
   });
 });
 
