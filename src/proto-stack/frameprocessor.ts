@@ -9,8 +9,10 @@
  *    (16 ms like the reference) or until packets run `reorderSlots` ahead, then skipped;
  * 2. per-frame unit slots: k = units_total - fec source units, m = max(fec, 1) FEC slots, slot
  *    size = the first source unit's data length + its 2-byte padding field (FEC units are full);
- * 3. flush when k units are in, the last unit arrived, or a newer frame starts; FEC rebuilds
- *    missing source units; frame = every source unit's data minus its padding field;
+ * 3. flush when k units are in, when every packet index of the frame is settled (arrived or
+ *    given up), or when a newer frame starts; FEC rebuilds missing source units; frame = every
+ *    source unit's data minus its padding field. Units of the frame whose earlier packets are all
+ *    settled go in at once, out of order, so a lost unit costs no reorder wait when FEC covers it;
  * 4. loss: a frame-index gap or a failed frame sends CORRUPTFRAME {first missing, last} and an
  *    IDR request, and P-frames are dropped until the next key frame (a decoder fed frames that
  *    reference a lost one shows smeared video).
@@ -96,11 +98,14 @@ export class FrameProcessor {
 
   // reorder window
   private expected = -1;
-  private readonly pending = new Map<number, { u: VideoUnit; t: number }>();
+  private readonly pending = new Map<number, { u: VideoUnit; t: number; done: boolean }>();
   private waitStart: number | undefined;
 
   // current frame
   private cur = -1;
+  /** packet_index of unit 0 of the current frame, and its unit count. */
+  private curFirst = 0;
+  private curTotal = 0;
   private flushed = true;
   private prevComplete = 0;
   private k = 0;
@@ -162,15 +167,16 @@ export class FrameProcessor {
     if (idx === this.expected) {
       this.expected = seq16Add(this.expected, 1);
       this.handle(unit, now, ev);
-      this.drain(now, ev);
     } else if (seq16Lt(idx, this.expected) || this.pending.has(idx)) {
       this.st.packetsDropped++;
     } else {
-      this.pending.set(idx, { u: unit, t: now });
+      // drain() hands it over at once if the gap before it can only be inside its own frame
+      this.pending.set(idx, { u: unit, t: now, done: false });
       if (this.waitStart === undefined) this.waitStart = now;
       const ahead = (idx - this.expected) & 0xffff;
       if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now, ev);
     }
+    this.drain(now, ev);
     this.checkTimeout(now, ev);
     return ev;
   }
@@ -210,12 +216,48 @@ export class FrameProcessor {
   }
 
   private drain(now: number, ev: VideoEvent[]): void {
-    for (let p = this.pending.get(this.expected); p !== undefined; p = this.pending.get(this.expected)) {
-      this.pending.delete(this.expected);
-      this.expected = seq16Add(this.expected, 1);
-      this.handle(p.u, now, ev);
+    for (;;) {
+      const p = this.pending.get(this.expected);
+      if (p) {
+        this.pending.delete(this.expected);
+        this.expected = seq16Add(this.expected, 1);
+        if (!p.done) this.handle(p.u, now, ev);
+        continue;
+      }
+      // A gap inside a frame that is already decided (emitted or failed) is not worth waiting for.
+      const into = (this.expected - this.curFirst) & 0xffff;
+      if (this.pending.size > 0 && this.cur >= 0 && this.flushed && into < this.curTotal) {
+        const n = this.curTotal - into;
+        for (let i = 0; i < n && !this.pending.has(this.expected); i++) {
+          this.st.packetsMissing++;
+          this.expected = seq16Add(this.expected, 1);
+        }
+        continue;
+      }
+      if (this.takeSettled(now, ev)) continue;
+      break;
     }
+    // Every packet index of the current frame is settled: nothing more can complete it.
+    const past = (this.expected - this.curFirst) & 0xffff;
+    if (this.cur >= 0 && !this.flushed && this.k > 0 && past >= this.curTotal && past < 0x8000)
+      this.flush(now, ev);
     this.rearm();
+  }
+
+  /**
+   * Hands over, in packet order, the buffered units whose frame starts at or before the window
+   * start: the gap in front of them can only be inside their own frame. True if any went in.
+   */
+  private takeSettled(now: number, ev: VideoEvent[]): boolean {
+    const ready: [number, VideoUnit][] = [];
+    for (const [idx, p] of this.pending) {
+      if (p.done || seq16Gt((idx - p.u.unitIndex) & 0xffff, this.expected)) continue;
+      p.done = true;
+      ready.push([(idx - this.expected) & 0xffff, p.u]);
+    }
+    ready.sort((a, b) => a[0] - b[0]);
+    for (const [, u] of ready) this.handle(u, now, ev);
+    return ready.length > 0;
   }
 
   /** A gap is waited for from the arrival of the oldest packet stuck behind it. */
@@ -232,7 +274,7 @@ export class FrameProcessor {
       this.expected = seq16Add(this.expected, 1);
       if (p) {
         this.pending.delete(seq16Add(this.expected, -1));
-        this.handle(p.u, now, ev);
+        if (!p.done) this.handle(p.u, now, ev);
       } else this.st.packetsMissing++;
     }
     this.drain(now, ev);
@@ -308,11 +350,13 @@ export class FrameProcessor {
       this.st.packetsDropped++;
       return;
     }
-    if (this.sourceRecv + this.fecRecv >= this.k || u.unitIndex === this.total - 1) this.flush(now, ev);
+    // (The other flush points: a newer frame starts, or drain() finds the frame's packets all settled.)
+    if (this.sourceRecv + this.fecRecv >= this.k) this.flush(now, ev);
   }
 
   private alloc(u: VideoUnit): boolean {
     this.k = 0;
+    this.curTotal = 0;
     this.flushed = false;
     this.sourceRecv = 0;
     this.fecRecv = 0;
@@ -329,6 +373,8 @@ export class FrameProcessor {
       size += (u.data[0] << 8) | u.data[1];
     }
     if (size === 0 || size > MAX_UNIT_SIZE) return false;
+    this.curFirst = (u.packetIndex - u.unitIndex) & 0xffff;
+    this.curTotal = total;
     this.k = k;
     this.m = m;
     this.total = total;

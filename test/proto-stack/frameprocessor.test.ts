@@ -159,6 +159,32 @@ describe('round trip through packetize -> format -> encrypt -> parse -> decrypt 
     expect(s.framesLost).toBe(0);
   });
 
+  it('a frame FEC can rebuild is out when its k-th unit arrives: no reorder wait', () => {
+    const { frames } = clip('testsrc-1080p60.h264', 'h264');
+    rngState = 9;
+    const { packets, fec } = console(frames, { fecRatio: 0.5, version: 9, crypt, unitSize: 300 });
+    const fp = new FrameProcessor();
+    let late = 0;
+    let withLoss = 0;
+    packets.forEach((units, i) => {
+      const lose = new Set<number>();
+      const n = Math.floor(rand() * (fec[i] + 1));
+      while (lose.size < n) lose.add(Math.floor(rand() * units.length));
+      if (n > 0) withLoss++;
+      const kept = units.filter((_, j) => !lose.has(j));
+      const lastT = kept[kept.length - 1].t;
+      let emittedAt: number | undefined;
+      for (const w of kept) {
+        const p = parseAvPacket(w.bytes, 9);
+        for (const e of fp.push({ ...p, data: crypt.crypt(p.data, p.keyPos + 16) }, w.t))
+          if (e.type === 'frame' && e.index === i + 1) emittedAt = w.t;
+      }
+      if (emittedAt === undefined || emittedAt > lastT) late++;
+    });
+    expect(withLoss).toBeGreaterThan(50);
+    expect(late).toBe(0);
+  });
+
   it('loss beyond capacity: corrupt range + IDR request, P-frames skipped, resumes at the next key frame', () => {
     const { header, frames: one } = clip('testsrc-720p60.h264', 'h264');
     const frames = [...one, ...one]; // key frames at indices 0, 60, 120, 180
