@@ -7,9 +7,10 @@
  * bytes itself (installed before blessed's own reader, so nothing waits for blessed's parsing
  * or a render) and decides what is a hotkey and what goes to the console.
  */
+import type { Readable, Writable } from 'node:stream';
 import type { ControllerState } from '../input/controller-state.js';
 import { BUTTONS, IDLE_STATE } from '../input/controller-state.js';
-import { describePad, type PadInfo, PadManager } from '../input/gamepad/index.js';
+import { describePad, type PadInfo, PadManager, type PadManagerOptions } from '../input/gamepad/index.js';
 import { blessed, esc, type KeyInfo, loadBlessed, type Widgets } from './blessed.js';
 import { makeTheme, type Theme } from './theme.js';
 import { MessageDialog } from './widgets/dialog.js';
@@ -39,6 +40,12 @@ export interface AppOptions {
   color: boolean;
   /** Open game pads for menu navigation (and play). */
   gamepad: boolean;
+  /** Another terminal than the process's own (tests drive the UI through streams). */
+  input?: Readable;
+  output?: Writable;
+  terminal?: string;
+  /** Game pad discovery/opening replaced (tests). */
+  padOptions?: Pick<PadManagerOptions, 'discover' | 'open' | 'pollMs'>;
 }
 
 const LOG_LINES = 500;
@@ -101,11 +108,18 @@ export class App {
       warnings: false,
       autoPadding: false,
       title: 'rptui',
+      // @types/blessed swaps the two stream types
+      input: opts.input as unknown as Writable,
+      output: opts.output as unknown as Readable,
+      terminal: opts.terminal,
       // blessed's mouse handling is off: the UI never needs a mouse
     });
     // UTF-8 terminals get real line-drawing characters: the ACS alternative shows as letters in
     // some multiplexers' captures and turns "·" into "~"
-    const tput = this.screen.program.tput as unknown as { unicode: boolean; brokenACS: boolean };
+    const tput = (this.screen.program as unknown as { tput: unknown }).tput as {
+      unicode: boolean;
+      brokenACS: boolean;
+    };
     if (tput.unicode) tput.brokenACS = true;
     this.quitPromise = new Promise((r) => {
       this.resolveQuit = r;
@@ -329,6 +343,7 @@ export class App {
   private startPads(): void {
     this.pads = new PadManager((state) => this.guard(() => this.onPad(state)), {
       pollMs: 2000,
+      ...this.opts.padOptions,
       onPadChange: (pad: PadInfo | undefined, reason?: string) => {
         if (pad) this.notify(`game pad: ${describePad(pad)}`, 'ok');
         else if (reason) this.log(reason);

@@ -12,7 +12,8 @@ export function sparkline(values: readonly number[], width: number, max?: number
   const top = Math.max(max ?? 0, ...tail.map((v) => (Number.isFinite(v) ? v : 0)), 1e-9);
   const bars = tail.map((v) => {
     if (!Number.isFinite(v) || v <= 0) return ' ';
-    const i = Math.min(BLOCKS.length - 1, Math.floor((v / top) * BLOCKS.length));
+    // level k covers (k/8, (k+1)/8] of the top: the top value is always a full block
+    const i = Math.max(0, Math.min(BLOCKS.length - 1, Math.ceil((v / top) * BLOCKS.length) - 1));
     return BLOCKS[i];
   });
   return ' '.repeat(width - bars.length) + bars.join('');

@@ -78,8 +78,11 @@ export class Tmux {
       screen = this.capture();
       if (test(screen)) return screen;
       if (Date.now() > deadline) {
-        const err = this.stderrPath && existsSync(this.stderrPath) ? readFileSync(this.stderrPath, 'utf8') : '';
-        throw new Error(`screen never matched ${String(match)} within ${timeoutMs} ms:\n${screen}\nstderr:\n${err}`);
+        const err =
+          this.stderrPath && existsSync(this.stderrPath) ? readFileSync(this.stderrPath, 'utf8') : '';
+        throw new Error(
+          `screen never matched ${String(match)} within ${timeoutMs} ms:\n${screen}\nstderr:\n${err}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

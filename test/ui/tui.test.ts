@@ -23,7 +23,10 @@ interface Started {
 }
 
 /** `rptui --simulate` on `host` in a fresh tmux, waiting until the demo profile shows ready. */
-async function startTui(host: string, o: { env?: Record<string, string>; width?: number; height?: number } = {}) {
+async function startTui(
+  host: string,
+  o: { env?: Record<string, string>; width?: number; height?: number } = {},
+) {
   const dir = h.tempDir('rptui-ui-');
   const configDir = join(dir, 'config');
   const eventsPath = join(dir, 'demo-events.jsonl');
@@ -87,7 +90,10 @@ describe('rptui TUI in tmux', () => {
     // default map: space = cross. Timed release: pressed now, released once auto-repeat is absent.
     const before = Date.now();
     t.send('Space');
-    const press = await waitEvent(eventsPath, (e) => e.event === 'controller' && e.button === 'cross' && e.pressed === true);
+    const press = await waitEvent(
+      eventsPath,
+      (e) => e.event === 'controller' && e.button === 'cross' && e.pressed === true,
+    );
     const latency = press.t - before;
     const release = await waitEvent(
       eventsPath,
@@ -106,7 +112,12 @@ describe('rptui TUI in tmux', () => {
   });
 
   it('registers a second console through the dialog (wrong PIN first), and deleting asks first', async () => {
-    const second = await startSimulator(h, { host: '127.0.0.43', ps5: true, pin: '24681357', name: 'Den-PS5' });
+    const second = await startSimulator(h, {
+      host: '127.0.0.43',
+      ps5: true,
+      pin: '24681357',
+      name: 'Den-PS5',
+    });
     const { term: t } = await startTui('127.0.0.42');
 
     t.send('n');
@@ -166,7 +177,11 @@ describe('rptui TUI in tmux', () => {
   });
 
   it('survives resizing and unknown keys, works in 80x24 without colour, rebinds and saves a key map', async () => {
-    const { term: t, configDir } = await startTui('127.0.0.46', { width: 80, height: 24, env: { NO_COLOR: '1' } });
+    const { term: t, configDir } = await startTui('127.0.0.46', {
+      width: 80,
+      height: 24,
+      env: { NO_COLOR: '1' },
+    });
     const plain = t.capture(true);
     // no colour codes at all: only attributes such as inverse for the selection
     expect(plain).not.toMatch(/\x1b\[[0-9;]*(3[0-7]|4[0-7]|38;5;\d+|48;5;\d+|9[0-7])m/);

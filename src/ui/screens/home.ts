@@ -73,7 +73,8 @@ export class HomeScreen implements Layer {
       // the selection is read after the await: reloads may overlap (a dialog closing also reloads)
       const name = this.pendingSelect ?? this.selected?.name;
       this.profiles = profiles;
-      if (this.pendingSelect && profiles.some((p) => p.name === this.pendingSelect)) this.pendingSelect = undefined;
+      if (this.pendingSelect && profiles.some((p) => p.name === this.pendingSelect))
+        this.pendingSelect = undefined;
       this.loadError = undefined;
       const i = name ? this.profiles.findIndex((p) => p.name === name) : -1;
       this.index = i >= 0 ? i : Math.min(this.index, Math.max(0, this.profiles.length - 1));

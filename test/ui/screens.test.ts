@@ -1,0 +1,342 @@
+// The TUI's screens driven through an in-memory terminal (blessed on PassThrough streams): the
+// stream screen against a scripted session (console messages, stats, input, console lost) and
+// game pad navigation of the home screen through the real PadManager with a scripted pad.
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Profile, type ProfileInput, ProfileStore } from '../../src/client/profiles.js';
+import type {
+  ConsoleMessage,
+  RemotePlaySessionApi,
+  SessionEvents,
+  SessionState,
+  SessionStats,
+} from '../../src/client/session-api.js';
+import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/input/controller-state.js';
+import type { PadInfo } from '../../src/input/gamepad/index.js';
+import { App, type Layer } from '../../src/ui/app.js';
+import { ConsoleMonitor } from '../../src/ui/monitor.js';
+import { HomeScreen } from '../../src/ui/screens/home.js';
+import { StreamScreen } from '../../src/ui/screens/stream.js';
+
+const CROSS = 1 << BUTTONS.indexOf('cross');
+
+function fakeTerminal(cols = 100, rows = 30) {
+  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: cols, rows });
+  output.resume(); // the escape codes are not needed: the screen buffer is read instead
+  return { input, output };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+/** What the screen shows, as text lines. */
+function screenText(app: App): string {
+  const lines = (app.screen as unknown as { lines: [unknown, string][][] }).lines;
+  return lines.map((l) => l.map((c) => c[1]).join('')).join('\n');
+}
+
+async function waitScreen(app: App, pattern: string | RegExp, timeoutMs = 2000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await tick();
+    const s = screenText(app);
+    if (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s)) return s;
+    if (Date.now() > deadline) throw new Error(`screen never showed ${String(pattern)}:\n${s}`);
+  }
+}
+
+const profileInput = (name: string, host: string): ProfileInput => ({
+  name,
+  kind: 'PS5',
+  target: 1000100,
+  host,
+  hostId: 'AABBCCDDEEFF',
+  nickname: `${name}-nick`,
+  registKey: '3132333435363738',
+  rpKey: '00112233445566778899aabbccddeeff',
+  accountId: 'AAAAAAAAAAA=',
+  createdAt: new Date(0).toISOString(),
+  settings: { videoSink: 'none', audioSink: 'none' },
+});
+
+const stats = (kbps: number, fps: number, extra: Partial<SessionStats> = {}): SessionStats => ({
+  video: { frames: 100, recovered: 2, lost: 1, fps, kbps },
+  audio: { frames: 50, lost: 0 },
+  packets: { received: 1000, lost: 3, gmacFailures: 0 },
+  rttMs: 2.5,
+  rumble: 0,
+  uptimeMs: 3000,
+  ...extra,
+});
+
+/** A session that does what the test says and records what the UI asked of it. */
+class ScriptedSession implements RemotePlaySessionApi {
+  private readonly emitter = new EventEmitter();
+  state: SessionState = 'idle';
+  stats = stats(0, 0);
+  readonly controller: ControllerState[] = [];
+  readonly calls: string[] = [];
+
+  on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): this {
+    this.emitter.on(event, listener as (...a: unknown[]) => void);
+    return this;
+  }
+  off<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): this {
+    this.emitter.off(event, listener as (...a: unknown[]) => void);
+    return this;
+  }
+  emit<E extends keyof SessionEvents>(event: E, ...args: Parameters<SessionEvents[E]>): void {
+    this.emitter.emit(event, ...args);
+  }
+  setState(s: SessionState): void {
+    this.state = s;
+    this.emit('state', s);
+  }
+  async start(): Promise<void> {
+    this.setState('requesting');
+    this.setState('streaming');
+    this.emit('streamInfo', {
+      width: 1280,
+      height: 720,
+      fps: 60,
+      codec: 'h264',
+      bitrateKbps: 10000,
+      audio: { sampleRate: 48000, channels: 2, frameSize: 480 },
+      serverType: 'PS5',
+    });
+  }
+  setController(state: ControllerState): void {
+    this.controller.push(state);
+  }
+  sendLoginPin(pin: string): void {
+    this.calls.push(`pin ${pin}`);
+  }
+  keyboardSetText(text: string): void {
+    this.calls.push(`text ${text}`);
+  }
+  keyboardAccept(): void {
+    this.calls.push('accept');
+  }
+  keyboardReject(): void {
+    this.calls.push('reject');
+  }
+  requestIdr(): void {
+    this.calls.push('idr');
+  }
+  async standby(): Promise<void> {
+    this.calls.push('standby');
+    this.close('user', 'standby requested');
+  }
+  async disconnect(): Promise<void> {
+    this.calls.push('disconnect');
+    this.close('user', 'disconnected by the user');
+  }
+  close(code: 'user' | 'console-lost', message: string): void {
+    this.setState('closed');
+    this.emit('closed', { code, message });
+  }
+  console(m: ConsoleMessage): void {
+    this.emit('console', m);
+  }
+}
+
+/** The layer under the stream screen (stands for home). */
+class Base implements Layer {
+  readonly hints = 'base';
+  readonly keys: string[] = [];
+  render(): void {}
+  handleKey(_ch: string | undefined, key: { name?: string }): void {
+    this.keys.push(key.name ?? '');
+  }
+  destroy(): void {}
+}
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function makeApp(opts: Partial<Parameters<typeof App.create>[0]> = {}) {
+  const term = fakeTerminal();
+  const app = await App.create({
+    color: true,
+    gamepad: false,
+    input: term.input,
+    output: term.output,
+    terminal: 'xterm-256color',
+    ...opts,
+  });
+  cleanup.push(() => app.destroy());
+  return { app, term };
+}
+
+describe('stream screen', () => {
+  async function streaming() {
+    const { app, term } = await makeApp();
+    const base = new Base();
+    app.pushScreen(base);
+    const session = new ScriptedSession();
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const profile = (await new ProfileStore(join(dir, 'p.json')).add(
+      profileInput('den', '127.0.0.47'),
+    )) as Profile;
+    const screen = new StreamScreen({
+      app,
+      profile,
+      status: { status: 'ready', misses: 0 },
+      createSession: () => session,
+      env: { RPTUI_CONFIG_DIR: dir },
+    });
+    app.pushScreen(screen);
+    await screen.start();
+    await waitScreen(app, 'streaming');
+    return { app, term, session, screen, base };
+  }
+
+  it('draws stream info, graphs and counters from the session stats', async () => {
+    const { app, session } = await streaming();
+    for (let i = 0; i < 5; i++) session.emit('stats', stats(8000 + i * 100, 59.9));
+    const s = await waitScreen(app, '8.4 Mbit/s');
+    expect(s).toContain('1280x720 @ 60 fps');
+    expect(s).toMatch(/fps\s+59\.9/);
+    expect(s).toMatch(/RTT\s+2\.5 ms/);
+    expect(s).toContain('frames 100 (FEC-recovered 2, lost 1)');
+    expect(s).toContain('GMAC failures 0');
+    expect(s).toMatch(/[▁▂▃▄▅▆▇█]{5}/);
+  });
+
+  it('sends mapped keys to the session as they arrive, hotkeys never', async () => {
+    const { app, term, session } = await streaming();
+    term.input.write(' ');
+    await tick();
+    expect(session.controller.at(-1)?.buttons).toBe(CROSS);
+    // timed release: no auto-repeat follows, so the button goes up again
+    await new Promise((r) => setTimeout(r, 700));
+    expect(session.controller.at(-1)?.buttons).toBe(0);
+    const n = session.controller.length;
+    term.input.write('\x07'); // ctrl+g: graphs off, nothing sent
+    await waitScreen(app, /^(?![\s\S]*bitrate)/);
+    expect(session.controller.length).toBe(n);
+    term.input.write('\x1b[24~'); // F12: not mapped, not a hotkey
+    await tick();
+    expect(session.controller.length).toBe(n);
+    expect(screenText(app)).toContain('streaming');
+  });
+
+  it('asks for the login passcode and types text for the on-screen keyboard', async () => {
+    const { app, term, session } = await streaming();
+    session.console({ type: 'loginPinRequest' });
+    await waitScreen(app, 'Console login');
+    term.input.write('12');
+    term.input.write('\r');
+    await waitScreen(app, 'the passcode is 4 digits');
+    term.input.write('34\r');
+    await tick();
+    expect(session.calls).toContain('pin 1234');
+
+    session.console({ type: 'keyboardOpen', text: 'abc' });
+    await waitScreen(app, 'The console asks for text');
+    term.input.write('de\r');
+    await tick();
+    expect(session.calls.slice(-2)).toEqual(['text abcde', 'accept']);
+    // keys go to the console again afterwards
+    term.input.write(' ');
+    await tick();
+    expect(session.controller.at(-1)?.buttons).toBe(CROSS);
+
+    session.console({ type: 'keyboardOpen', text: '' });
+    await waitScreen(app, 'The console asks for text');
+    term.input.write('\x1b');
+    await waitScreen(app, /^(?![\s\S]*asks for text)/);
+    expect(session.calls.at(-1)).toBe('reject');
+  });
+
+  it('leaves with the exit hotkey and goes back on console lost', async () => {
+    const a = await streaming();
+    a.term.input.write('\x11'); // ctrl+q
+    await waitScreen(a.app, 'left the stream');
+    expect(a.session.calls).toContain('disconnect');
+    expect(a.app.currentScreen).toBe(a.base);
+
+    const b = await streaming();
+    b.session.close('console-lost', 'console lost: no answer for 5 s');
+    const s = await waitScreen(b.app, 'console lost');
+    expect(s).toContain('no answer for 5 s');
+    expect(b.app.currentScreen).toBe(b.base);
+  });
+});
+
+describe('game pad navigation', () => {
+  it('D-pad moves, cross selects, circle goes back, through the real PadManager', async () => {
+    let send: ((s: ControllerState) => void) | undefined;
+    const pad: PadInfo = {
+      id: 'evdev:/dev/input/event9',
+      backend: 'evdev',
+      name: 'Test Pad',
+      family: 'dualshock4',
+      vendorId: 0x054c,
+      productId: 0x09cc,
+      path: '/dev/input/event9',
+      readable: true,
+      rumble: false,
+    };
+    const { app } = await makeApp({
+      gamepad: true,
+      padOptions: {
+        discover: async () => ({ pads: [pad], backends: [] }),
+        open: async (_info, onState) => {
+          send = onState;
+          return { state: IDLE_STATE, close: () => undefined };
+        },
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new ProfileStore(join(dir, 'profiles.json'));
+    await store.add(profileInput('first', '127.0.0.48'));
+    await store.add(profileInput('second', '127.0.0.49'));
+    const connected: string[] = [];
+    let home: HomeScreen | undefined;
+    const monitor = new ConsoleMonitor(
+      () => (home?.list ?? []).map((p) => ({ host: p.host, kind: p.kind })),
+      () => app.render(),
+      { probe: async () => undefined },
+    );
+    cleanup.push(() => monitor.stop());
+    home = new HomeScreen({
+      app,
+      store,
+      monitor,
+      connect: (p) => connected.push(p.name),
+      openSettings: () => undefined,
+      openKeymap: () => undefined,
+      register: { broadcast: false, probeHosts: [] },
+    });
+    app.pushScreen(home);
+    await home.reload();
+    await waitScreen(app, 'pad: Test Pad');
+    expect(send).toBeDefined();
+    const press = (b: (typeof BUTTONS)[number]) => {
+      send?.(withButton(IDLE_STATE, b, true));
+      send?.(IDLE_STATE);
+    };
+    await waitScreen(app, /> first/);
+    press('dpad_down');
+    await waitScreen(app, /> second/);
+    press('cross');
+    expect(connected).toEqual(['second']);
+    // a dialog: circle closes it
+    home.handleKey('r', {});
+    await waitScreen(app, 'Rename "second"');
+    press('circle');
+    await waitScreen(app, /^(?![\s\S]*Rename)/);
+    press('dpad_up');
+    await waitScreen(app, /> first/);
+  });
+});
