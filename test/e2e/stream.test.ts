@@ -167,9 +167,21 @@ describe.each([
     expect(received(ev, 'DISCONNECT')).toHaveLength(1);
     expect(finalStats(ev)[0]).toMatchObject({ gmacFailures: 0 });
 
-    // the same console again, without tampering; it disappears mid-stream
+    // the same console again, without tampering: Ctrl-C ends the stream with a DISCONNECT
     await sim.stop();
     sim = await startSimulator(h, { host, ps5, pin: PIN, state });
+    const interrupted = spawnCli(['connect', 'tv'], { configDir: cfg });
+    const interruptedExit = new Promise<number | null>((resolve) =>
+      interrupted.on('close', (c) => resolve(c)),
+    );
+    await sim.waitFor((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'HEARTBEAT', 10_000);
+    interrupted.kill('SIGINT');
+    expect(await interruptedExit).toBe(0);
+    await sim.waitFor((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
+    await sim.waitFor((e) => e.event === 'session' && e.state === 'ended');
+
+    // then it disappears mid-stream
+    const heartbeatsBefore = received(sim.events(), 'HEARTBEAT').length;
     const client = spawnCli(['connect', 'tv'], { configDir: cfg });
     h.defer(async () => {
       if (client.exitCode === null && client.signalCode === null) client.kill('SIGKILL');
@@ -179,7 +191,14 @@ describe.each([
       stderr += s;
     });
     const exited = new Promise<number | null>((resolve) => client.on('close', (code) => resolve(code)));
-    await sim.waitFor((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'HEARTBEAT', 10_000);
+    await sim.waitFor(
+      (e) =>
+        e.event === 'stream' &&
+        e.dir === 'in' &&
+        e.message === 'HEARTBEAT' &&
+        received(sim.events(), 'HEARTBEAT').length > heartbeatsBefore,
+      10_000,
+    );
     ev = sim.events();
     expect(ev.some((e) => e.event === 'stream' && e.message === 'STREAMINFO')).toBe(true);
     const killedAt = Date.now();
