@@ -90,10 +90,7 @@ async function run(o: TuiOpts): Promise<void> {
         });
         await store.update(profile.name, (p) => ({ ...p, settings: { ...p.settings, ...demoSinks(env) } }));
         await home.reload();
-        app.notify(
-          `demo ready: "${profile.name}" is paired with the simulated console; Enter connects, n registers another`,
-          'ok',
-        );
+        app.notify(`demo ready: "${profile.name}" is paired; Enter streams, n registers another`, 'ok');
       },
     });
   } finally {

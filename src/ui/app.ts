@@ -52,7 +52,7 @@ const LOG_LINES = 500;
 const LOG_PANE_ROWS = 8;
 
 export const GLOBAL_HELP = [
-  '? help (this)          L show/hide the log pane',
+  '? help (F1 inside dialogs)   L show/hide the log pane',
   'Ctrl-C quit (from the home screen; elsewhere it goes back)',
   'Game pad: D-pad moves, Cross selects, Circle goes back',
 ];
@@ -288,7 +288,8 @@ export class App {
     } else this.logPane.hide();
     this.statusLine.setContent(` ${this.status}`);
     const top = this.top;
-    this.hintLine.setContent(` ${top ? esc(top.hints) : ''}  ? help`);
+    const help = this.dialogs.length === 0 ? '  ? help' : top?.help ? '  F1 help' : '';
+    this.hintLine.setContent(` ${top ? esc(top.hints) : ''}${help}`);
     for (const layer of [...this.screens.slice(-1), ...this.dialogs]) this.guard(() => layer.render());
     this.screen.render();
   }
@@ -303,9 +304,13 @@ export class App {
   /** Delivers a key as if typed (the gamepad navigation uses this too). */
   dispatch(ch: string | undefined, key: KeyInfo): void {
     if (this.destroyed) return;
+    if (key.name === 'f1') {
+      this.showHelp(this.top);
+      return;
+    }
     if (this.dialogs.length === 0) {
       if (ch === '?') {
-        this.showHelp();
+        this.showHelp(this.currentScreen);
         return;
       }
       if (ch === 'L') {
@@ -323,8 +328,7 @@ export class App {
     this.render();
   }
 
-  private showHelp(): void {
-    const layer = this.currentScreen;
+  private showHelp(layer: Layer | undefined): void {
     const lines = [...(layer?.help ?? []), '', ...GLOBAL_HELP].map((l) => esc(l));
     this.openDialog(new MessageDialog(this, 'Help', lines));
   }

@@ -35,8 +35,7 @@ export const HOME_HELP = [
 ];
 
 export class HomeScreen implements Layer {
-  readonly hints =
-    '↑↓ select  Enter connect  n register  w wake  s settings  k keys  r rename  d delete  q quit';
+  readonly hints = 'Enter connect  n register  w wake  s settings  r rename  d delete';
   readonly help = HOME_HELP;
   private profiles: Profile[] = [];
   private index = 0;

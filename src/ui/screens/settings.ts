@@ -72,7 +72,7 @@ export class SettingsScreen implements Layer {
     const lines = [t.bold(esc(` Settings of "${this.profile.name}"`)), ''];
     ROWS.forEach((r, i) => {
       const text = `${fitText(r.label, 14)}${fitText(String(this.profile.settings[r.key]), 24)}`;
-      lines.push(i === this.index ? t.selected(`> ${esc(text)}`) : `  ${esc(text)}${t.dim(esc(r.describe))}`);
+      lines.push(i === this.index ? t.selected(`> ${esc(text)}`) : `  ${esc(text)}`);
     });
     lines.push('', t.dim(esc(`  ${ROWS[this.index].describe}`)));
     this.box.setContent(lines.join('\n'));

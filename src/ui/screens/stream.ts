@@ -114,7 +114,7 @@ export class StreamScreen implements Layer, PadConsumer {
 
   get hints(): string {
     const exit = this.keymap?.exitHotkey ?? 'ctrl+q';
-    return `${exit} leave  ctrl+x standby  ctrl+g stats  ctrl+t text  ctrl+l log  other keys go to the console`;
+    return `${exit} leave  ctrl+x standby  ctrl+g graphs  ctrl+t text  ctrl+l log`;
   }
 
   /** Loads the key map, wakes the console if it rests, then starts the session. */
@@ -127,15 +127,18 @@ export class StreamScreen implements Layer, PadConsumer {
       this.keymap = loadKeymap('default', this.o.env);
     }
     this.help.push(
-      `Stream: keys go to the console through the key map "${this.keymap.name}".`,
+      `Keys go to the console through the key map "${this.keymap.name}",`,
+      'except these (unless the key map binds them to a control):',
       '',
-      `${this.keymap.exitHotkey} (or ctrl+c) leave the stream      ctrl+x put the console in standby`,
-      'ctrl+g show/hide the graphs         ctrl+t type text for the console',
-      'ctrl+l show/hide the log pane       ? this help',
-      'A hotkey the key map binds to a control goes to the console instead.',
+      `${this.keymap.exitHotkey}, ctrl+c  leave the stream`,
+      'ctrl+x          put the console in standby (asks first)',
+      'ctrl+g          show/hide the graphs',
+      'ctrl+t          type text for the console',
+      'ctrl+l          show/hide the log pane',
+      '?               this help',
       '',
-      'Without the kitty keyboard protocol a held key is released when its auto-repeat stops',
-      `(${this.keymap.releaseTimeoutMs} ms after the last repeat).`,
+      'Without the kitty keyboard protocol a held key counts as released',
+      `${this.keymap.releaseTimeoutMs} ms after its last auto-repeat.`,
     );
     this.enterGameInput();
     try {
@@ -240,8 +243,11 @@ export class StreamScreen implements Layer, PadConsumer {
     const lost = delta(st.packets.lost, prev?.packets.lost);
     const got = delta(st.packets.received, prev?.packets.received);
     g.loss.push(got + lost > 0 ? (100 * lost) / (got + lost) : 0);
-    g.fec.push(delta(st.video.recovered, prev?.video.recovered));
-    g.lost.push(delta(st.video.lost, prev?.video.lost));
+    // per second, whatever the stats cadence
+    const dt = prev ? st.uptimeMs - prev.uptimeMs : 0;
+    const perSecond = (n: number) => (dt > 0 ? (n * 1000) / dt : 0);
+    g.fec.push(perSecond(delta(st.video.recovered, prev?.video.recovered)));
+    g.lost.push(perSecond(delta(st.video.lost, prev?.video.lost)));
     g.rtt.push(st.rttMs);
     this.o.app.render();
   }
@@ -552,8 +558,8 @@ export class StreamScreen implements Layer, PadConsumer {
         row('bitrate', formatKbps(g.kbps.last), g.kbps),
         row('fps', g.fps.last.toFixed(1), g.fps, info?.fps),
         row('loss', `${g.loss.last.toFixed(1)} %`, g.loss),
-        row('FEC', `${g.fec.last}/0.5s`, g.fec),
-        row('lost', `${g.lost.last} frames`, g.lost),
+        row('FEC fixes', `${g.fec.last.toFixed(1)}/s`, g.fec),
+        row('lost', `${g.lost.last.toFixed(1)} fr/s`, g.lost),
         row('RTT', `${g.rtt.last.toFixed(1)} ms`, g.rtt),
         '',
       );
