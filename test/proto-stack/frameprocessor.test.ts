@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { RptuiError } from '../../src/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
@@ -329,6 +330,43 @@ describe('fuzz', () => {
       { numRuns: 300 },
     );
   });
+  it('mutated datagrams: parse errors are typed, whatever parses never throws in the processor', () => {
+    const { frames } = clip('testsrc-720p60.h265', 'hevc');
+    const wire = frames
+      .slice(0, 8)
+      .flatMap((f, i) => packetizeVideoFrame(i + 1, f, { unitSize: 200, fecRatio: 0.3, version: 12 }))
+      .map((u, i) => formatAvPacket({ ...u.fields, packetIndex: i }, u.data));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(wire.length - 1), fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          maxLength: 30,
+        }),
+        fc.array(fc.nat(wire.length - 1), { maxLength: 10 }),
+        (muts, cuts) => {
+          const copy = wire.map((w) => Uint8Array.from(w));
+          for (const [i, pos, v] of muts) copy[i][pos % copy[i].length] = v;
+          const fp = new FrameProcessor({ codec: 'hevc' });
+          let parsed = 0;
+          copy.forEach((b, i) => {
+            const bytes = cuts.includes(i) ? b.subarray(0, b.length >> 1) : b;
+            let p: ReturnType<typeof parseAvPacket>;
+            try {
+              p = parseAvPacket(bytes, 12);
+            } catch (e) {
+              expect(e).toBeInstanceOf(RptuiError);
+              return;
+            }
+            parsed++;
+            fp.push(p, i);
+          });
+          fp.poll(1e6);
+          expect(fp.stats(1e6).packetsReceived).toBe(parsed);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('mutated unit headers of a real stream never throw', () => {
     const { frames } = clip('testsrc-720p60.h264', 'h264');
     const units = frames
