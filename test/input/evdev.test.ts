@@ -157,6 +157,50 @@ describe('evdev backend on recorded input_event streams', () => {
     expect(pressedButtons(states[0])).toEqual(['cross']);
   });
 
+  it('rumbles a Sony pad on USB through its hidraw node with a plain write', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-hidraw-'));
+    try {
+      const hidraw = join(dir, 'hidraw3');
+      writeFileSync(hidraw, '');
+      const path = join(repoRoot, 'test', 'fixtures', 'evdev', 'dualshock4-usb.events');
+      const info = {
+        path,
+        name: 'DS4',
+        vendorId: 0x054c,
+        productId: 0x09cc,
+        bustype: 3,
+        family: 'dualshock4' as const,
+      };
+      const usb = new EvdevPad(
+        { ...info, hidraw },
+        () => {},
+        () => {},
+      );
+      expect(usb.rumble(200, 50)).toBe(true);
+      usb.close();
+      const written = new Uint8Array(readFileSync(hidraw));
+      expect([written.length, written[0], written[1], written[4], written[5]]).toEqual([
+        32, 0x05, 0x01, 50, 200,
+      ]);
+      const bt = new EvdevPad(
+        { ...info, bustype: 5, hidraw },
+        () => {},
+        () => {},
+      );
+      expect(bt.rumble(1, 1)).toBe(false); // Bluetooth reports need a CRC: not sent
+      bt.close();
+      const none = new EvdevPad(
+        info,
+        () => {},
+        () => {},
+      );
+      expect(none.rumble(1, 1)).toBe(false);
+      none.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('parses struct fields, including negative values and timestamps', () => {
     const evs = [{ sec: 1700000000, usec: 999999, type: 3, code: 0, value: -32768 }];
     expect(new InputEventParser(24).feed(encodeInputEvents(evs, 24))).toEqual(evs);
@@ -239,6 +283,9 @@ describe('sysfs discovery', () => {
   );
   device('event10', 'Microsoft X-Box One S pad', '045e', '02ea', '7cdb000000000000 0 0 0 0');
   device('event5', 'Sony Interactive Entertainment Wireless Controller Motion Sensors', '054c', '09cc', '');
+  // event3/device/device is the HID device; its hidraw/ lists the raw node
+  mkdirSync(join(root, 'event3', 'device', 'device', 'hidraw', 'hidraw3'), { recursive: true });
+  mkdirSync(join(root, 'event10', 'device', 'device', 'hidraw', 'hidraw7'), { recursive: true });
 
   it('lists only game pads, with ids and family', () => {
     const pads = listEvdevPads(root, '/dev/input');
@@ -246,8 +293,10 @@ describe('sysfs discovery', () => {
       ['/dev/input/event3', 'dualshock4', 0x054c, 0x09cc],
       ['/dev/input/event10', 'xbox', 0x045e, 0x02ea],
     ]);
-    // the DS4's touchpad and motion devices travel with it
+    // the DS4's touchpad and motion devices and its hidraw node travel with it
     expect([pads[0].touchpad, pads[0].motion]).toEqual(['/dev/input/event4', '/dev/input/event5']);
+    expect(pads[0].hidraw).toBe('/dev/hidraw3');
+    expect(pads[1].hidraw).toBeUndefined();
     expect([pads[1].touchpad, pads[1].motion]).toEqual([undefined, undefined]);
     expect(listEvdevPads(join(root, 'missing'))).toEqual([]);
   });

@@ -9,10 +9,21 @@
  *
  * Limits of going without ioctl: axis ranges (EVIOCGABS) are not readable, so each pad family
  * has its known ranges; force feedback needs EVIOCSFF to upload an effect before it can be played,
- * so rumble is not possible here (the manager counts it instead); after SYN_DROPPED the state
+ * so FF_RUMBLE is not possible here. Sony pads on USB rumble anyway: their hidraw node takes the
+ * output report with a plain write. After SYN_DROPPED the state
  * cannot be re-read (EVIOCGKEY) and catches up with the next events.
  */
-import { createReadStream, existsSync, type ReadStream, readdirSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  openSync,
+  type ReadStream,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Vec3 } from '../../proto-stack/feedback.js';
 import {
@@ -29,6 +40,7 @@ import {
   withTouch,
   withTrigger,
 } from '../controller-state.js';
+import { rumbleReport } from './hid.js';
 import {
   type AxisRange,
   applyStick,
@@ -46,6 +58,7 @@ import {
 export const EV_SYN = 0x00;
 export const EV_KEY = 0x01;
 export const EV_ABS = 0x03;
+export const BUS_USB = 0x03;
 export const SYN_REPORT = 0;
 export const SYN_DROPPED = 3;
 export const BTN_SOUTH = 0x130;
@@ -313,6 +326,8 @@ export interface EvdevDeviceInfo {
   /** The touchpad and motion-sensor devices of the same pad (Sony pads). */
   touchpad?: string;
   motion?: string;
+  /** The pad's /dev/hidrawN (Sony pads): output reports written there make it rumble. */
+  hidraw?: string;
 }
 
 /** DualShock 4 touch y runs to 941 like the protocol; DualSense to 1079. */
@@ -441,6 +456,16 @@ interface SysfsInput {
   uniq: string;
   phys: string;
   isPad: boolean;
+  hidraw: string | undefined;
+}
+
+/** hidrawN of the HID device an input device belongs to (sysfs: event/device/device/hidraw/). */
+function hidrawOf(sysRoot: string, event: string): string | undefined {
+  try {
+    return readdirSync(join(sysRoot, event, 'device', 'device', 'hidraw')).find((h) => /^hidraw\d+$/.test(h));
+  } catch {
+    return undefined;
+  }
 }
 
 function readSysfsInputs(sysRoot: string): SysfsInput[] {
@@ -464,6 +489,7 @@ function readSysfsInputs(sysRoot: string): SysfsInput[] {
         uniq: readText(join(dev, 'uniq')) ?? '',
         phys: readText(join(dev, 'phys')) ?? '',
         isPad: hasCapability(readText(join(dev, 'capabilities', 'key')) ?? '', BTN_GAMEPAD),
+        hidraw: hidrawOf(sysRoot, event),
       };
     });
 }
@@ -492,15 +518,19 @@ export function listEvdevPads(sysRoot = '/sys/class/input', devRoot = '/dev/inpu
       used.add(s.event);
       return join(devRoot, s.event);
     };
+    const family = padFamily(d.vendorId, d.productId, d.name);
     out.push({
       path: join(devRoot, d.event),
       name: d.name,
       vendorId: d.vendorId,
       productId: d.productId,
       bustype: d.bustype,
-      family: padFamily(d.vendorId, d.productId, d.name),
+      family,
       touchpad: sibling('Touchpad'),
       motion: sibling('Motion Sensors'),
+      ...(d.hidraw && family !== 'generic' && family !== 'xbox'
+        ? { hidraw: join(devRoot, '..', d.hidraw) }
+        : {}),
     });
   }
   return out;
@@ -533,6 +563,7 @@ export class EvdevPad {
   private readonly motion: EvdevMotionState | undefined;
   private combined: ControllerState = IDLE_STATE;
   private closed = false;
+  private hidrawFd: number | undefined;
 
   constructor(
     readonly info: EvdevDeviceInfo,
@@ -587,8 +618,34 @@ export class EvdevPad {
     return this.combined;
   }
 
+  /**
+   * Rumble through the pad's hidraw node: a plain write of the USB output report, no ioctl
+   * needed. Returns false when there is none, the pad is on Bluetooth (its reports need a CRC and
+   * a mode switch), or the node is not writable.
+   */
+  rumble(strong: number, weak: number): boolean {
+    const report =
+      this.info.hidraw && rumbleReport(this.info.family, this.info.bustype === BUS_USB, strong, weak);
+    if (!report || this.closed) return false;
+    try {
+      this.hidrawFd ??= openSync(this.info.hidraw!, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(this.hidrawFd, report);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   close(): void {
     this.closed = true;
     for (const s of this.streams) s.destroy();
+    if (this.hidrawFd !== undefined) {
+      try {
+        closeSync(this.hidrawFd);
+      } catch {
+        // already gone
+      }
+      this.hidrawFd = undefined;
+    }
   }
 }

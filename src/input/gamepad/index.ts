@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { type ControllerState, IDLE_STATE } from '../controller-state.js';
-import { type EvdevDeviceInfo, EvdevPad, listEvdevPads } from './evdev.js';
+import { BUS_USB, type EvdevDeviceInfo, EvdevPad, listEvdevPads } from './evdev.js';
 import { HidPad, type HidPadInfo, listHidPads, loadNodeHid } from './hid.js';
 import { DEFAULT_DEAD_ZONE, type PadFamily } from './mapping.js';
 import {
@@ -34,6 +34,9 @@ export interface PadInfo {
   /** evdev: the pad's touchpad and motion-sensor devices, when it has them. */
   touchpad?: string;
   motion?: string;
+  /** evdev: the Sony pad's hidraw node (rumble) and its bus (3 = USB, 5 = Bluetooth). */
+  hidraw?: string;
+  bustype?: number;
 }
 
 export interface BackendStatus {
@@ -59,6 +62,15 @@ const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 function readable(path: string): boolean {
   try {
     accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
     return true;
   } catch {
     return false;
@@ -106,7 +118,7 @@ export async function discoverPads(opts: DiscoverOptions = {}): Promise<Discover
       backend: 'evdev',
       available: true,
       detail:
-        'reads /dev/input/event* (pads, their touchpad and motion devices); no rumble (needs an ioctl Node cannot make)' +
+        'reads /dev/input/event* (pads, their touchpad and motion devices); rumble only for Sony pads on USB with a writable /dev/hidraw* (FF_RUMBLE needs an ioctl Node cannot make)' +
         (denied ? `; ${denied} pad(s) not readable: add your user to the "input" group` : ''),
     });
   }
@@ -140,9 +152,11 @@ function evdevPadInfo(d: EvdevDeviceInfo): PadInfo {
     productId: d.productId,
     path: d.path,
     readable: readable(d.path),
-    rumble: false,
+    rumble: d.hidraw !== undefined && d.bustype === BUS_USB && writable(d.hidraw),
+    bustype: d.bustype,
     ...(d.touchpad ? { touchpad: d.touchpad } : {}),
     ...(d.motion ? { motion: d.motion } : {}),
+    ...(d.hidraw ? { hidraw: d.hidraw } : {}),
   };
 }
 
@@ -305,10 +319,11 @@ async function openPad(
         name: info.name,
         vendorId: info.vendorId,
         productId: info.productId,
-        bustype: 0,
+        bustype: info.bustype ?? 0,
         family: info.family,
         touchpad: info.touchpad,
         motion: info.motion,
+        hidraw: info.hidraw,
       },
       onState,
       onClose,
