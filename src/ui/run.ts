@@ -78,13 +78,25 @@ export async function runTui(o: TuiOptions): Promise<void> {
   const handle = { app, home };
   const ready = o.onReady?.(handle).catch((err) => app.showError('Start-up', err));
   const stop = () => void app.quit();
+  // a bug outside the UI's guards must not leave the terminal in raw mode on the alternate screen
+  const fatal = (err: unknown) => {
+    try {
+      app.screen.destroy();
+    } catch {
+      // the terminal is restored as far as it goes
+    }
+    process.stderr.write(`rptui: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(70);
+  };
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
+  process.on('uncaughtException', fatal);
   try {
     await app.waitForQuit();
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGHUP', stop);
+    process.off('uncaughtException', fatal);
     await ready;
     await app.destroy();
   }

@@ -176,6 +176,40 @@ describe('rptui TUI in tmux', () => {
     expect(row(lost, 'PS5-sim')).toContain('ready');
   });
 
+  it('wakes a paired console that rests', async () => {
+    const dir = h.tempDir('rptui-ui-sim-');
+    const state = join(dir, 'state.json');
+    const first = await startSimulator(h, {
+      host: '127.0.0.49',
+      ps5: true,
+      pin: '13572468',
+      name: 'Sleepy',
+      state,
+    });
+    const { term: t } = await startTui('127.0.0.48');
+    t.send('n');
+    await t.waitFor('Register a console');
+    t.type('127.0.0.49');
+    t.send('Enter');
+    t.type('13572468');
+    t.send('Enter', 'Enter', 'Enter', 'Enter');
+    await t.waitFor((s) => /Sleepy\s+PS5\s+127\.0\.0\.49\s+ready/.test(s), 15_000);
+    await first.stop();
+    const resting = await startSimulator(h, {
+      host: '127.0.0.49',
+      ps5: true,
+      pin: '13572468',
+      state,
+      standby: true,
+      args: ['--boot-time', '500'],
+    });
+    await t.waitFor((s) => /Sleepy\s+PS5\s+127\.0\.0\.49\s+standby/.test(s), 15_000);
+    t.send('w');
+    await t.waitFor('"Sleepy" woke up', 15_000);
+    await resting.waitFor((e) => e.event === 'wake');
+    await t.waitFor((s) => /Sleepy\s+PS5\s+127\.0\.0\.49\s+ready/.test(s), 10_000);
+  });
+
   it('survives resizing and unknown keys, works in 80x24 without colour, rebinds and saves a key map', async () => {
     const { term: t, configDir } = await startTui('127.0.0.46', {
       width: 80,
@@ -217,9 +251,19 @@ describe('rptui TUI in tmux', () => {
     t.send('Escape');
     await t.waitFor('keys mine');
 
+    // settings: 1080p for this profile, used by the next connect
+    t.send('s');
+    await t.waitFor('Settings of "PS5-sim"');
+    t.send('Enter');
+    await t.waitFor('> 720p');
+    t.send('Down', 'Enter');
+    await t.waitFor('resolution = 1080p');
+    t.send('Escape');
+    await t.waitFor('stream: 1080p 60 fps');
+
     // stream screen: unknown keys, resizes, then leave
     t.send('Enter');
-    await t.waitFor('streaming', 10_000);
+    await t.waitFor((s) => s.includes('streaming') && s.includes('1920x1080 @ 60 fps'), 10_000);
     t.send('F7', 'C-]', 'M-q', 'BTab');
     t.resize(50, 12);
     t.resize(120, 40);
