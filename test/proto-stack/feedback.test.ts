@@ -209,8 +209,10 @@ describe('feedback packets', () => {
       (x: { name: string }) => x.name === 'encrypt_feedback_state_local',
     );
     const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.secret));
-    // The vector encrypts at key stream position 179 = header key_pos + 16, so key_pos is 163.
-    const keyPos = c.inputs.chiaki_key_pos - 16;
+    // The vector's key position counts the +16 block in (its key stream starts at 163 + 16 = 179),
+    // so it is exactly the key_pos our header carries.
+    const keyPos = c.inputs.pyremoteplay_key_pos;
+    expect(keyPos).toBe(163);
     const p = formatFeedbackPacket('state', 0, fromHex(c.inputs.plaintext), crypt, keyPos);
     expect(toHex(p.subarray(12))).toBe(c.expected.ciphertext);
     expect(toHex(p.subarray(4, 8))).toBe('000000a3');
