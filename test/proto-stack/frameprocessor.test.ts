@@ -12,6 +12,7 @@ import {
 } from '../../src/media/annexb.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { fecDecode } from '../../src/proto-stack/fec.js';
 import {
   FrameProcessor,
   packetizeVideoFrame,
@@ -301,6 +302,66 @@ describe('takion.json real_video_v9 through the frame processor', () => {
     // unit 0 of frame 1 carries 105 bytes (2 padding-field bytes + 103 frame bytes)
     expect(first.bytes.length).toBe(103);
     expect(ev.filter((e) => e.type === 'corrupt')).toEqual([]);
+  });
+});
+
+describe('packetizeVideoFrame against the real console (takion.json real_video_v9)', () => {
+  it('frames 1 and 2: same unit boundaries, padding fields, unit size and FEC unit, byte for byte', () => {
+    const c = loadVectors('takion').cases.find((x: { name: string }) => x.name === 'real_video_v9');
+    const pk = c.expected.packets as { decrypted_data: string; derived: { frame_index: number } }[];
+    for (const frameIndex of [1, 2]) {
+      const units = pk
+        .filter((p) => p.derived.frame_index === frameIndex)
+        .map((p) => fromHex(p.decrypted_data));
+      const k = units.length - 1; // both frames carry one FEC unit, last
+      const annexB = concatBytes(...units.slice(0, k).map((u) => u.subarray(2)));
+      const out = packetizeVideoFrame(frameIndex, annexB, { unitSize: 1400, fecRatio: 0.05, version: 9 });
+      expect(out.length).toBe(units.length);
+      out.forEach((o, i) => {
+        expect(toHex(o.data)).toBe(toHex(units[i]));
+        expect([o.fields.unitIndex, o.fields.unitsTotal, o.fields.fecUnits]).toEqual([i, k + 1, 1]);
+      });
+    }
+  });
+});
+
+describe('packetizeVideoFrame against fec.json (64 real PS4 frames)', () => {
+  it('rebuilds every frame with the console unit size, layout and FEC units', () => {
+    const cases = loadVectors('fec').cases as {
+      k: number;
+      m: number;
+      unit_size: number;
+      erasures: number[];
+      units: string[];
+    }[];
+    let checkedFec = 0;
+    for (const c of cases) {
+      const units = c.units.map((h) => fromHex(h));
+      const src = units.slice(0, c.k).map((u) => {
+        const padded = new Uint8Array(c.unit_size);
+        padded.set(u.subarray(0, c.unit_size));
+        return padded;
+      });
+      // erased source units are rebuilt with FEC first (the capture lost them)
+      const present: (Uint8Array | undefined)[] = [...src, ...units.slice(c.k)];
+      for (const e of c.erasures) present[e] = undefined;
+      const sources = fecDecode(present, c.k, c.m);
+      const annexB = concatBytes(...sources.map((u) => u.subarray(2, c.unit_size - ((u[0] << 8) | u[1]))));
+      const out = packetizeVideoFrame(1, annexB, { unitSize: 1400, fecRatio: c.m / c.k, version: 9 });
+      expect(out.length).toBe(c.k + c.m);
+      for (let i = 0; i < c.k; i++) {
+        const padded = new Uint8Array(c.unit_size);
+        padded.set(out[i].data);
+        expect(toHex(padded)).toBe(toHex(sources[i]));
+      }
+      for (let i = c.k; i < c.k + c.m; i++) {
+        expect(out[i].data.length).toBe(c.unit_size);
+        if (c.erasures.includes(i)) continue;
+        expect(toHex(out[i].data)).toBe(toHex(units[i].subarray(0, c.unit_size)));
+        checkedFec++;
+      }
+    }
+    expect(checkedFec).toBeGreaterThan(50);
   });
 });
 
