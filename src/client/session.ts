@@ -261,6 +261,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       const crypt = RpCrypt.forSession(this.target, nonce, fromHex(this.opts.rpKey));
       this.setState('ctrl');
       await this.openUdp();
+      if (this.isClosed()) return this.startPromise;
       await this.openCtrl(crypt);
     } catch (e) {
       this.finish({ code: 'error', message: errorMessage(e), error: asRptuiError(e) });
@@ -325,8 +326,16 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     });
     // A connected UDP socket reports ICMP "port unreachable" as an error: the console's silence
     // is judged by Takion's timeout, so such errors are only worth a warning.
-    sock.on('error', (err) => this.emit('warning', `UDP ${TAKION_PORT}: ${err.message}`));
+    let warned = false;
+    sock.on('error', (err) => {
+      if (!warned) this.emit('warning', `UDP ${TAKION_PORT}: ${err.message}`);
+      warned = true;
+    });
     sock.on('message', (msg) => this.onDatagram(new Uint8Array(msg)));
+    if (this.isClosed()) {
+      sock.close(); // disconnect() came while the socket was being opened
+      return;
+    }
     this.udp = sock;
   }
 
@@ -873,8 +882,13 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     this.takion?.close();
     this.ctrlSock?.removeAllListeners('close');
     this.ctrlSock?.removeAllListeners('data');
-    this.ctrlSock?.on('error', () => {});
-    this.ctrlSock?.destroy();
+    const sock = this.ctrlSock;
+    sock?.on('error', () => {});
+    if (sock && reason.code === 'user') {
+      // end(), not destroy(): a GOTO_BED written just before must still reach the console
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref();
+    } else sock?.destroy();
     try {
       this.udp?.close();
     } catch {

@@ -21,7 +21,7 @@ import { hintFor } from '../client/net.js';
 import { AuthError, NetworkError, ParseError, RptuiError } from '../errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { parseCongestion } from '../proto-stack/congestion.js';
-import { CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js';
+import { CTRL, CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js';
 import { Ecdh } from '../proto-stack/ecdh.js';
 import { FeedbackConsoleDecoder } from '../proto-stack/feedback.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
@@ -523,7 +523,13 @@ class ConsoleSession {
         return;
       case 'received':
         if (e.name === 'HEARTBEAT_REP') this.counts.ctrlHeartbeatsIn++;
-        ev.emit('ctrl', { dir: 'in', message: e.name, ...(e.detail ?? {}) });
+        ev.emit(
+          'ctrl',
+          { dir: 'in', message: e.name, ...(e.detail ?? {}) },
+          e.msgType === CTRL.GOTO_BED ? '  ctrl <- GOTO_BED: going to rest mode' : undefined,
+        );
+        // rest mode: discovery says standby and only a paired client's WAKEUP brings it back
+        if (e.msgType === CTRL.GOTO_BED) this.sim.power = 'standby';
         return;
       case 'warning':
         ev.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);

@@ -212,6 +212,17 @@ describe('refusals and limits (PS5 on 127.0.0.14)', () => {
     expect(events.find((e) => e.event === 'stats' && e.final)?.gmacFailures).toBe(0);
   });
 
+  it('standby(): GOTO_BED puts the console to rest, then the session closes cleanly', async () => {
+    const { sim, events } = await console_(host, 'PS5');
+    const { s, log } = session(host, 1000100);
+    await s.start();
+    await s.standby();
+    expect(log.closed).toEqual([{ code: 'user', message: 'standby requested (console goes to rest mode)' }]);
+    await until(() => sim.power === 'standby');
+    expect(events.some((e) => e.event === 'ctrl' && e.message === 'GOTO_BED')).toBe(true);
+    await until(() => streamIn(events, 'DISCONNECT').length === 1);
+  });
+
   it('reports "console lost" when the console stops, and rejects bad options up front', async () => {
     const { sim } = await console_(host, 'PS5');
     const { s, log } = session(host, 1000100);
