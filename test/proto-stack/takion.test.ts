@@ -457,7 +457,7 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(verifyGmac(ack, pair.client.localCrypt as GkCrypt, 0)).toBe(true);
   });
 
-  it('BANG flow with its ack lost: the untagged resend fails GMAC once and is re-acked', () => {
+  it('BANG flow with its ack lost: the untagged resend is a duplicate (not a GMAC failure) and is re-acked', () => {
     const pair = new TakionPair();
     pair.connect();
     const hk = new Uint8Array(16).fill(1);
@@ -471,7 +471,8 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(pair.console.inFlightCount).toBe(1);
     pair.advance(200);
     expect(pair.console.stats.retransmits).toBe(1);
-    expect(pair.client.stats.gmacFailures).toBe(1);
+    expect(pair.client.stats.gmacFailures).toBe(0);
+    expect(pair.client.stats.duplicates).toBe(1);
     expect(pair.console.inFlightCount).toBe(0);
     expect(pair.console.stats.gmacFailures).toBe(0);
     expect(pair.messages('client').map((m) => m.payload)).toEqual([bytes(12)]); // exactly once
