@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { discoverPads } from '../input/gamepad/index.js';
+import { discoverPads, hex4 } from '../input/gamepad/index.js';
 import { formatTable } from './discover.js';
 
 const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
-const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 export const register = (program: Command): void => {
   program

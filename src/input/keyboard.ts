@@ -11,6 +11,7 @@
  * press holds for `initialHoldMs` (the OS waits that long before repeating), each repeat extends
  * the hold by `releaseTimeoutMs`. Sticks and triggers can instead toggle on each fresh press.
  */
+import { concatBytes } from '../proto-stack/bytes.js';
 import {
   BUTTONS,
   type ButtonName,
@@ -107,7 +108,7 @@ export class TerminalInputDecoder {
   private pendingSince = 0;
 
   feed(bytes: Uint8Array, now: number): TerminalEvent[] {
-    const buf = this.pending.length ? concat(this.pending, bytes) : bytes;
+    const buf = this.pending.length ? concatBytes(this.pending, bytes) : bytes;
     const out: TerminalEvent[] = [];
     const rest = this.parse(buf, out);
     if (rest < buf.length) {
@@ -223,13 +224,6 @@ function csiEvent(params: string, finalChar: string): TerminalEvent | undefined 
   } else if (finalChar === 'Z') return key('tab', { ...mods, shift: true }, type, true);
   else name = LETTER_KEYS.get(finalChar);
   return name ? key(name, mods, type, true) : undefined;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

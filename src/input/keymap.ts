@@ -5,12 +5,15 @@
  * a bad entry is a ConfigError naming the file and the key.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { configDir } from '../client/config-dir.js';
 import { ConfigError } from '../errors.js';
 import { CONTROLS, type Control, isControl } from './controller-state.js';
+
+/** The config dir is shared with profiles; re-exported for key map users. */
+export { configDir };
 
 export type StickMode = 'hold' | 'toggle';
 
@@ -188,12 +191,6 @@ export function loadKeymapFile(path: string): Keymap {
     throw new ConfigError(`key map ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   return parseKeymap(json, path, basename(path).replace(/\.json$/, ''));
-}
-
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.RPTUI_CONFIG_DIR) return resolve(env.RPTUI_CONFIG_DIR);
-  if (env.XDG_CONFIG_HOME) return join(resolve(env.XDG_CONFIG_HOME), 'rptui');
-  return join(homedir(), '.config', 'rptui');
 }
 
 /** config/keymaps of the installation (works from src/ under tsx and from the dist/ bundle). */

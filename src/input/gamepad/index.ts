@@ -57,7 +57,8 @@ export interface DiscoverOptions {
   devRoot?: string;
 }
 
-const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+/** USB vendor / product id as printed by lsusb. */
+export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 function readable(path: string): boolean {
   try {
