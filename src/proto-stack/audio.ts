@@ -219,6 +219,45 @@ export class AudioReceiver {
   }
 }
 
+/**
+ * Grows an Opus packet to exactly `size` bytes without changing what it decodes to, using the
+ * padding of a code-3 packet (RFC 6716 §3.2.5), so variable-bitrate packets fit fixed-size units.
+ */
+export function padOpusPacket(packet: Uint8Array, size: number): Uint8Array {
+  const len = packet.length;
+  if (len === size) return packet;
+  if (len < 1 || size < len || size > 255)
+    throw new UsageError(`cannot pad a ${len}-byte Opus packet to ${size} bytes`);
+  const toc = packet[0];
+  const code = toc & 3;
+  let count: number; // frame count byte without the padding flag
+  let body: Uint8Array; // what follows the frame count byte (and the padding length)
+  if (code === 0) {
+    count = 1;
+    body = packet.subarray(1);
+  } else if (code === 1) {
+    count = 2;
+    body = packet.subarray(1);
+  } else if (code === 2) {
+    count = 0x80 | 2; // the first frame's length bytes stay where code 3 VBR expects them
+    body = packet.subarray(1);
+  } else {
+    throw new UsageError('cannot pad an Opus packet that already uses code 3 framing');
+  }
+  const out = new Uint8Array(size);
+  out[0] = (toc & ~3) | 3;
+  if (size === len + 1) {
+    out[1] = count;
+    out.set(body, 2);
+    return out;
+  }
+  // size <= 255 keeps the padding below 255 bytes, so one length byte says how much
+  out[1] = count | 0x40;
+  out[2] = size - len - 2;
+  out.set(body, 3);
+  return out;
+}
+
 export interface PacketizeAudioOptions {
   version: AvVersion;
   /** frame_index of frames[0]. */
@@ -240,9 +279,10 @@ export interface AudioPacketOut {
 }
 
 /**
- * Builds the AUDIO packets a console would send for a run of equal-size frames (constant-bitrate
- * Opus packets, at most 255 bytes). Before the first frame there is nothing to repeat, so those
- * copies repeat the packet's own first frame.
+ * Builds the AUDIO packets a console would send for a run of Opus frames (at most 255 bytes each).
+ * The unit size is the largest frame; shorter Opus frames are padded to it (padOpusPacket), other
+ * payloads (haptics PCM) must all have that size. Before the first frame there is nothing to
+ * repeat, so those copies repeat the packet's own first frame.
  */
 export function packetizeAudio(frames: Uint8Array[], opts: PacketizeAudioOptions): AudioPacketOut[] {
   const src = opts.sourceUnits ?? 1;
@@ -254,21 +294,28 @@ export function packetizeAudio(frames: Uint8Array[], opts: PacketizeAudioOptions
   if (opts.haptics && opts.version !== 12)
     throw new UsageError('haptics audio exists only in v12 (PS5) streams');
   if (frames.length === 0) return [];
-  const size = frames[0].length;
-  if (size < 1 || size > 255 || frames.some((f) => f.length !== size))
+  let size = 0;
+  for (const f of frames) size = Math.max(size, f.length);
+  let units = frames;
+  if (size > 255 || frames.some((f) => f.length === 0))
     throw new UsageError(
-      'audio frames must all have the same size of 1..255 bytes',
-      'encode Opus in constant-bitrate mode (e.g. ffmpeg -c:a libopus -vbr off)',
+      'audio frames must be 1..255 bytes (one AV audio unit each)',
+      'encode Opus at a lower bitrate or with shorter frames (e.g. ffmpeg -c:a libopus -b:a 64k)',
     );
+  if (frames.some((f) => f.length !== size)) {
+    // Padding needs one spare byte; a frame exactly one byte short gets code-3 framing instead.
+    if (opts.haptics) throw new UsageError('haptics PCM blocks must all have the same size');
+    units = frames.map((f) => padOpusPacket(f, size));
+  }
   const out: AudioPacketOut[] = [];
   const firstPacket = opts.firstPacketIndex ?? 0;
-  for (let pos = 0, n = 0; pos < frames.length; pos += src, n++) {
+  for (let pos = 0, n = 0; pos < units.length; pos += src, n++) {
     const data = new Uint8Array(size * (src + fec));
     // A short last packet repeats the final frame rather than inventing audio.
-    for (let i = 0; i < src; i++) data.set(frames[Math.min(pos + i, frames.length - 1)], i * size);
+    for (let i = 0; i < src; i++) data.set(units[Math.min(pos + i, units.length - 1)], i * size);
     for (let j = 0; j < fec; j++) {
       const back = pos - fec + j;
-      data.set(frames[back >= 0 ? back : pos], (src + j) * size);
+      data.set(units[back >= 0 ? back : pos], (src + j) * size);
     }
     out.push({
       fields: {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
 import { readOggOpus } from '../../src/media/ogg.js';
 import { OpusPcmDecoder, wavHeader } from '../../src/media/opus.js';
-import { AudioReceiver, packetizeAudio } from '../../src/proto-stack/audio.js';
+import { AudioReceiver, packetizeAudio, padOpusPacket } from '../../src/proto-stack/audio.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { toHex } from '../../src/proto-stack/bytes.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
@@ -111,6 +111,18 @@ describe('Opus decode', () => {
     const x = left(all).subarray(4800, 4800 + 48000);
     const at1k = goertzel(x, 1000, 48000);
     for (const f of [500, 800, 1200, 2000]) expect(at1k).toBeGreaterThan(20 * goertzel(x, f, 48000));
+  });
+
+  it('padded Opus packets (variable-bitrate sources in fixed units) decode to the same PCM', async () => {
+    const plain = await OpusPcmDecoder.create();
+    const padded = await OpusPcmDecoder.create();
+    for (const p of packets.slice(0, 30)) {
+      const a = plain.decode(p);
+      const b = padded.decode(padOpusPacket(p, 200));
+      expect(Buffer.compare(a, b)).toBe(0);
+    }
+    plain.free();
+    padded.free();
   });
 
   it('writes a canonical 44-byte WAV header', () => {

@@ -6,6 +6,7 @@ import {
   AudioReceiver,
   formatAudioHeader,
   packetizeAudio,
+  padOpusPacket,
   parseAudioHeader,
 } from '../../src/proto-stack/audio.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
@@ -115,10 +116,23 @@ describe('AudioReceiver', () => {
     expect(rx.stats().framesReceived).toBe(0);
   });
 
+  it('packetizeAudio pads shorter Opus packets to the unit size (RFC 6716 code 3 padding)', () => {
+    const short = Uint8Array.of(0xfc, 9, 8, 7); // code 0: one frame
+    const long = frame(1, 10);
+    const out = packetizeAudio([short, long], { version: 9, firstFrameIndex: 1, fecUnits: 0 });
+    expect(out[0].fields.unitSize).toBe(10);
+    // TOC code 3, frame count 1 with the padding flag, 10 - 4 - 2 = 4 padding bytes, frame, zeros
+    expect(toHex(out[0].data)).toBe('ff4104090807' + '00000000');
+    expect(toHex(padOpusPacket(short, 5))).toBe('ff01090807');
+    // code 2 (two frames, first one 1 byte long) becomes code 3 VBR with the same length byte
+    expect(toHex(padOpusPacket(Uint8Array.of(0xfe, 1, 0xaa, 0xbb), 7))).toBe('ffc20101aabb00');
+  });
+
   it('packetizeAudio refuses frames that do not fit fixed-size units', () => {
-    expect(() => packetizeAudio([frame(0, 40), frame(1, 41)], { version: 9, firstFrameIndex: 1 })).toThrow(
-      UsageError,
-    );
+    const haptic = { version: 12 as const, firstFrameIndex: 1, haptics: true };
+    expect(() => packetizeAudio([frame(0, 40), frame(1, 41)], haptic)).toThrow(UsageError);
+    const code3 = Uint8Array.of(0xfb, 0x01, 1, 2, 3);
+    expect(() => packetizeAudio([code3, frame(1, 41)], { version: 9, firstFrameIndex: 1 })).toThrow(/code 3/);
     expect(() => packetizeAudio([frame(0, 256)], { version: 9, firstFrameIndex: 1 })).toThrow(/255/);
     expect(() => packetizeAudio(frames(2), { version: 9, firstFrameIndex: 1, haptics: true })).toThrow(/v12/);
   });
