@@ -356,6 +356,7 @@ export class FrameProcessor {
 
   private alloc(u: VideoUnit): boolean {
     this.k = 0;
+    this.total = 0;
     this.curTotal = 0;
     this.flushed = false;
     this.sourceRecv = 0;
