@@ -70,13 +70,8 @@ const NAMED_KEYS = new Set([
   'left_super',
   'right_super',
 ]);
-/** Keys only the kitty protocol reports (legacy terminals send nothing for a bare modifier). */
-export const KITTY_ONLY_KEYS = new Set(
-  [...NAMED_KEYS].filter((k) => k.includes('_') && !k.startsWith('kp_')),
-);
 
 const MODIFIER_ORDER = ['ctrl', 'alt', 'shift', 'super'] as const;
-export type ModifierName = (typeof MODIFIER_ORDER)[number];
 
 /**
  * Canonical form of a key spec: modifiers in the order ctrl+alt+shift+super, then the key.

@@ -220,8 +220,6 @@ const BUTTON_BY_ID = new Map<number, HistoryButton>();
 for (const [name, id] of Object.entries({ ...STATEFUL_IDS, ...TWO_BYTE_IDS }))
   BUTTON_BY_ID.set(id as number, name as HistoryButton);
 
-export const HISTORY_BUTTONS: readonly HistoryButton[] = [...BUTTON_BY_ID.values()];
-
 export type FeedbackHistoryEvent =
   /** state: 0 released, 255 pressed; l2/r2: analog 0..255. Two-byte buttons decode as 0 or 255. */
   | { kind: 'button'; button: HistoryButton; state: number }
