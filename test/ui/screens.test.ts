@@ -15,11 +15,14 @@ import type {
   SessionState,
   SessionStats,
 } from '../../src/client/session-api.js';
+import { ConsoleRefusedError } from '../../src/errors.js';
 import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/input/controller-state.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
+import { SimulatedConsole } from '../../src/simulator/index.js';
 import { App, type Layer } from '../../src/ui/app.js';
 import { ConsoleMonitor } from '../../src/ui/monitor.js';
 import { HomeScreen } from '../../src/ui/screens/home.js';
+import { RegisterDialog } from '../../src/ui/screens/register-dialog.js';
 import { StreamScreen } from '../../src/ui/screens/stream.js';
 
 const CROSS = 1 << BUTTONS.indexOf('cross');
@@ -269,6 +272,75 @@ describe('stream screen', () => {
     const s = await waitScreen(b.app, 'console lost');
     expect(s).toContain('no answer for 5 s');
     expect(b.app.currentScreen).toBe(b.base);
+  });
+
+  it('standby asks first; ctrl+t sends typed text; a failed session shows its error and hint', async () => {
+    const a = await streaming();
+    a.term.input.write('\x18'); // ctrl+x
+    await waitScreen(a.app, 'Put "den-nick" in rest mode');
+    a.term.input.write('n');
+    await waitScreen(a.app, /^(?![\s\S]*rest mode)/);
+    expect(a.session.calls).not.toContain('standby');
+    a.term.input.write('\x14'); // ctrl+t
+    await waitScreen(a.app, 'Text for the console');
+    a.term.input.write('hi\r');
+    await tick();
+    expect(a.session.calls.slice(-2)).toEqual(['text hi', 'accept']);
+    a.term.input.write('\x18');
+    await waitScreen(a.app, 'Put "den-nick" in rest mode');
+    a.term.input.write('y');
+    await waitScreen(a.app, 'standby requested');
+    expect(a.session.calls).toContain('standby');
+    expect(a.app.currentScreen).toBe(a.base);
+
+    const b = await streaming();
+    b.session.setState('closed');
+    b.session.emit('closed', {
+      code: 'error',
+      message: 'the console refused the session',
+      error: new ConsoleRefusedError('the console refused the session: in use by another client', {
+        hint: 'close the other Remote Play client',
+      }),
+    });
+    const s = await waitScreen(b.app, 'Cannot stream from "den"');
+    expect(s).toContain('in use by another client');
+    expect(s).toContain('hint: close the other Remote Play client');
+  });
+});
+
+describe('register dialog', () => {
+  it('offers the consoles discovery found; picking one and the right PIN pairs and stores it', async () => {
+    const { app, term } = await makeApp();
+    const sim = await SimulatedConsole.start({
+      host: '127.0.0.47',
+      kind: 'PS5',
+      pin: '31415926',
+      nickname: 'Attic',
+    });
+    cleanup.push(() => sim.stop());
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new ProfileStore(join(dir, 'profiles.json'));
+    app.pushScreen(new Base());
+    const paired: string[] = [];
+    const dialog = new RegisterDialog(app, {
+      store,
+      broadcast: false,
+      probeHosts: ['127.0.0.47'],
+      defaultAccountId: '1234567890',
+      onPaired: (p) => paired.push(`${p.name} ${p.host} ${p.kind}`),
+    });
+    app.openDialog(dialog);
+    dialog.start();
+    await waitScreen(app, /Attic\s+PS5\s+127\.0\.0\.47\s+ready/);
+    term.input.write('\x1b[A'); // up: from the address field to the console found
+    await waitScreen(app, /> Attic/);
+    term.input.write('\r');
+    await waitScreen(app, /Address:\s+127\.0\.0\.47/);
+    term.input.write('31415926\r\r\r\r'); // PIN, account id (prefilled), name, [ Register ]
+    await waitScreen(app, /^(?![\s\S]*Register a console)/, 10_000);
+    expect(paired).toEqual(['Attic 127.0.0.47 PS5']);
+    expect((await store.list()).map((p) => p.nickname)).toEqual(['Attic']);
   });
 });
 

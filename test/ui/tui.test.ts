@@ -103,6 +103,7 @@ describe('rptui TUI in tmux', () => {
     expect(release.t).toBeGreaterThanOrEqual(press.t);
     // tmux send-keys, the terminal, the decoder and one UDP datagram: well under a frame or three
     expect(latency).toBeLessThan(100);
+    console.info(`CROSS: tmux send-keys to the simulator's log in ${latency} ms`);
     await t.waitFor('last: cross', 2000);
 
     t.send('C-q');

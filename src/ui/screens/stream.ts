@@ -93,6 +93,8 @@ export class StreamScreen implements Layer, PadConsumer {
   private keyboardText = '';
   private closing = false;
   private finished = false;
+  /** Dialogs this screen opened; closed with it. */
+  private readonly dialogs = new Set<Dialog>();
   private gameInput = false;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -337,6 +339,11 @@ export class StreamScreen implements Layer, PadConsumer {
     if (this.consoleDialog) this.o.app.closeDialog(this.consoleDialog);
     this.leaveGameInput();
     this.consoleDialog = d;
+    this.openOwnDialog(d);
+  }
+
+  private openOwnDialog(d: Dialog): void {
+    this.dialogs.add(d);
     this.o.app.openDialog(d);
   }
 
@@ -454,8 +461,7 @@ export class StreamScreen implements Layer, PadConsumer {
         return;
       case 'help':
         this.leaveGameInput();
-        this.consoleDialog = undefined;
-        app.openDialog(
+        this.openOwnDialog(
           new MessageDialog(
             app,
             'Help',
@@ -465,7 +471,7 @@ export class StreamScreen implements Layer, PadConsumer {
         return;
       case 'standby':
         this.leaveGameInput();
-        app.openDialog(
+        this.openOwnDialog(
           new ConfirmDialog(
             app,
             'Standby',
@@ -479,6 +485,8 @@ export class StreamScreen implements Layer, PadConsumer {
 
   /** Back on top after a dialog closed: keys go to the console again. */
   resume(): void {
+    // a dialog closed and this screen is on top again: none of its dialogs is still open
+    this.dialogs.clear();
     this.consoleDialog = undefined;
     if (!this.finished && !this.closing) this.enterGameInput();
   }
@@ -510,13 +518,17 @@ export class StreamScreen implements Layer, PadConsumer {
     if (this.consoleDialog) app.closeDialog(this.consoleDialog);
     this.consoleDialog = undefined;
     const sinks = [this.video?.close(), this.audio?.close()];
-    const level = reason.code === 'user' ? 'info' : reason.code === 'console-disconnected' ? 'warn' : 'error';
-    const hint = reason.code === 'error' && reason.error?.hint ? ` (hint: ${reason.error.hint})` : '';
-    app.notify(
-      reason.code === 'user' ? `left the stream: ${reason.message}` : `${reason.message}${hint}`,
-      level,
-    );
+    for (const d of this.dialogs) app.closeDialog(d);
+    this.dialogs.clear();
     app.popScreen(this);
+    if (reason.code === 'error') {
+      // the whole message and its hint, not just what fits the status line
+      app.showError(`Cannot stream from "${this.o.profile.name}"`, reason.error ?? reason.message);
+    } else {
+      const level =
+        reason.code === 'user' ? 'info' : reason.code === 'console-disconnected' ? 'warn' : 'error';
+      app.notify(reason.code === 'user' ? `left the stream: ${reason.message}` : reason.message, level);
+    }
     void Promise.all(sinks).then(() => {
       this.resolveClosed();
       this.o.onClosed?.(reason);
