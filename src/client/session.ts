@@ -14,15 +14,14 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { ConsoleRefusedError, NetworkError, ParseError, RptuiError, UsageError } from '../errors.js';
+import { ConsoleRefusedError, NetworkError, RptuiError, UsageError } from '../errors.js';
 import { type ControllerState, IDLE_STATE } from '../input/controller-state.js';
 import { type FeedbackOutput, FeedbackSender } from '../input/feedback-sender.js';
-import { type AvVersion, parseAvPacket } from '../proto-stack/avpacket.js';
+import { type AudioHeader, parseAudioHeader } from '../proto-stack/audio.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { formatCongestion } from '../proto-stack/congestion.js';
 import { CtrlClient, type CtrlClientEvent } from '../proto-stack/ctrl.js';
 import { formatFeedbackPacket } from '../proto-stack/feedback.js';
-import { FrameProcessor, type VideoEvent } from '../proto-stack/frameprocessor.js';
 import {
   type FpsPreset,
   type ResolutionPreset,
@@ -47,8 +46,9 @@ import {
   StreamConnectionClient,
   type StreamInfo as WireStreamInfo,
 } from '../proto-stack/streamconnection.js';
-import { TakionEndpoint, type TakionEvent, TakionType } from '../proto-stack/takion.js';
+import { TakionEndpoint, type TakionEvent } from '../proto-stack/takion.js';
 import { isPs5, type Target } from '../proto-stack/target.js';
+import { AvAudioDecoder, type AvOutput, AvReceiver } from './av-receiver.js';
 import { hintFor, tcpExchange, toNetworkError } from './net.js';
 import type { Profile } from './profiles.js';
 import type {
@@ -162,9 +162,10 @@ export class RemotePlaySession implements RemotePlaySessionApi {
   private stream: StreamConnectionClient | undefined;
   private feedback: FeedbackSender | undefined;
   private controller: ControllerState = IDLE_STATE;
-  private readonly video: FrameProcessor;
-  private audioFrames = new Set<number>();
-  private audioFrameCount = 0;
+  /** AV receive path, from STREAMINFO on. */
+  private av: AvReceiver | undefined;
+  /** Opus -> PCM, only while someone listens to 'audio' (the decoder is WASM). */
+  private audioDecoder: AvAudioDecoder | undefined;
   private rumbleCount = 0;
 
   private timer: NodeJS.Timeout | undefined;
@@ -204,7 +205,6 @@ export class RemotePlaySession implements RemotePlaySessionApi {
         'check the profile (rptui profiles show)',
       );
     if (!/^[0-9a-fA-F]{32}$/.test(opts.rpKey)) throw new UsageError('the RP-Key must be 16 bytes of hex');
-    this.video = new FrameProcessor({ codec: this.codec === 'h265' ? 'hevc' : 'h264' });
     this.startPromise = new Promise<void>((resolve, reject) => {
       this.startSettle = { resolve, reject };
     });
@@ -504,7 +504,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       if (this.st === 'closed') return false;
     }
     if (this.st === 'streaming' && this.takion?.state === 'connected') {
-      for (const e of this.video.poll(now)) this.onVideoEvent(e);
+      if (this.av) for (const o of this.av.tick(now)) this.onAvOutput(o);
       if (this.feedback) this.sendFeedback(this.feedback.tick(now));
       if (this.nextCongestion !== undefined && now >= this.nextCongestion) {
         this.sendCongestion();
@@ -536,7 +536,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     min(this.stream?.nextWakeup());
     if (this.st === 'streaming') {
       min(this.feedback?.nextWakeup());
-      min(this.video.nextWakeup());
+      min(this.av?.nextWakeup());
       min(this.nextCongestion);
       min(this.nextStats);
     }
@@ -642,7 +642,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       }
       case 'av':
         this.ctrl?.noteConsoleActivity(now);
-        this.onAv(e.packetType, e.bytes, e.keyPos, now);
+        if (this.av) for (const o of this.av.handleAv(e, now)) this.onAvOutput(o);
         return;
       case 'packet':
         return; // feedback / congestion only travel towards the console
@@ -665,7 +665,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       case 'bang':
         return;
       case 'streamInfo':
-        this.onStreamInfo(e.streamInfo);
+        this.onStreamInfo(e.streamInfo, now);
         return;
       case 'connected':
         this.streamingSince = now;
@@ -711,63 +711,60 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     }
   }
 
-  private onStreamInfo(info: WireStreamInfo): void {
-    this.video.setVideoHeaders(info.resolutions.map((r) => r.videoHeader));
+  private onStreamInfo(info: WireStreamInfo, now: number): void {
     const a = info.audioHeader;
-    const dv = new DataView(a.buffer, a.byteOffset, a.byteLength);
+    const h = parseAudioHeader(a);
     const res = info.resolutions[0];
+    // the stream connection checked the 14-byte audio header; BANG (and crypt) came first
+    this.av = new AvReceiver({
+      version: this.ps5 ? 12 : 9,
+      videoHeaders: info.resolutions.map((r) => r.videoHeader),
+      audioHeader: a,
+      remoteCrypt: this.takion?.remoteCrypt,
+      codec: this.codec,
+      now,
+    });
+    if (this.emitter.listenerCount('audio') > 0) this.openAudioDecoder(h);
     this.emit('streamInfo', {
       width: res?.width ?? this.profile.width,
       height: res?.height ?? this.profile.height,
       fps: this.profile.maxFps,
       codec: this.codec,
       bitrateKbps: this.profile.bitrateKbps,
-      // 14-byte audio header: channels, bits, rate u32, frame size u32, unknown u32
-      audio: { channels: a[0], sampleRate: dv.getUint32(2), frameSize: dv.getUint32(6) },
+      audio: { channels: h.channels, sampleRate: h.rate, frameSize: h.frameSize },
       serverType: serverTypeName(this.serverType, this.target),
     });
   }
 
-  private onAv(type: TakionType, bytes: Uint8Array, keyPos: number, now: number): void {
-    const crypt = this.takion?.remoteCrypt;
-    if (!crypt) return;
-    let p: ReturnType<typeof parseAvPacket>;
-    try {
-      p = parseAvPacket(bytes, (this.ps5 ? 12 : 9) as AvVersion);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
-      this.emit('warning', e.message);
-      return;
-    }
-    const data = crypt.crypt(p.data, keyPos + 16);
-    if (type === TakionType.Audio) {
-      if (!this.audioFrames.has(p.frameIndex)) {
-        this.audioFrames.add(p.frameIndex);
-        this.audioFrameCount++;
-        if (this.audioFrames.size > 64) this.audioFrames = new Set([p.frameIndex]);
-      }
-      return;
-    }
-    const events = this.video.push(
-      {
-        packetIndex: p.packetIndex,
-        frameIndex: p.frameIndex,
-        unitIndex: p.unitIndex,
-        unitsTotal: p.unitsTotal,
-        fecUnits: p.fecUnits,
-        adaptiveStreamIndex: p.adaptiveStreamIndex,
-        data,
-      },
-      now,
-    );
-    for (const e of events) this.onVideoEvent(e);
+  private openAudioDecoder(h: AudioHeader): void {
+    AvAudioDecoder.create(h)
+      .then((d) => {
+        if (this.isClosed()) d.free();
+        else this.audioDecoder = d;
+      })
+      .catch((e: unknown) => this.emit('warning', `audio: ${errorMessage(e)}`));
   }
 
-  private onVideoEvent(e: VideoEvent): void {
-    if (e.type === 'frame')
-      this.emit('video', { index: e.index, bytes: e.bytes, keyframe: e.keyframe, recovered: e.recovered });
-    else if (e.type === 'corrupt') this.stream?.corruptFrame(e.start, e.end);
-    else this.stream?.idrRequest();
+  private onAvOutput(o: AvOutput): void {
+    switch (o.type) {
+      case 'frame':
+        this.emit('video', { index: o.index, bytes: o.bytes, keyframe: o.keyframe, recovered: o.recovered });
+        return;
+      case 'opus':
+      case 'opusLost': {
+        const pcm = this.audioDecoder?.pcm(o);
+        if (pcm) this.emit('audio', pcm);
+        return;
+      }
+      case 'haptics':
+        return; // DualSense haptics need a pad that plays them
+      case 'corrupt':
+        this.stream?.corruptFrame(o.start, o.end);
+        return;
+      case 'idr':
+        this.stream?.idrRequest();
+        return;
+    }
   }
 
   private sendFeedback(outputs: FeedbackOutput[]): void {
@@ -782,27 +779,29 @@ export class RemotePlaySession implements RemotePlaySessionApi {
   private sendCongestion(): void {
     const t = this.takion;
     if (t?.state !== 'connected') return;
-    const { received, lost } = this.video.takePacketStats();
+    const { received, lost } = this.av?.takeCongestion() ?? { received: 0, lost: 0 };
     const keyPos = t.allocKeyPos(15);
     t.sendRaw(formatCongestion({ received, lost, keyPos }), keyPos);
   }
 
   private computeStats(): SessionStats {
     const now = this.now();
-    const v = this.video.stats(now);
+    const av = this.av?.stats(now);
+    const v = av?.video;
     const t = this.takion?.stats;
     return {
       video: {
-        frames: v.framesReceived,
-        recovered: v.framesRecovered,
-        lost: v.framesLost,
-        fps: v.fps,
-        kbps: v.kbps,
+        frames: v?.frames ?? 0,
+        recovered: v?.recovered ?? 0,
+        lost: v?.lost ?? 0,
+        fps: v?.fps ?? 0,
+        kbps: v?.kbps ?? 0,
       },
-      audio: { frames: this.audioFrameCount, lost: 0 },
+      audio: { frames: av?.audio.frames ?? 0, lost: av?.audio.lost ?? 0 },
       packets: {
+        // every datagram that reached us; lost = AV units the congestion report counts as lost
         received: t?.datagramsIn ?? 0,
-        lost: v.packetsMissing,
+        lost: av?.packets.lost ?? 0,
         gmacFailures: t?.gmacFailures ?? 0,
       },
       rttMs: this.rtt === undefined ? 0 : Math.round(this.rtt * 10) / 10,
@@ -895,6 +894,8 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       // already closed
     }
     this.udp = undefined;
+    this.audioDecoder?.free();
+    this.audioDecoder = undefined;
     this.closeReason = reason;
     this.setState('closed');
     this.emit('stats', this.lastStats);
