@@ -60,7 +60,7 @@ export interface TouchPoint {
   id: number;
   /** 0..1919 */
   x: number;
-  /** 0..941 (PS4 pad); PS5 pads are scaled to the same range. */
+  /** 0..941 (the DualShock 4 grid); the feedback sender rescales for a PS5 console. */
   y: number;
 }
 

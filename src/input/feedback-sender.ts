@@ -24,6 +24,7 @@ import {
   feedbackStateEqual,
   IDLE_STATE,
   stateEqual,
+  TOUCH_MAX_Y,
   toFeedbackState,
 } from './controller-state.js';
 
@@ -72,7 +73,7 @@ export function feedbackForChange(
     stateSeq = (stateSeq + 1) & 0xffff;
     sentState = next;
   }
-  const events = diffState(ctx.state, next);
+  const events = diffState(ctx.state, next).map((e) => (ctx.ps5 && e.kind === 'touch' ? toPs5Touch(e) : e));
   if (events.length > 0) {
     // The reference pushes each event to the front of a 16-slot ring: newest first.
     const all = [...events.reverse(), ...history].slice(0, FEEDBACK_HISTORY_MAX_EVENTS);
@@ -81,6 +82,18 @@ export function feedbackForChange(
     history = all.slice(0, FEEDBACK_HISTORY_RESEND_EVENTS);
   }
   return { outputs, ctx: { ...ctx, state: next, sentState, stateSeq, historySeq, history } };
+}
+
+/** A PS5 reads touch positions on the DualSense pad's 1919 x 1079 grid, a PS4 on 1920 x 942. */
+const PS5_TOUCH_MAX_X = 1918;
+const PS5_TOUCH_MAX_Y = 1078;
+
+function toPs5Touch(e: Extract<FeedbackHistoryEvent, { kind: 'touch' }>): FeedbackHistoryEvent {
+  return {
+    ...e,
+    x: Math.min(PS5_TOUCH_MAX_X, e.x),
+    y: Math.min(PS5_TOUCH_MAX_Y, Math.round((e.y * PS5_TOUCH_MAX_Y) / TOUCH_MAX_Y)),
+  };
 }
 
 /** Pure: the periodic state packet. */

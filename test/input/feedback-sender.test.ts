@@ -72,6 +72,18 @@ describe('feedback cadence', () => {
     expect(hist(outputs[0].payload)).toEqual(['r2:200', 'cross:255', 'touch', 'touchpad:0']);
   });
 
+  it('touch positions go out on the DualShock 4 grid to a PS4 and on the DualSense grid to a PS5', () => {
+    const touch = withTouch(IDLE_STATE, 0, { id: 4, x: 1919, y: 941 });
+    const ps4 = feedbackForChange(initialFeedbackContext(false), touch).outputs[0];
+    const ps5 = feedbackForChange(initialFeedbackContext(true), touch).outputs[0];
+    expect(decodeFeedbackHistory(ps4.payload)).toEqual([
+      { kind: 'touch', down: true, pointerId: 4, x: 1919, y: 941 },
+    ]);
+    expect(decodeFeedbackHistory(ps5.payload)).toEqual([
+      { kind: 'touch', down: true, pointerId: 4, x: 1918, y: 1078 },
+    ]);
+  });
+
   it('keeps the state alive every 200 ms and wakes up exactly then', () => {
     const s = new FeedbackSender(false, 0);
     expect(s.nextWakeup()).toBe(200);
