@@ -122,7 +122,16 @@ export class FfplaySink extends SinkEvents implements VideoSink {
       this.warnOnce(`${tool.message}: no video window (the session goes on). ${tool.hint}`);
       return;
     }
-    const child = spawn(tool.path, ffplayArgs(info, this.opts.extraArgs), {
+    // $RPTUI_FFPLAY_ARGS: extra player options from the environment (split on spaces, no quoting).
+    const extra = this.opts.extraArgs ?? (env.RPTUI_FFPLAY_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+    if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !env.SDL_VIDEODRIVER) {
+      // Typical over SSH. SDL then falls back to an off-screen driver: ffplay runs, nobody sees it.
+      this.warnOnce(
+        'No display is set (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are all unset): the video window may have nowhere to show. ' +
+          "On the machine's own screen use SDL_VIDEODRIVER=kmsdrm (e.g. a Raspberry Pi started over SSH) or DISPLAY=:0 (its desktop)",
+      );
+    }
+    const child = spawn(tool.path, ffplayArgs(info, extra), {
       env,
       stdio: ['pipe', 'ignore', 'pipe'],
     });

@@ -131,7 +131,11 @@ describe('player stand-ins (scripts)', () => {
   it('a player that fails at once (exit 0, as ffplay does) is "closed", with its reason in the log', async () => {
     const logs: string[] = [];
     const player = script('dies', 'echo "Could not initialize SDL - No available video device" >&2\nexit 0');
-    const sink = new FfplaySink({ playerPath: player, log: (m) => logs.push(m) });
+    const sink = new FfplaySink({
+      playerPath: player,
+      env: { SDL_VIDEODRIVER: 'dummy' },
+      log: (m) => logs.push(m),
+    });
     sinks.push(sink);
     const seen = events(sink);
     sink.start(info);
@@ -143,6 +147,28 @@ describe('player stand-ins (scripts)', () => {
     expect(logs).toEqual([
       'Video window closed (ffplay said: Could not initialize SDL - No available video device); the session goes on without video.',
     ]);
+  });
+
+  it('takes extra options from $RPTUI_FFPLAY_ARGS, and warns when there is no display at all', async () => {
+    const argsFile = join(dir, 'args.txt');
+    const player = script('record', `echo "$@" > '${argsFile}'\nexec sleep 30`);
+    const sink = new FfplaySink({
+      playerPath: player,
+      env: {
+        RPTUI_FFPLAY_ARGS: ' -fs  -x 640 ',
+        DISPLAY: undefined,
+        WAYLAND_DISPLAY: '',
+        SDL_VIDEODRIVER: undefined,
+      },
+    });
+    sinks.push(sink);
+    const seen = events(sink);
+    sink.start(info);
+    for (let i = 0; i < 100 && !existsSync(argsFile); i++) await sleep(10);
+    await sleep(50);
+    expect(readFileSync(argsFile, 'utf8')).toMatch(/-framerate 60 -fs -x 640 -i pipe:0\n$/);
+    expect(seen.warnings).toHaveLength(1);
+    expect(seen.warnings[0]).toMatch(/^No display is set .*SDL_VIDEODRIVER=kmsdrm .*DISPLAY=:0/);
   });
 
   it('never blocks on a stuck player: drops P-frames past 1 MiB queued, everything past 16 MiB', async () => {
@@ -277,5 +303,25 @@ describe.skipIf(!haveFfplay || !haveXvfb)('ffplay under Xvfb', () => {
     await play(sink, 100);
     expect(seen.closed).toBe(1);
     expect(sink.stats().dropped).toBeGreaterThan(0);
+  });
+
+  it('shows HEVC (PS5) from its first key frame too', async () => {
+    const hevc = splitAccessUnits(
+      readFileSync(join(repoRoot, 'test/fixtures/media/testsrc-720p60.h265')),
+      'hevc',
+    );
+    expect(isKeyframe(hevc[0], 'hevc')).toBe(true);
+    // Let the previous test's window go away so the screenshot sees only this one.
+    for (let i = 0; i < 50 && screenshotStddev() > 0; i++) await sleep(50);
+    const sink = new FfplaySink({ env: { DISPLAY: display, SDL_VIDEODRIVER: 'x11' } });
+    sinks.push(sink);
+    sink.start({ ...info, codec: 'hevc' });
+    sink.write(hevc[0], true);
+    let stddev = 0;
+    for (const t = Date.now(); stddev <= 0.05 && Date.now() - t < 8000; ) {
+      stddev = screenshotStddev();
+      if (stddev <= 0.05) await sleep(200);
+    }
+    expect(stddev).toBeGreaterThan(0.05);
   });
 });
