@@ -21,7 +21,9 @@ interface SimulateOpts {
 export const register = (program: Command): void => {
   program
     .command('simulate')
-    .description('play a PS4/PS5 on a local address: discovery, wake-up and PIN registration')
+    .description(
+      'play a PS4/PS5 on a local address: discovery, wake-up, PIN registration and stream sessions',
+    )
     .option('--host <address>', 'the only address to listen on (loopback unless --allow-lan)', '127.0.0.2')
     .option('--ps5', 'simulate a PS5 (default: a PS4)')
     .option('--pin <digits>', 'the 8-digit registration PIN the console "shows"', '12345678')
@@ -33,15 +35,20 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
-    .option('--tamper-after <n>', 'test: flip one bit in the nth stream datagram sent after the stream handshake')
+    .option(
+      '--tamper-after <n>',
+      'test: flip one bit in the nth stream datagram sent after the stream handshake',
+    )
     .addHelpText(
       'after',
-      '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration, all on\n' +
+      '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration and\n' +
+        'stream session requests, UDP 9296 for the stream (one paired client at a time), all on\n' +
         '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
         'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
         'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
-        '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890',
+        '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890\n' +
+        '  rptui connect PS5-sim --duration 10',
     )
     .action(async (o: SimulateOpts) => {
       const bootMs = Number(o.bootTime);
