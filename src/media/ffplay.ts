@@ -67,6 +67,8 @@ export function ffplayArgs(info: VideoInfo, extraArgs: readonly string[] = []): 
     '0',
     '-an',
     '-sn',
+    // Quit at EOF: if rptui dies without closing the sink, the window goes with it.
+    '-autoexit',
     '-window_title',
     info.title,
     '-f',

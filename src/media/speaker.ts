@@ -144,8 +144,9 @@ export class SpeakerSink extends SinkEvents implements AudioSink {
     this.closing = true;
     const player = this.player;
     if (player === undefined) return;
-    // EOF lets the child play what is queued (at most MAX_QUEUE_S) and exit by itself.
-    await player.pipe.end();
+    // EOF lets the child play what is queued (at most MAX_QUEUE_S) and exit by itself; a child
+    // that hangs (a blocked device) is killed instead of holding up the shutdown.
+    void player.pipe.end();
     await waitForExit(player.child, 2000);
     if (player.child.connected) player.child.disconnect();
   }

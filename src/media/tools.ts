@@ -161,8 +161,7 @@ export class StderrTail {
 
 /**
  * Writes into a child's pipe without ever blocking or throwing. Node buffers what the pipe cannot
- * take yet; `congested` says the buffer passed the stream's high-water mark, `queued` how many
- * bytes wait. A dead pipe (EPIPE when the child exits) is swallowed: the child's exit is the signal.
+ * take yet; `queued` says how many bytes wait there (the callers decide what to drop). A dead pipe (EPIPE when the child exits) is swallowed: the child's exit is the signal.
  */
 export class PipeWriter {
   private dead = false;
@@ -176,9 +175,6 @@ export class PipeWriter {
   }
   get alive(): boolean {
     return !this.dead && !this.stream.destroyed && !this.stream.writableEnded;
-  }
-  get congested(): boolean {
-    return this.stream.writableNeedDrain;
   }
   get queued(): number {
     return this.stream.writableLength;

@@ -282,7 +282,9 @@ export class MkvFileSink extends SinkEvents implements VideoSink {
       if (this.videoInfo !== undefined) this.log(`No video frame arrived: ${this.path} was not written`);
       return;
     }
-    await Promise.all([muxer.video.end(), muxer.audio.end()]);
+    // EOF on both inputs makes ffmpeg finish the file; one that hangs is stopped after 10 s.
+    void muxer.video.end();
+    void muxer.audio.end();
     const code = await waitForExit(muxer.child, 10_000);
     if (code !== 0 && !this.failed) {
       this.failed = true;
