@@ -217,7 +217,7 @@ describe('stream screen', () => {
   it('sends mapped keys to the session as they arrive, hotkeys never', async () => {
     const { app, term, session } = await streaming();
     term.input.write(' ');
-    await tick();
+    // delivered in the same tick as the bytes: no timer, no render in between
     expect(session.controller.at(-1)?.buttons).toBe(CROSS);
     // timed release: no auto-repeat follows, so the button goes up again
     await new Promise((r) => setTimeout(r, 700));

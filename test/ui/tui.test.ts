@@ -90,6 +90,7 @@ describe('rptui TUI in tmux', () => {
     // default map: space = cross. Timed release: pressed now, released once auto-repeat is absent.
     const before = Date.now();
     t.send('Space');
+    const sent = Date.now();
     const press = await waitEvent(
       eventsPath,
       (e) => e.event === 'controller' && e.button === 'cross' && e.pressed === true,
@@ -102,8 +103,10 @@ describe('rptui TUI in tmux', () => {
     );
     expect(release.t).toBeGreaterThanOrEqual(press.t);
     // tmux send-keys, the terminal, the decoder and one UDP datagram: well under a frame or three
-    expect(latency).toBeLessThan(100);
-    console.info(`CROSS: tmux send-keys to the simulator's log in ${latency} ms`);
+    expect(latency).toBeLessThan(150);
+    console.info(
+      `CROSS: tmux send-keys to the simulator's log in ${latency} ms (send-keys itself ${sent - before} ms)`,
+    );
     await t.waitFor('last: cross', 2000);
 
     t.send('C-q');

@@ -49,6 +49,8 @@ export interface StreamScreenOptions {
   onClosed?: (reason: CloseReason | undefined) => void;
 }
 
+/** The input line redraws at most this often. */
+const INPUT_RENDER_DELAY_MS = 50;
 /** 2 samples a second: one minute of history. */
 const HISTORY = 120;
 const STATE_WORDS: Record<SessionState, string> = {
@@ -85,6 +87,7 @@ export class StreamScreen implements Layer, PadConsumer {
   private kbState: ControllerState = IDLE_STATE;
   private pad: ControllerState = IDLE_STATE;
   private tickTimer: NodeJS.Timeout | undefined;
+  private inputRender: NodeJS.Timeout | undefined;
   private video: VideoSink | undefined;
   private audio: AudioSink | undefined;
   private lastInput = '';
@@ -439,8 +442,20 @@ export class StreamScreen implements Layer, PadConsumer {
         s.r2 ? 'r2' : '',
       ].filter(Boolean);
       this.lastInput = [...buttons, ...sticks].join(' + ');
-      this.o.app.render();
+      this.renderSoon();
     }
+  }
+
+  /**
+   * Redraws for input a moment later: the input line is cosmetic, and a redraw in the same tick
+   * would delay the next socket reads (and, with the simulator in this process, the console's).
+   */
+  private renderSoon(): void {
+    if (this.inputRender) return;
+    this.inputRender = setTimeout(() => {
+      this.inputRender = undefined;
+      this.o.app.render();
+    }, INPUT_RENDER_DELAY_MS);
   }
 
   private hotkey(h: StreamHotkey): void {
@@ -617,6 +632,7 @@ export class StreamScreen implements Layer, PadConsumer {
   destroy(): void {
     this.leaveGameInput();
     if (this.tickTimer) clearTimeout(this.tickTimer);
+    if (this.inputRender) clearTimeout(this.inputRender);
     this.box.destroy();
   }
 }
