@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isKeyframe, splitAccessUnits } from '../../src/media/annexb.js';
 import { FfplaySink, ffplayArgs, withoutLeadingAud } from '../../src/media/ffplay.js';
@@ -88,6 +89,32 @@ describe('access unit delimiters', () => {
     // 0x09 is not an AUD in HEVC (type 4).
     const notAud = new Uint8Array([0, 0, 0, 1, 0x09, 0x10, ...slice]);
     expect(withoutLeadingAud(notAud, 'hevc')).toBe(notAud);
+  });
+});
+
+describe('AUD stripping on arbitrary bytes (fuzz)', () => {
+  it('returns the frame or a suffix of it that starts at a start code, never throws', () => {
+    const withAud = fc
+      .tuple(
+        fc.constantFrom([0, 0, 0, 1, 0x09, 0xf0], [0, 0, 1, 0x46, 0x01, 0x50], [0, 0, 1, 0x09]),
+        fc.uint8Array(),
+      )
+      .map(([a, b]) => new Uint8Array([...a, ...b]));
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 64 }), withAud),
+        fc.constantFrom('h264', 'hevc' as const),
+        (f, c) => {
+          const out = withoutLeadingAud(f, c);
+          if (out === f) return;
+          expect(out.buffer).toBe(f.buffer);
+          expect(out.length).toBeLessThan(f.length);
+          expect([...out.subarray(0, 3)]).toEqual(out[2] === 0 ? [0, 0, 0] : [0, 0, 1]);
+          expect([...f.subarray(f.length - out.length)]).toEqual([...out]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
