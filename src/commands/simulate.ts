@@ -16,6 +16,7 @@ interface SimulateOpts {
   bootTime: string;
   pairingClosed?: boolean;
   tamperAfter?: string;
+  loginPin?: string;
 }
 
 export const register = (program: Command): void => {
@@ -35,6 +36,10 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
+    .option(
+      '--login-pin <digits>',
+      'the console user has this 4-digit login passcode (asked before streaming)',
+    )
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -59,6 +64,9 @@ export const register = (program: Command): void => {
       if (tamperAfter !== undefined && (!Number.isInteger(tamperAfter) || tamperAfter < 1)) {
         throw new UsageError(`--tamper-after takes a datagram number (1 or more), got "${o.tamperAfter}"`);
       }
+      if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin)) {
+        throw new UsageError(`--login-pin takes 4 digits, got "${o.loginPin}"`);
+      }
       const sim = await SimulatedConsole.start({
         host: o.host,
         kind: o.ps5 ? 'PS5' : 'PS4',
@@ -73,7 +81,7 @@ export const register = (program: Command): void => {
         pairingClosed: o.pairingClosed,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
-      await startStreamService(sim, { tamperAfter }).catch(async (err) => {
+      await startStreamService(sim, { tamperAfter, loginPin: o.loginPin }).catch(async (err) => {
         await sim.stop();
         throw err;
       });

@@ -59,6 +59,8 @@ export interface StreamServiceOptions {
   /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
   tamperAfter?: number;
   statsIntervalMs?: number;
+  /** The console user has this 4-digit login passcode: ask for it before the session id. */
+  loginPin?: string;
 }
 
 interface PendingSession {
@@ -372,6 +374,7 @@ class ConsoleSession {
       crypt: p.crypt,
       remoteCounter: p.remoteCounter,
       now: Date.now(),
+      loginPin: owner.opts.loginPin,
     });
     p.socket.on('data', (chunk: Buffer) => this.ctrlData(new Uint8Array(chunk)));
     p.socket.on('close', () => this.end('the client closed the ctrl connection'));

@@ -26,12 +26,12 @@ const h = useHarness();
 const REGIST_KEY = '3132333435363738';
 const MORNING = '00112233445566778899aabbccddeeff';
 
-async function console_(host: string, kind: 'PS4' | 'PS5', tamperAfter?: number) {
+async function console_(host: string, kind: 'PS4' | 'PS5', tamperAfter?: number, loginPin?: string) {
   const sim = await SimulatedConsole.start({ host, kind, pin: '12345678' });
   h.defer(() => sim.stop());
   const events: SimEvent[] = [];
   sim.events.on((e) => events.push(e));
-  await startStreamService(sim, { tamperAfter, statsIntervalMs: 300 });
+  await startStreamService(sim, { tamperAfter, loginPin, statsIntervalMs: 300 });
   await sim.state.addPairing({
     accountId: 'AAAAAAAAAAA=',
     registKey: REGIST_KEY,
@@ -210,6 +210,26 @@ describe('refusals and limits (PS5 on 127.0.0.14)', () => {
     expect(events.filter((e) => e.event === 'stream' && e.action === 'tampered')).toHaveLength(1);
     await until(() => events.some((e) => e.event === 'stats' && e.final));
     expect(events.find((e) => e.event === 'stats' && e.final)?.gmacFailures).toBe(0);
+  });
+
+  it('login passcode: the console asks, a wrong PIN is refused, the right one lets the stream start', async () => {
+    const { events } = await console_(host, 'PS5', undefined, '4321');
+    const { s, log } = session(host, 1000100);
+    let asked = 0;
+    s.on('console', (m) => {
+      if (m.type === 'loginPinRequest') s.sendLoginPin(++asked === 1 ? '1111' : '4321');
+    });
+    await s.start();
+    expect(log.console).toEqual([
+      { type: 'loginPinRequest' },
+      { type: 'loginResult', ok: false },
+      { type: 'loginPinRequest' },
+      { type: 'loginResult', ok: true },
+    ]);
+    const answers = events.filter((e) => e.event === 'ctrl' && e.message === 'LOGIN_PIN_REP');
+    expect(answers.map((e) => e.correct)).toEqual([false, true]);
+    expect(() => s.sendLoginPin('12')).toThrow(UsageError);
+    await s.disconnect();
   });
 
   it('standby(): GOTO_BED puts the console to rest, then the session closes cleanly', async () => {
