@@ -6,7 +6,7 @@
  *
  *   const av = new AvReceiver({ version: 9, videoHeaders, audioHeader, remoteCrypt, codec, now });
  *   on Takion event {type:'av', packetType, bytes, keyPos}:
- *     for (const o of av.handleAv(e, now)) ...
+ *     for (const o of av.handleAv(e, now)) ...          // e: the event itself
  *   at av.nextWakeup():  for (const o of av.tick(now)) ...     // reorder window timeouts
  *   every 200 ms:        const { received, lost } = av.takeCongestion();   // CONGESTION packet
  *   for SessionStats:    av.stats(now)
@@ -36,9 +36,8 @@ import { type AvVersion, parseAvPacket } from '../proto-stack/avpacket.js';
 import { FrameProcessor } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
 
-/** The fields of TakionEndpoint's `{ type: 'av' }` event this receiver reads. */
+/** The fields of TakionEndpoint's `{ type: 'av' }` event this receiver reads (the type is in byte 0). */
 export interface AvInput {
-  packetType: number;
   bytes: Uint8Array;
   keyPos: number;
 }

@@ -18,7 +18,7 @@
  *
  * Each AvSend also carries the frame/unit numbers FaultInjector.push() takes as its meta.
  *
- * Timing: video frame n leaves at start + n * 1000 / fps, audio packet a at start + a * (Opus
+ * Timing: video frame n leaves at start + n * 1000 / fps (whatever rate the clip was encoded at), audio packet a at start + a * (Opus
  * packet duration, 20 ms for the fixture). With `bitrateKbps` a frame's packets are spread at that
  * rate (within 90 % of a frame interval) as a console paces them; without it a frame leaves as one
  * burst. A driver more than 250 ms late does not get a burst of stale frames: the schedule

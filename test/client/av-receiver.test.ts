@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { AvAudioDecoder, type AvOutput, AvReceiver, PayloadDecryptor } from '../../src/client/av-receiver.js';
 import { ParseError } from '../../src/errors.js';
 import { splitAccessUnits, stripParameterSets, type VideoCodec } from '../../src/media/annexb.js';
-import { formatAudioHeader } from '../../src/proto-stack/audio.js';
+import { formatAudioHeader, packetizeAudio } from '../../src/proto-stack/audio.js';
+import { formatAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes, fromHex } from '../../src/proto-stack/bytes.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
-import { TakionType } from '../../src/proto-stack/takion.js';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { loadClip, type MediaClip } from '../../src/simulator/media-streamer.js';
 import { type PipelineRun, runPipeline } from '../helpers/av-pipeline.js';
@@ -58,12 +58,7 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
     });
     const outs: AvOutput[] = [];
     for (const p of packets)
-      outs.push(
-        ...rx.handleAv(
-          { packetType: TakionType.Video, bytes: fromHex(p.packet), keyPos: p.derived.key_pos },
-          0,
-        ),
-      );
+      outs.push(...rx.handleAv({ bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
     const f = frames(outs);
     expect(f.map((x) => x.index)).toEqual([1, 2]);
     expect(bytesEqual(f[0].bytes, concatBytes(FAKE_HEADER, expectedFrame(packets, 1)))).toBe(true);
@@ -92,12 +87,7 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
       (p.derived.frame_index === 1 && p.derived.unit_index === 0) ||
       (p.derived.frame_index === 2 && p.derived.unit_index === 5);
     for (const p of packets.filter((x) => !lost(x)))
-      outs.push(
-        ...rx.handleAv(
-          { packetType: TakionType.Video, bytes: fromHex(p.packet), keyPos: p.derived.key_pos },
-          0,
-        ),
-      );
+      outs.push(...rx.handleAv({ bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
     outs.push(...rx.tick(rx.nextWakeup() ?? 0));
     const f = frames(outs);
     expect(f.map((x) => [x.index, x.recovered])).toEqual([
@@ -138,7 +128,7 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
         fc.nat(2 ** 40),
         (bytes, keyPos) => {
           now += 1;
-          rx.handleAv({ packetType: TakionType.Video, bytes, keyPos }, now);
+          rx.handleAv({ bytes, keyPos }, now);
           rx.tick(now + 20);
         },
       ),
@@ -146,6 +136,45 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
     );
     expect(rx.stats(now).packets.av).toBe(2000);
     expect(rx.stats(now).packets.malformed).toBeGreaterThan(0);
+  });
+
+  it('PS5 haptics units come out as haptics PCM, Opus units as opus, both decrypted', () => {
+    const { crypt } = realVideo();
+    const rx = new AvReceiver({
+      version: 12,
+      videoHeaders: [],
+      audioHeader: AUDIO_HEADER,
+      remoteCrypt: crypt,
+      now: 0,
+    });
+    const pcm = [0, 1, 2].map((i) => new Uint8Array(120).fill(i + 1));
+    const opus = [0, 1, 2].map((i) => new Uint8Array(160).fill(0x80 + i));
+    const outs: AvOutput[] = [];
+    let kp = 5000;
+    const send = (p: ReturnType<typeof packetizeAudio>[number]) => {
+      outs.push(
+        ...rx.handleAv(
+          { bytes: formatAvPacket({ ...p.fields, keyPos: kp }, crypt.crypt(p.data, kp + 16)), keyPos: kp },
+          0,
+        ),
+      );
+      kp += p.data.length + 16;
+    };
+    for (const p of packetizeAudio(pcm, { version: 12, firstFrameIndex: 1, haptics: true })) send(p);
+    for (const p of packetizeAudio(opus, { version: 12, firstFrameIndex: 1 })) send(p);
+    const haptics = outs.filter((o) => o.type === 'haptics');
+    expect(haptics.map((o) => [o.frameIndex, o.pcm[0], o.pcm.length])).toEqual([
+      [1, 1, 120],
+      [2, 2, 120],
+      [3, 3, 120],
+    ]);
+    const frames = outs.filter((o) => o.type === 'opus');
+    expect(frames.map((o) => [o.frameIndex, o.packet[0]])).toEqual([
+      [1, 0x80],
+      [2, 0x81],
+      [3, 0x82],
+    ]);
+    expect(rx.stats(0).audio).toMatchObject({ frames: 3, haptics: 3, lost: 0 });
   });
 
   it('refuses an audio header that is not 14 bytes with a typed error', () => {
