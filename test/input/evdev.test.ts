@@ -157,7 +157,7 @@ describe('evdev backend on recorded input_event streams', () => {
     expect(pressedButtons(states[0])).toEqual(['cross']);
   });
 
-  it('rumbles a Sony pad on USB through its hidraw node with a plain write', () => {
+  it('rumbles a Sony pad through its hidraw node with a plain write', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rptui-hidraw-'));
     try {
       const hidraw = join(dir, 'hidraw3');
@@ -187,8 +187,9 @@ describe('evdev backend on recorded input_event streams', () => {
         () => {},
         () => {},
       );
-      expect(bt.rumble(1, 1)).toBe(false); // Bluetooth reports need a CRC: not sent
+      expect(bt.rumble(1, 1)).toBe(true); // Bluetooth: the 78-byte report with its CRC32
       bt.close();
+      expect([...readFileSync(hidraw).subarray(0, 2)]).toEqual([0x11, 0xc0]);
       const none = new EvdevPad(
         info,
         () => {},

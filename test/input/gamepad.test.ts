@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -127,12 +128,24 @@ describe('node-hid report parsing', () => {
     );
   });
 
-  it('builds USB rumble reports, none over Bluetooth', () => {
+  it('builds rumble output reports for USB and for Bluetooth (CRC32 over 0xa2 + report)', () => {
     const ds4 = rumbleReport('dualshock4', true, 200, 50)!;
     expect([ds4.length, ds4[0], ds4[1], ds4[4], ds4[5]]).toEqual([32, 0x05, 0x01, 50, 200]);
     const ds = rumbleReport('dualsense', true, 255, 0)!;
     expect([ds.length, ds[0], ds[1], ds[3], ds[4]]).toEqual([63, 0x02, 0x03, 0, 255]);
-    expect(rumbleReport('dualshock4', false, 1, 1)).toBeUndefined();
+    const crcOk = (b: Uint8Array) =>
+      crc32(b.subarray(0, 74), crc32(Uint8Array.of(0xa2))) === new DataView(b.buffer).getUint32(74, true);
+    const ds4bt = rumbleReport('dualshock4', false, 200, 50)!;
+    expect([ds4bt.length, ds4bt[0], ds4bt[1], ds4bt[3], ds4bt[6], ds4bt[7]]).toEqual([
+      78, 0x11, 0xc0, 0x01, 50, 200,
+    ]);
+    expect(crcOk(ds4bt)).toBe(true);
+    const dsbt = rumbleReport('dualsense', false, 255, 7, 0x13)!;
+    expect([dsbt.length, dsbt[0], dsbt[1], dsbt[2], dsbt[3], dsbt[5], dsbt[6]]).toEqual([
+      78, 0x31, 0x30, 0x10, 0x03, 7, 255,
+    ]);
+    expect(crcOk(dsbt)).toBe(true);
+    expect(rumbleReport('xbox', true, 1, 1)).toBeUndefined();
   });
 });
 

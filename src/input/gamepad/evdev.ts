@@ -9,8 +9,8 @@
  *
  * Limits of going without ioctl: axis ranges (EVIOCGABS) are not readable, so each pad family
  * has its known ranges; force feedback needs EVIOCSFF to upload an effect before it can be played,
- * so FF_RUMBLE is not possible here. Sony pads on USB rumble anyway: their hidraw node takes the
- * output report with a plain write. After SYN_DROPPED the state
+ * so FF_RUMBLE is not possible here. Sony pads rumble anyway: their hidraw node takes the output
+ * report with a plain write. After SYN_DROPPED the state
  * cannot be re-read (EVIOCGKEY) and catches up with the next events.
  */
 import {
@@ -59,6 +59,7 @@ export const EV_SYN = 0x00;
 export const EV_KEY = 0x01;
 export const EV_ABS = 0x03;
 export const BUS_USB = 0x03;
+export const BUS_BLUETOOTH = 0x05;
 export const SYN_REPORT = 0;
 export const SYN_DROPPED = 3;
 export const BTN_SOUTH = 0x130;
@@ -564,6 +565,7 @@ export class EvdevPad {
   private combined: ControllerState = IDLE_STATE;
   private closed = false;
   private hidrawFd: number | undefined;
+  private outputSeq = 0;
 
   constructor(
     readonly info: EvdevDeviceInfo,
@@ -619,13 +621,14 @@ export class EvdevPad {
   }
 
   /**
-   * Rumble through the pad's hidraw node: a plain write of the USB output report, no ioctl
-   * needed. Returns false when there is none, the pad is on Bluetooth (its reports need a CRC and
-   * a mode switch), or the node is not writable.
+   * Rumble through the pad's hidraw node: a plain write of the output report, no ioctl needed.
+   * Returns false when there is no such node or it is not writable.
    */
   rumble(strong: number, weak: number): boolean {
+    const bus = this.info.bustype;
+    if (bus !== BUS_USB && bus !== BUS_BLUETOOTH) return false;
     const report =
-      this.info.hidraw && rumbleReport(this.info.family, this.info.bustype === BUS_USB, strong, weak);
+      this.info.hidraw && rumbleReport(this.info.family, bus === BUS_USB, strong, weak, this.outputSeq++);
     if (!report || this.closed) return false;
     try {
       this.hidrawFd ??= openSync(this.info.hidraw!, constants.O_WRONLY | constants.O_NONBLOCK);

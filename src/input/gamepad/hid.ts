@@ -1,7 +1,7 @@
 /**
  * node-hid backend for Sony pads: reads DualShock 4 (USB report 0x01, Bluetooth 0x11) and
  * DualSense (USB 0x01, Bluetooth 0x31) input reports, including motion and both touch points,
- * and writes USB rumble output reports. node-hid is an optional native dependency, loaded with a
+ * and writes rumble output reports. node-hid is an optional native dependency, loaded with a
  * dynamic import; when it is missing the backend reports why and the others carry on.
  *
  * Report layouts (offsets after the report id): sticks x y rx ry, then DS4 buttons[3] z rz
@@ -9,6 +9,7 @@
  * accel[3] timestamp reserved touch[2]. Bluetooth reports carry the same bytes one (DualSense)
  * or two (DS4) bytes later.
  */
+import { crc32 } from 'node:zlib';
 import type { ButtonName, ControllerState, TouchPoint } from '../controller-state.js';
 import { BUTTONS, IDLE_STATE, stateEqual, TOUCH_MAX_Y, withButtons } from '../controller-state.js';
 import {
@@ -147,32 +148,47 @@ export function parseSonyReport(
 
 const clampByte = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
 
+/** Bluetooth output reports end in a CRC32 over a 0xa2 seed byte and the report. */
+const BT_CRC_SEED = Uint8Array.of(0xa2);
+const BT_REPORT_SIZE = 78;
+
+function sealBt(b: Uint8Array): Uint8Array {
+  const crc = crc32(b.subarray(0, BT_REPORT_SIZE - 4), crc32(BT_CRC_SEED));
+  new DataView(b.buffer).setUint32(BT_REPORT_SIZE - 4, crc, true);
+  return b;
+}
+
 /**
- * USB output report that sets the motors (strong = left/low-frequency, weak = right). Bluetooth
- * output reports need a CRC32 trailer and a mode switch we do not implement: undefined then.
+ * Output report that sets the motors (strong = left, low frequency; weak = right). Over
+ * Bluetooth the same fields sit 2 (DualShock 4) or 3 (DualSense) bytes further in a 78-byte
+ * report with a CRC32; the DualSense also wants a 4-bit sequence number.
  */
 export function rumbleReport(
   family: PadFamily,
   usb: boolean,
   strong: number,
   weak: number,
+  seq = 0,
 ): Uint8Array | undefined {
-  if (!usb) return undefined;
   if (family === 'dualshock4') {
-    const b = new Uint8Array(32);
-    b[0] = 0x05;
-    b[1] = 0x01; // valid: motors only (leave the light bar alone)
-    b[4] = clampByte(weak);
-    b[5] = clampByte(strong);
-    return b;
+    const b = new Uint8Array(usb ? 32 : BT_REPORT_SIZE);
+    const o = usb ? 1 : 3;
+    if (usb) b[0] = 0x05;
+    else b.set([0x11, 0xc0], 0); // report id, flags: HID report + CRC32
+    b[o] = 0x01; // valid: motors only (leave the light bar alone)
+    b[o + 3] = clampByte(weak);
+    b[o + 4] = clampByte(strong);
+    return usb ? b : sealBt(b);
   }
   if (family === 'dualsense') {
-    const b = new Uint8Array(63);
-    b[0] = 0x02;
-    b[1] = 0x03; // valid: compatible vibration + haptics select
-    b[3] = clampByte(weak);
-    b[4] = clampByte(strong);
-    return b;
+    const b = new Uint8Array(usb ? 63 : BT_REPORT_SIZE);
+    const o = usb ? 1 : 3;
+    if (usb) b[0] = 0x02;
+    else b.set([0x31, (seq & 0x0f) << 4, 0x10], 0); // report id, sequence, tag
+    b[o] = 0x03; // valid: compatible vibration + haptics select
+    b[o + 2] = clampByte(weak);
+    b[o + 3] = clampByte(strong);
+    return usb ? b : sealBt(b);
   }
   return undefined;
 }
@@ -260,6 +276,7 @@ export function listHidPads(hid: NodeHid): HidPadInfo[] {
 export class HidPad {
   private readonly dev: HidHandle;
   private usb: boolean | undefined;
+  private outputSeq = 0;
   private last: ControllerState = IDLE_STATE;
   private closed = false;
 
@@ -298,9 +315,10 @@ export class HidPad {
     return this.last;
   }
 
-  /** Returns whether the pad got the rumble (false over Bluetooth or on a write error). */
+  /** Returns whether the pad got the rumble (false before its first report or on a write error). */
   rumble(strong: number, weak: number): boolean {
-    const report = rumbleReport(this.info.family, this.usb === true, strong, weak);
+    if (this.usb === undefined) return false; // no report seen yet: bus unknown
+    const report = rumbleReport(this.info.family, this.usb, strong, weak, this.outputSeq++);
     if (!report || this.closed) return false;
     try {
       this.dev.write(Buffer.from(report));

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { type ControllerState, IDLE_STATE } from '../controller-state.js';
-import { BUS_USB, type EvdevDeviceInfo, EvdevPad, listEvdevPads } from './evdev.js';
+import { BUS_BLUETOOTH, BUS_USB, type EvdevDeviceInfo, EvdevPad, listEvdevPads } from './evdev.js';
 import { HidPad, type HidPadInfo, listHidPads, loadNodeHid } from './hid.js';
 import { DEFAULT_DEAD_ZONE, type PadFamily } from './mapping.js';
 import {
@@ -93,7 +93,7 @@ export async function discoverPads(opts: DiscoverOptions = {}): Promise<Discover
       backends.push({
         backend: 'hid',
         available: true,
-        detail: 'DualShock 4 / DualSense with motion, touchpad, USB rumble',
+        detail: 'DualShock 4 / DualSense with motion, touchpad, rumble',
       });
     } catch (e) {
       backends.push({
@@ -119,7 +119,7 @@ export async function discoverPads(opts: DiscoverOptions = {}): Promise<Discover
       backend: 'evdev',
       available: true,
       detail:
-        'reads /dev/input/event* (pads, their touchpad and motion devices); rumble only for Sony pads on USB with a writable /dev/hidraw* (FF_RUMBLE needs an ioctl Node cannot make)' +
+        'reads /dev/input/event* (pads, their touchpad and motion devices); rumble only for Sony pads with a writable /dev/hidraw* (FF_RUMBLE needs an ioctl Node cannot make)' +
         (denied ? `; ${denied} pad(s) not readable: add your user to the "input" group` : ''),
     });
   }
@@ -153,7 +153,8 @@ function evdevPadInfo(d: EvdevDeviceInfo): PadInfo {
     productId: d.productId,
     path: d.path,
     readable: readable(d.path),
-    rumble: d.hidraw !== undefined && d.bustype === BUS_USB && writable(d.hidraw),
+    rumble:
+      d.hidraw !== undefined && (d.bustype === BUS_USB || d.bustype === BUS_BLUETOOTH) && writable(d.hidraw),
     bustype: d.bustype,
     ...(d.touchpad ? { touchpad: d.touchpad } : {}),
     ...(d.motion ? { motion: d.motion } : {}),
