@@ -8,7 +8,7 @@ import { RESOLUTION_PRESETS } from '../../src/proto-stack/launchspec.js';
 import { audioHeader, escapeRbsp, h264ParameterSets } from '../../src/simulator/stream-media.js';
 
 /** Removes emulation-prevention bytes (00 00 03 -> 00 00). */
-function unescape(b: Uint8Array): Uint8Array {
+function unescapeRbsp(b: Uint8Array): Uint8Array {
   const out: number[] = [];
   let zeros = 0;
   for (const x of b) {
@@ -89,9 +89,9 @@ describe('h264ParameterSets', () => {
       const nals = nalUnits(bytes, 'h264');
       expect(nals.map((n) => n.type)).toEqual([7, 8]);
       expect(Array.from(bytes.subarray(0, 4))).toEqual([0, 0, 0, 1]);
-      const sps = unescape(bytes.subarray(nals[0].payload + 1, nals[0].end));
+      const sps = unescapeRbsp(bytes.subarray(nals[0].payload + 1, nals[0].end));
       expect(readSps(sps)).toEqual({ profile: 77, level: 42, width: p.width, height: p.height, fps });
-      const pps = new BitReader(unescape(bytes.subarray(nals[1].payload + 1, nals[1].end)));
+      const pps = new BitReader(unescapeRbsp(bytes.subarray(nals[1].payload + 1, nals[1].end)));
       expect([pps.ue(), pps.ue(), pps.u(1)]).toEqual([0, 0, 0]); // ids, CAVLC
     }
   });
@@ -106,7 +106,7 @@ describe('h264ParameterSets', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (raw) => {
         const esc = escapeRbsp(raw);
-        expect(unescape(esc)).toEqual(raw);
+        expect(unescapeRbsp(esc)).toEqual(raw);
         for (let i = 0; i + 2 < esc.length; i++)
           expect(esc[i] === 0 && esc[i + 1] === 0 && esc[i + 2] <= 2).toBe(false);
       }),
