@@ -9,7 +9,8 @@
  *   audio: speaker | file:PATH | none      (file: writes a WAV)
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { RemotePlaySessionApi, StreamInfo } from '../client/session-api.js';
 import type { RptuiError } from '../errors.js';
 import { UsageError } from '../errors.js';
@@ -46,7 +47,11 @@ export interface AudioSinkEvents {
 }
 
 export interface VideoSinkEvents extends AudioSinkEvents {
-  /** A player (re)started: ask the console for an IDR. Frames before the next key frame are dropped. */
+  /**
+   * The sink needs a key frame (a player (re)started, frames were dropped, or a recording began
+   * mid-GOP): ask the console for an IDR. Repeated every second while still waiting; frames
+   * before the key frame are dropped.
+   */
   needKeyframe: () => void;
 }
 
@@ -125,7 +130,8 @@ export function defaultVideoSinkSpec(opts: SinkOptions = {}): { spec: string; re
 }
 
 function checkDirectory(path: string, option: string): string {
-  const abs = resolve(path);
+  // The shell does not expand ~ inside "file:~/x", so it is done here.
+  const abs = resolve(path.startsWith('~/') ? join(homedir(), path.slice(2)) : path);
   const dir = dirname(abs);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`${option} file:${path}: the directory ${dir} does not exist`, 'Create it first');

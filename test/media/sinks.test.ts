@@ -80,6 +80,20 @@ describe('sink specs', () => {
     expect(() => createVideoSink(`file:${dir}`)).toThrow(/is a directory/);
   });
 
+  it('expands ~/ in file paths (the shell does not, after "file:")', async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const sink = createAudioSink('file:~/tilde.wav');
+      sink.start({ sampleRate: 48000, channels: 2 });
+      await sink.close();
+      expect(readFileSync(join(home, 'tilde.wav')).length).toBe(44);
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
   it('builds each kind', () => {
     expect(createVideoSink('none').kind).toBe('none');
     expect(createVideoSink('ffplay').kind).toBe('ffplay');
