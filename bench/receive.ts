@@ -209,6 +209,8 @@ interface ReplayResult {
   latencyWallFecMs: { p50: number; p99: number; max: number };
   latencyStreamMs: { p50: number; p99: number; max: number };
   maxRssMiB: number;
+  /** RSS before the first datagram (node, tsx, modules, endpoints). */
+  startRssMiB: number;
 }
 
 function pct(sorted: Float64Array, q: number): number {
@@ -217,8 +219,11 @@ function pct(sorted: Float64Array, q: number): number {
     : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** Runs in the child process: the measured receive path. */
-function replay(path: string): ReplayResult {
+/**
+ * Runs in the child process: the measured receive path. `cpuProbes` adds a getrusage() call per
+ * video datagram (~1 us) to time each frame in CPU time; that run's throughput is not reported.
+ */
+function replay(path: string, cpuProbes: boolean): ReplayResult {
   const fd = openSync(path, 'r');
   const head = new Uint8Array(12 + 2048);
   readSync(fd, head, 0, head.length, 0);
@@ -257,7 +262,7 @@ function replay(path: string): ReplayResult {
     for (const o of outs) {
       if (o.type === 'frame') {
         sinkBytes += o.bytes.length;
-        latCpu.push(cpuNow() - lastCpu[o.index]);
+        if (cpuProbes) latCpu.push(cpuNow() - lastCpu[o.index]);
         const w = performance.now() - lastWall[o.index];
         latWall.push(w);
         if (o.recovered) latWallFec.push(w);
@@ -267,9 +272,11 @@ function replay(path: string): ReplayResult {
   };
 
   const chunk = new Uint8Array(4 << 20);
+  const cdv = new DataView(chunk.buffer);
   let have = 0;
   let at = 0;
   let filePos = 12 + 2048;
+  const startRss = process.memoryUsage.rss() / 2 ** 20;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   for (;;) {
@@ -282,9 +289,8 @@ function replay(path: string): ReplayResult {
       have += n;
       if (have - at < 6) break;
     }
-    const dv = new DataView(chunk.buffer, at);
-    const t = dv.getUint32(0) / 1000;
-    const len = dv.getUint16(4);
+    const t = cdv.getUint32(at) / 1000;
+    const len = cdv.getUint16(at + 4);
     if (have - at < 6 + len) throw new Error('truncated capture');
     const d = chunk.slice(at + 6, at + 6 + len); // a socket hands out a fresh buffer per datagram
     at += 6 + len;
@@ -296,7 +302,7 @@ function replay(path: string): ReplayResult {
     if ((d[0] & 0x0f) === TakionType.Video) {
       const fi = (d[3] << 8) | d[4];
       lastWall[fi] = arrived;
-      lastCpu[fi] = cpuNow();
+      if (cpuProbes) lastCpu[fi] = cpuNow();
       lastStream[fi] = t;
     }
     client.handleDatagram(d, t);
@@ -329,6 +335,7 @@ function replay(path: string): ReplayResult {
     latencyWallFecMs: { p50: pct(sortedFec, 0.5), p99: pct(sortedFec, 0.99), max: pct(sortedFec, 1) },
     latencyStreamMs: { p50: pct(sortedStream, 0.5), p99: pct(sortedStream, 0.99), max: pct(sortedStream, 1) },
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    startRssMiB: startRss,
   };
 }
 
@@ -349,18 +356,19 @@ export async function run(): Promise<void> {
           `recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     }
-    const node = [process.execPath, '--import', 'tsx', self, '--replay', capture];
-    const pinned = existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', '-c', '0', ...node] : node;
-    const r = spawnSync(pinned[0], pinned.slice(1), {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    if (r.status !== 0) throw new Error(`replay child failed (status ${r.status})`);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ReplayResult;
+    const child = (mode: string): ReplayResult => {
+      const node = [process.execPath, '--import', 'tsx', self, mode, capture];
+      const cmd = existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', '-c', '0', ...node] : node;
+      const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (r.status !== 0) throw new Error(`replay child failed (status ${r.status})`);
+      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ReplayResult;
+    };
+    const res = child('--replay');
+    res.latencyCpuMs = child('--replay-cpu').latencyCpuMs;
     const x = res.streamSeconds / res.wallSeconds;
     const f = (n: number) => n.toFixed(3);
     console.log(
-      `replay${pinned[0].endsWith('taskset') ? ' (taskset -c 0)' : ''}: ${res.streamSeconds.toFixed(1)} s of stream in ` +
+      `replay${existsSync('/usr/bin/taskset') ? ' (taskset -c 0)' : ''}: ${res.streamSeconds.toFixed(1)} s of stream in ` +
         `${res.wallSeconds.toFixed(2)} s = ${x.toFixed(1)}x real time (target >= 50x); ` +
         `CPU ${res.cpuSeconds.toFixed(2)} s = ${(res.streamSeconds / res.cpuSeconds).toFixed(1)}x; ` +
         `${((res.datagrams / res.wallSeconds) | 0).toLocaleString('en')} datagrams/s`,
@@ -371,7 +379,7 @@ export async function run(): Promise<void> {
         `${f(res.latencyWallFecMs.p50)} ms  p99 ${f(res.latencyWallFecMs.p99)} ms`,
     );
     console.log(
-      `last packet -> sink, CPU time: p50 ${f(res.latencyCpuMs.p50)} ms  p99 ${f(res.latencyCpuMs.p99)} ms  ` +
+      `last packet -> sink, CPU time (separate run with probes): p50 ${f(res.latencyCpuMs.p50)} ms  p99 ${f(res.latencyCpuMs.p99)} ms  ` +
         `max ${f(res.latencyCpuMs.max)} ms`,
     );
     console.log(
@@ -381,15 +389,16 @@ export async function run(): Promise<void> {
     console.log(
       `frames ${res.frames} (recovered ${res.recovered}, lost ${res.lost}, skipped to key frame ${res.skipped}), ` +
         `audio ${res.audioFrames} (lost ${res.audioLost}), gmac failures ${res.gmacFailures}, ` +
-        `malformed ${res.malformed}, peak RSS ${res.maxRssMiB.toFixed(0)} MiB`,
+        `malformed ${res.malformed}, peak RSS ${res.maxRssMiB.toFixed(0)} MiB (${res.startRssMiB.toFixed(0)} MiB before the first datagram)`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] === self && process.argv[2] === '--replay') {
+const mode = process.argv[2];
+if (process.argv[1] === self && (mode === '--replay' || mode === '--replay-cpu')) {
   const path = process.argv[3];
-  if (!path) throw new Error('usage: receive.ts --replay CAPTURE');
-  console.log(JSON.stringify(replay(path)));
+  if (!path) throw new Error('usage: receive.ts --replay|--replay-cpu CAPTURE');
+  console.log(JSON.stringify(replay(path, mode === '--replay-cpu')));
 }
