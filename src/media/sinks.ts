@@ -83,9 +83,9 @@ export interface AudioSink {
 export interface SinkOptions {
   /** Added to (overriding) process.env for the player and for finding tools; undefined removes a variable. */
   env?: NodeJS.ProcessEnv;
-  /** ffplay (video) or ffmpeg (file:*.mkv) to run instead of the one found via $RPTUI_FFPLAY / PATH. */
+  /** The ffplay to run instead of the one found via $RPTUI_FFPLAY / PATH (.mkv uses $RPTUI_FFMPEG / PATH). */
   playerPath?: string;
-  /** Appended to the player's arguments (before the input). */
+  /** Added to ffplay's arguments before its input (default: $RPTUI_FFPLAY_ARGS). */
   extraArgs?: string[];
   log?: (msg: string) => void;
 }

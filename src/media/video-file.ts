@@ -34,7 +34,8 @@ function mediaError(message: string, hint?: string): RptuiError {
 /** Builds the file sink for an absolute path (see createVideoSink for the spec handling). */
 export function createVideoFileSink(path: string, opts: SinkOptions = {}): VideoSink {
   if (!/\.mkv$/i.test(path)) return new ElementaryFileSink(() => path, opts);
-  const ffmpeg = findTool('ffmpeg', { env: childEnv(opts.env), explicit: opts.playerPath });
+  // playerPath names the player (ffplay), never the muxer: ffmpeg comes from $RPTUI_FFMPEG or PATH.
+  const ffmpeg = findTool('ffmpeg', { env: childEnv(opts.env) });
   if (ffmpeg.found) return new MkvFileSink(path, ffmpeg.path, opts);
   const base = path.slice(0, -'.mkv'.length);
   return new ElementaryFileSink(
@@ -110,12 +111,7 @@ export class ElementaryFileSink extends SinkEvents implements VideoSink {
 }
 
 /** The ffmpeg command that muxes video (fd 3) and PCM (fd 4) into Matroska without re-encoding video. */
-export function mkvMuxArgs(
-  path: string,
-  video: VideoInfo,
-  audio: AudioInfo,
-  extraArgs: readonly string[] = [],
-) {
+export function mkvMuxArgs(path: string, video: VideoInfo, audio: AudioInfo): string[] {
   return [
     '-hide_banner',
     '-loglevel',
@@ -144,7 +140,6 @@ export function mkvMuxArgs(
     'copy',
     '-c:a',
     'pcm_s16le',
-    ...extraArgs,
     '-f',
     'matroska',
     path,
@@ -204,7 +199,7 @@ export class MkvFileSink extends SinkEvents implements VideoSink {
 
   private spawnMuxer(video: VideoInfo): Muxer {
     const audioInfo = this.audioInfo ?? DEFAULT_AUDIO;
-    const child = spawn(this.ffmpegPath, mkvMuxArgs(this.path, video, audioInfo, this.opts.extraArgs), {
+    const child = spawn(this.ffmpegPath, mkvMuxArgs(this.path, video, audioInfo), {
       env: childEnv(this.opts.env),
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     });

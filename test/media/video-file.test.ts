@@ -156,7 +156,9 @@ describe.skipIf(!haveFfmpeg)('file:out.mkv (ffmpeg)', () => {
   it('has a (silent) audio track even when no audio comes', async () => {
     const { frames } = clip('testsrc-720p60.h264', 'h264');
     const path = join(dir, 'silent.mkv');
-    const sink = createVideoFileSink(path);
+    // Player options (as the TUI passes them for ffplay) must not reach ffmpeg.
+    const sink = createVideoFileSink(path, { playerPath: '/nonexistent/ffplay', extraArgs: ['-fs'] });
+    expect(sink).toBeInstanceOf(MkvFileSink);
     sink.start({ codec: 'h264', width: 1280, height: 720, fps: 60, title: 't' });
     for (const f of frames) sink.write(f.au, f.key);
     await sink.close();
