@@ -220,10 +220,12 @@ function pct(sorted: Float64Array, q: number): number {
 }
 
 /**
- * Runs in the child process: the measured receive path. `cpuProbes` adds a getrusage() call per
- * video datagram (~1 us) to time each frame in CPU time; that run's throughput is not reported.
+ * Runs in the child process: the measured receive path. Modes: 'full'; 'cpu' adds a getrusage()
+ * call per video datagram (~1 us) to time each frame in CPU time (its throughput is not
+ * reported); 'takion' stops after TakionEndpoint (GMAC check, key_pos), to split the cost.
  */
-function replay(path: string, cpuProbes: boolean): ReplayResult {
+function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
+  const cpuProbes = mode === 'cpu';
   const fd = openSync(path, 'r');
   const head = new Uint8Array(12 + 2048);
   readSync(fd, head, 0, head.length, 0);
@@ -306,7 +308,8 @@ function replay(path: string, cpuProbes: boolean): ReplayResult {
       lastStream[fi] = t;
     }
     client.handleDatagram(d, t);
-    for (const e of client.drainEvents()) if (e.type === 'av') sink(rx.handleAv(e, t), t);
+    const events = client.drainEvents();
+    if (mode !== 'takion') for (const e of events) if (e.type === 'av') sink(rx.handleAv(e, t), t);
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -365,6 +368,7 @@ export async function run(): Promise<void> {
     };
     const res = child('--replay');
     res.latencyCpuMs = child('--replay-cpu').latencyCpuMs;
+    const takionCpu = child('--replay-takion').cpuSeconds;
     const x = res.streamSeconds / res.wallSeconds;
     const f = (n: number) => n.toFixed(3);
     console.log(
@@ -372,6 +376,11 @@ export async function run(): Promise<void> {
         `${res.wallSeconds.toFixed(2)} s = ${x.toFixed(1)}x real time (target >= 50x); ` +
         `CPU ${res.cpuSeconds.toFixed(2)} s = ${(res.streamSeconds / res.cpuSeconds).toFixed(1)}x; ` +
         `${((res.datagrams / res.wallSeconds) | 0).toLocaleString('en')} datagrams/s`,
+    );
+    console.log(
+      `CPU split: TakionEndpoint alone (GMAC check, key_pos) ${takionCpu.toFixed(2)} s = ` +
+        `${((100 * takionCpu) / res.cpuSeconds).toFixed(0)} %; AvReceiver (decrypt, FEC, reassembly, audio) ` +
+        `and the replay loop ${(res.cpuSeconds - takionCpu).toFixed(2)} s`,
     );
     console.log(
       `last packet -> sink, wall: p50 ${f(res.latencyWallMs.p50)} ms  p99 ${f(res.latencyWallMs.p99)} ms ` +
@@ -396,9 +405,10 @@ export async function run(): Promise<void> {
   }
 }
 
-const mode = process.argv[2];
-if (process.argv[1] === self && (mode === '--replay' || mode === '--replay-cpu')) {
+const modes = { '--replay': 'full', '--replay-cpu': 'cpu', '--replay-takion': 'takion' } as const;
+const mode = modes[process.argv[2] as keyof typeof modes];
+if (process.argv[1] === self && mode) {
   const path = process.argv[3];
-  if (!path) throw new Error('usage: receive.ts --replay|--replay-cpu CAPTURE');
-  console.log(JSON.stringify(replay(path, mode === '--replay-cpu')));
+  if (!path) throw new Error('usage: receive.ts --replay|--replay-cpu|--replay-takion CAPTURE');
+  console.log(JSON.stringify(replay(path, mode)));
 }
