@@ -4,6 +4,7 @@
  * damaged file fails with a ParseError instead of producing garbage audio.
  */
 import { ParseError } from '../errors.js';
+import { concatBytes } from '../proto-stack/bytes.js';
 
 export interface OpusHead {
   channels: number;
@@ -73,7 +74,7 @@ export function oggPackets(file: Uint8Array): Uint8Array[] {
         partial.push(file.subarray(p, p + lace));
         p += lace;
         if (lace < 255) {
-          packets.push(join(partial));
+          packets.push(partial.length === 1 ? partial[0] : concatBytes(...partial));
           partial = [];
         }
       }
@@ -81,19 +82,6 @@ export function oggPackets(file: Uint8Array): Uint8Array[] {
     off = end;
   }
   return packets;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 const ascii = (b: Uint8Array, n: number) => String.fromCharCode(...b.subarray(0, n));

@@ -96,6 +96,11 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   });
 }
 
+/** Runs a command that never reads the config dir (rif, pcoip, keymap check...). */
+export function runStateless(...args: string[]): Promise<CliResult> {
+  return runCli(args, { configDir: join(tmpdir(), 'rptui-test-no-config') });
+}
+
 /** Owns temp dirs and child processes; cleanup() kills and removes them all. */
 export class Harness {
   private readonly dirs: string[] = [];

@@ -1,27 +1,13 @@
 // Runs ./bin/rptui pcoip as child processes on the committed fixtures (vitest's global setup rebuilds
 // dist/ first), and checks that the fixtures are what test/pcoip/fixtures.ts builds. Independent
 // runs go in parallel: each costs a node start-up.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/proto-stack/bytes.js';
-import { repoRoot } from '../helpers/vectors.js';
+import { runStateless as rptui } from '../helpers/cli.js';
 import { DATA_KEY_HEX, FIXTURES, fixtureDir } from './fixtures.js';
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs ./bin/rptui; resolves with the exit code and output, also on a non-zero exit. */
-const rptui = (...args: string[]): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(join(repoRoot, 'bin', 'rptui'), args, { cwd: repoRoot, timeout: 20_000 }, (e, out, err) =>
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err }),
-    );
-  });
 const fx = (name: string) => `@${join('test', 'fixtures', 'pcoip', name)}`;
 
 describe('PCoIP fixtures', () => {
@@ -35,12 +21,12 @@ describe('rptui pcoip decode --mgmt', () => {
   it('prints every chunk of a file', async () => {
     const r = await rptui('pcoip', 'decode', '--mgmt', fx('invite.mgmt'));
     expect(r.code).toBe(0);
-    expect(r.out).toContain('MGMT message 1: 240 bytes, 17 chunks, purpose Invite (0)');
-    expect(r.out).toMatch(/psec\s+Security type\s+Salsa20-256-round12 \(3\)/);
-    expect(r.out).toMatch(new RegExp(`s12k\\s+Salsa20-256-round12 key\\s+${DATA_KEY_HEX}`));
-    expect(r.out).toMatch(/s12t\s+Salsa20-256-round12 SPI\s+0x00001234/);
-    expect(r.out).toMatch(/menc\s+Media encoding\s+PCM 16-bit LE 48000 Hz stereo \(4\)/);
-    expect(r.out).toMatch(/zzzz\s+\(unknown chunk\)\s+4 bytes: 01020304/);
+    expect(r.stdout).toContain('MGMT message 1: 240 bytes, 17 chunks, purpose Invite (0)');
+    expect(r.stdout).toMatch(/psec\s+Security type\s+Salsa20-256-round12 \(3\)/);
+    expect(r.stdout).toMatch(new RegExp(`s12k\\s+Salsa20-256-round12 key\\s+${DATA_KEY_HEX}`));
+    expect(r.stdout).toMatch(/s12t\s+Salsa20-256-round12 SPI\s+0x00001234/);
+    expect(r.stdout).toMatch(/menc\s+Media encoding\s+PCM 16-bit LE 48000 Hz stereo \(4\)/);
+    expect(r.stdout).toMatch(/zzzz\s+\(unknown chunk\)\s+4 bytes: 01020304/);
   });
 
   it('reads hex (spaces allowed), several messages, and --json; fails on a chunk past the end', async () => {
@@ -51,16 +37,18 @@ describe('rptui pcoip decode --mgmt', () => {
       rptui('pcoip', 'decode', '--mgmt', '000000000000000c73736967ffffffff00000000'),
     ]);
     expect(text.code).toBe(0);
-    expect(text.out).toContain('MGMT message 1: 32 bytes, 2 chunks, purpose Bye (4)');
-    expect(text.out).toContain('MGMT message 2: 8 bytes, 0 chunks, purpose no ssig');
-    expect(text.out).toContain('warning: message has no chunks');
-    expect(JSON.parse(json.out).messages[0].chunks[1]).toMatchObject({
+    expect(text.stdout).toContain('MGMT message 1: 32 bytes, 2 chunks, purpose Bye (4)');
+    expect(text.stdout).toContain('MGMT message 2: 8 bytes, 0 chunks, purpose no ssig');
+    expect(text.stdout).toContain('warning: message has no chunks');
+    expect(JSON.parse(json.stdout).messages[0].chunks[1]).toMatchObject({
       tag: 'byec',
       name: 'Bye reason',
       data: '00000000',
     });
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/pcoip-mgmt: chunk "ssig" at offset 8 says 4294967295 bytes but only 4 are left/);
+    expect(bad.stderr).toMatch(
+      /pcoip-mgmt: chunk "ssig" at offset 8 says 4294967295 bytes but only 4 are left/,
+    );
   });
 });
 
@@ -71,12 +59,12 @@ describe('rptui pcoip decode --data', () => {
       rptui('pcoip', 'decode', '--data', fx('audio-salsa.pkt'), '--key', DATA_KEY_HEX, '--json'),
     ]);
     expect(text.code).toBe(0);
-    expect(text.out).toContain(
+    expect(text.stdout).toContain(
       'Salsa20/12 packet: spi 0x00001234, serial 0, iv a1a2a3a4a5a6a7a8, trailer ok',
     );
-    expect(text.out).toContain('data message: type 12 HDA (audio channel), serial_no 7, unknown 000000');
-    expect(text.out).toContain('body (12 bytes): 0102030405060708090a0b0c');
-    expect(JSON.parse(json.out).message).toMatchObject({
+    expect(text.stdout).toContain('data message: type 12 HDA (audio channel), serial_no 7, unknown 000000');
+    expect(text.stdout).toContain('body (12 bytes): 0102030405060708090a0b0c');
+    expect(JSON.parse(json.stdout).message).toMatchObject({
       type: 12,
       typeName: 'HDA',
       serialNo: 7,
@@ -96,19 +84,19 @@ describe('rptui pcoip decode --data', () => {
       rptui('pcoip', 'decode', '--data', '@no/such/file', '--key', DATA_KEY_HEX),
     ]);
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.err).toMatch(/trailer is [0-9a-f]{8}, not deadbeef/);
-    expect(wrongKey.err).toMatch(/hint: the key is wrong/);
+    expect(wrongKey.stderr).toMatch(/trailer is [0-9a-f]{8}, not deadbeef/);
+    expect(wrongKey.stderr).toMatch(/hint: the key is wrong/);
     expect(aes.code).toBe(1);
-    expect(aes.err).toMatch(/AES-128 encapsulation is undocumented/);
+    expect(aes.stderr).toMatch(/AES-128 encapsulation is undocumented/);
     expect(badHex.code).toBe(2);
-    expect(badHex.err).toMatch(/--data is not hex/);
+    expect(badHex.stderr).toMatch(/--data is not hex/);
     expect(noKey.code).toBe(2);
-    expect(noKey.err).toMatch(/--data needs --key/);
+    expect(noKey.stderr).toMatch(/--data needs --key/);
     expect(nothing.code).toBe(2);
-    expect(nothing.err).toMatch(/exactly one of --mgmt or --data/);
+    expect(nothing.stderr).toMatch(/exactly one of --mgmt or --data/);
     expect(both.code).toBe(2);
     expect(noFile.code).toBe(2);
-    expect(noFile.err).toMatch(/cannot read/);
+    expect(noFile.stderr).toMatch(/cannot read/);
   });
 });
 
@@ -120,8 +108,8 @@ describe('rptui pcoip token', () => {
       rptui('pcoip', 'token', 'plain'),
     ]);
     expect(scs1.code).toBe(0);
-    expect(scs1.out).toContain(`server key mask: ${'07'.repeat(32)}`);
-    expect(scs1.out).toContain('connection tag:  TAG-0123456789');
-    expect(plain.out).toContain('plain token: keys are exchanged verbatim');
+    expect(scs1.stdout).toContain(`server key mask: ${'07'.repeat(32)}`);
+    expect(scs1.stdout).toContain('connection tag:  TAG-0123456789');
+    expect(plain.stdout).toContain('plain token: keys are exchanged verbatim');
   });
 });

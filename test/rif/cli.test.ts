@@ -1,28 +1,14 @@
 // Runs ./bin/rptui rif as child processes on the committed fixtures (vitest's global setup rebuilds
 // dist/ first), and checks that the fixtures are what test/rif/fixtures.ts builds. Independent runs
 // go in parallel: each costs a node start-up.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/proto-stack/bytes.js';
-import { repoRoot } from '../helpers/vectors.js';
+import { runStateless as rptui } from '../helpers/cli.js';
 import { FIXTURES, fixtureDir } from './fixtures.js';
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs ./bin/rptui; resolves with the exit code and output, also on a non-zero exit. */
-const rptui = (...args: string[]): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(join(repoRoot, 'bin', 'rptui'), args, { cwd: repoRoot, timeout: 20_000 }, (e, out, err) =>
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err }),
-    );
-  });
 const fx = (name: string) => join('test', 'fixtures', 'rif', name);
 
 describe('license fixtures', () => {
@@ -42,42 +28,44 @@ describe('rptui rif', () => {
       rptui('rif', fx('debug-fake.rif')),
     ]);
     expect(free.code).toBe(0);
-    expect(free.out).toContain('playroom-free.rif: RIF, version 1, PS4GD');
-    expect(free.out).toMatch(/CONTENT ID\s+TYPE\s+SKU\s+VALIDITY\s+ACCOUNT\s+FLAGS/);
-    expect(free.out).toMatch(
+    expect(free.stdout).toContain('playroom-free.rif: RIF, version 1, PS4GD');
+    expect(free.stdout).toMatch(/CONTENT ID\s+TYPE\s+SKU\s+VALIDITY\s+ACCOUNT\s+FLAGS/);
+    expect(free.stdout).toMatch(
       /IP9100-CUSA00001_00-PLAYROOM00000000\s+Isolated \("free"\)\s+full game\s+2013-11-15T00:00:00Z \.\. never expires\s+none\s+extra=0x00000000 unknown=0x00040000/,
     );
-    expect(free.out).not.toContain('warning');
+    expect(free.stdout).not.toContain('warning');
 
     expect(good.code).toBe(0);
-    expect(good.out).toContain('RIFA for service EP0001-CUSA09999_00, 2 RIFs');
-    expect(good.out).toMatch(
+    expect(good.stdout).toContain('RIFA for service EP0001-CUSA09999_00, 2 RIFs');
+    expect(good.stdout).toMatch(
       /SYNTHETICDLC0001\s+KDS \(NPDRM\)\s+not bootable\s+2024-12-09T21:44:19Z \.\. 2027-01-01T00:00:00Z\s+0xabcdef0102347891/,
     );
-    expect(good.out).toContain(
+    expect(good.stdout).toContain(
       'cross-checked with test/fixtures/rif/kds-container.rif: offsets, sizes and labels match',
     );
 
     // mismatches are warnings, not failures
     expect(bad.code).toBe(0);
-    expect(bad.out).toContain('4 mismatches');
-    expect(bad.out).toContain('warning: entry 0 (SYNTHETICGAME002): label does not match');
-    expect(bad.out).toContain('warning: entry 1 (SYNTHETICDLC0001): RIF size 0x3f0, a RIF is 0x400');
-    expect(bad.out).toContain('warning: entry 1 (SYNTHETICDLC0001): offset 0x810 is not on a RIF boundary');
-    expect(bad.out).toContain(
+    expect(bad.stdout).toContain('4 mismatches');
+    expect(bad.stdout).toContain('warning: entry 0 (SYNTHETICGAME002): label does not match');
+    expect(bad.stdout).toContain('warning: entry 1 (SYNTHETICDLC0001): RIF size 0x3f0, a RIF is 0x400');
+    expect(bad.stdout).toContain(
+      'warning: entry 1 (SYNTHETICDLC0001): offset 0x810 is not on a RIF boundary',
+    );
+    expect(bad.stdout).toContain(
       'warning: RIF at 0x800 (EP0001-CUSA09999_00-SYNTHETICDLC0001) has no index entry',
     );
 
-    expect(alone.out).toContain('not cross-checked: give its RIFA file too');
-    expect(fake.out).toContain('Debug ("fake")');
-    expect(fake.out).toContain('note: secret IV = SHA-256(content id)[0..16], the debug fPKG pattern');
-    expect(fake.out).toContain('warning: Debug ("fake") license carries account id 0x1122334455667788');
+    expect(alone.stdout).toContain('not cross-checked: give its RIFA file too');
+    expect(fake.stdout).toContain('Debug ("fake")');
+    expect(fake.stdout).toContain('note: secret IV = SHA-256(content id)[0..16], the debug fPKG pattern');
+    expect(fake.stdout).toContain('warning: Debug ("fake") license carries account id 0x1122334455667788');
   });
 
   it('--json gives machine-readable output', async () => {
     const r = await rptui('rif', fx('kds-container.rif'), fx('kds-container.idx'), '--json');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out);
+    const j = JSON.parse(r.stdout);
     expect(j.files[0].rifa.entries[0].rif).toMatchObject({
       contentId: 'EP0001-CUSA09999_00-SYNTHETICGAME001',
       typeName: 'KDS (NPDRM)',
@@ -102,13 +90,13 @@ describe('rptui rif', () => {
         rptui('rif'),
       ]);
       expect(notLicense.code).toBe(1);
-      expect(notLicense.err).toMatch(/not a license file \(magic 68656c6c\)/);
-      expect(notLicense.err).toMatch(/hint: expected "RIF\\0"/);
+      expect(notLicense.stderr).toMatch(/not a license file \(magic 68656c6c\)/);
+      expect(notLicense.stderr).toMatch(/hint: expected "RIF\\0"/);
       expect(truncated.code).toBe(1);
-      expect(truncated.out).toContain('PLAYROOM00000000'); // the readable file is still listed
-      expect(truncated.err).toMatch(/truncated: a RIF is 0x400 bytes, 512 available/);
+      expect(truncated.stdout).toContain('PLAYROOM00000000'); // the readable file is still listed
+      expect(truncated.stderr).toMatch(/truncated: a RIF is 0x400 bytes, 512 available/);
       expect(missing.code).toBe(2);
-      expect(missing.err).toMatch(/cannot read/);
+      expect(missing.stderr).toMatch(/cannot read/);
       expect(none.code).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
