@@ -43,6 +43,7 @@ async function run(o: TuiOpts): Promise<void> {
   let store = ProfileStore.fromEnv(env);
   let sim: SimulatedConsole | undefined;
   let pin = '';
+  let signal: NodeJS.Signals | undefined;
   try {
     if (o.simulate) {
       const dir = await mkdtemp(join(tmpdir(), 'rptui-simulate-'));
@@ -62,7 +63,7 @@ async function run(o: TuiOpts): Promise<void> {
       await startStreamService(sim);
     }
     const simHost = sim?.host;
-    await runTui({
+    const ended = await runTui({
       store,
       env,
       color: !noColorRequested(env),
@@ -93,9 +94,13 @@ async function run(o: TuiOpts): Promise<void> {
         app.notify(`demo ready: "${profile.name}" is paired; Enter streams, n registers another`, 'ok');
       },
     });
+    signal = ended.signal;
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
+  // die by the signal that ended the UI, as a shell expects (and without touching a terminal
+  // that may be gone: a normal exit would try to restore its mode)
+  if (signal) process.kill(process.pid, signal);
 }
 
 export const register = (program: Command): void => {

@@ -91,6 +91,7 @@ export class App {
   private logVisible = false;
   private renderQueued = false;
   private destroyed = false;
+  private noTerminal = false;
   private pads: PadManager | undefined;
   private padPrev: ControllerState = IDLE_STATE;
   private rawHandler: ((data: Buffer) => void) | undefined;
@@ -155,6 +156,8 @@ export class App {
       tags: true,
       style: this.theme.barStyle,
     });
+    // once the terminal is gone (hang-up) writes fail with EIO/EPIPE: nothing left to show
+    this.screen.program.output.on('error', () => this.terminalGone());
     this.screen.on('keypress', (ch: string | undefined, key: KeyInfo) => this.route(ch, key ?? {}));
     this.screen.on('resize', () => this.render());
     // Raw bytes for the stream screen: before blessed's reader, so a key reaches the console
@@ -188,9 +191,14 @@ export class App {
     this.rawHandler = handler;
   }
 
+  /** The terminal went away: stop drawing (destroy() then only releases resources). */
+  terminalGone(): void {
+    this.noTerminal = true;
+  }
+
   /** Writes bytes to the terminal directly (kitty keyboard protocol switches). */
   writeTerminal(seq: string): void {
-    if (seq && !this.destroyed) this.screen.program.output.write(seq);
+    if (seq && !this.destroyed && !this.noTerminal) this.screen.program.output.write(seq);
   }
 
   pushScreen(layer: Layer): void {
@@ -264,7 +272,7 @@ export class App {
     this.renderQueued = true;
     setImmediate(() => {
       this.renderQueued = false;
-      if (!this.destroyed) this.draw();
+      if (!this.destroyed && !this.noTerminal) this.draw();
     });
   }
 
@@ -404,6 +412,10 @@ export class App {
       }
     }
     this.destroyed = true;
-    this.screen.destroy();
+    if (this.noTerminal) {
+      // restoring a terminal that is gone fails; only stop reading it
+      this.screen.program.input.removeAllListeners('data');
+      this.screen.program.input.pause();
+    } else this.screen.destroy();
   }
 }

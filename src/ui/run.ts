@@ -36,7 +36,12 @@ export interface TuiHandle {
   home: HomeScreen;
 }
 
-export async function runTui(o: TuiOptions): Promise<void> {
+/**
+ * Runs until the user quits. Returns the signal that ended it, if one did: the caller cleans up,
+ * then should die by that signal (after a hang-up the terminal is gone, and a normal exit would
+ * try to restore it).
+ */
+export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }> {
   const app = await App.create({ color: o.color, gamepad: o.gamepad, subtitle: o.subtitle });
   let home: HomeScreen | undefined;
   const monitor = new ConsoleMonitor(
@@ -77,7 +82,16 @@ export async function runTui(o: TuiOptions): Promise<void> {
   await home.reload();
   const handle = { app, home };
   const ready = o.onReady?.(handle).catch((err) => app.showError('Start-up', err));
-  const stop = () => void app.quit();
+  let signal: NodeJS.Signals | undefined;
+  const onTerm = () => {
+    signal = 'SIGTERM';
+    void app.quit();
+  };
+  const onHup = () => {
+    signal = 'SIGHUP';
+    app.terminalGone();
+    void app.quit();
+  };
   // a bug outside the UI's guards must not leave the terminal in raw mode on the alternate screen
   const fatal = (err: unknown) => {
     try {
@@ -88,16 +102,17 @@ export async function runTui(o: TuiOptions): Promise<void> {
     process.stderr.write(`rptui: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(70);
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGHUP', stop);
+  process.once('SIGTERM', onTerm);
+  process.once('SIGHUP', onHup);
   process.on('uncaughtException', fatal);
   try {
     await app.waitForQuit();
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGHUP', stop);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
     process.off('uncaughtException', fatal);
     await ready;
     await app.destroy();
   }
+  return { signal };
 }

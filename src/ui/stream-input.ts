@@ -5,7 +5,7 @@
  */
 import type { Keymap } from '../input/keymap.js';
 
-export type StreamHotkey = 'leave' | 'standby' | 'stats' | 'text' | 'help' | 'log';
+export type StreamHotkey = 'leave' | 'standby' | 'stats' | 'text' | 'help' | 'log' | 'video';
 
 /** Default combos; the key map's exitHotkey leaves too. */
 export const STREAM_HOTKEYS: Readonly<Record<string, StreamHotkey>> = {
@@ -14,6 +14,7 @@ export const STREAM_HOTKEYS: Readonly<Record<string, StreamHotkey>> = {
   'ctrl+g': 'stats',
   'ctrl+t': 'text',
   'ctrl+l': 'log',
+  'ctrl+o': 'video',
   '?': 'help',
   'shift+/': 'help', // "?" as the kitty protocol reports it
 };

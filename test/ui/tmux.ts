@@ -2,7 +2,7 @@
 // window running a command, key sending and capture-pane snapshots. kill() stops the server and
 // with it every process in the pane.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 export interface TmuxStart {
   command: string[];
@@ -88,13 +88,42 @@ export class Tmux {
     }
   }
 
-  kill(): void {
+  /** Kills the server (the pane's processes get SIGHUP) and waits until they have exited. */
+  async kill(): Promise<void> {
     if (!this.alive) return;
     this.alive = false;
+    let socketPath = '';
+    let pids: number[] = [];
     try {
+      socketPath = this.tmux('display-message', '-p', '#{socket_path}').trim();
+      const shell = Number(this.tmux('display-message', '-p', '#{pane_pid}').trim());
+      pids = [shell, ...childPids(shell)];
       this.tmux('kill-server');
     } catch {
       // already gone
     }
+    if (socketPath) rmSync(socketPath, { force: true });
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -11,8 +11,8 @@ import { Tmux } from './tmux.js';
 
 const h = useHarness('each');
 let term: Tmux | undefined;
-afterEach(() => {
-  term?.kill();
+afterEach(async () => {
+  await term?.kill();
   term = undefined;
 });
 

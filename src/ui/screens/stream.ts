@@ -14,7 +14,6 @@ import type {
   SessionState,
   SessionStats,
   StreamInfo,
-  VideoFrameEvent,
 } from '../../client/session-api.js';
 import { wake } from '../../client/wake.js';
 import { RptuiError } from '../../errors.js';
@@ -24,6 +23,7 @@ import { comboName, KeyboardController, TerminalInputDecoder } from '../../input
 import { type Keymap, loadKeymap } from '../../input/keymap.js';
 import {
   type AudioSink,
+  attachSinks,
   createAudioSink,
   createVideoSink,
   type SinkOptions,
@@ -90,6 +90,7 @@ export class StreamScreen implements Layer, PadConsumer {
   private inputRender: NodeJS.Timeout | undefined;
   private video: VideoSink | undefined;
   private audio: AudioSink | undefined;
+  private media: { close(): Promise<void> } | undefined;
   private lastInput = '';
   private inputCount = 0;
   private consoleDialog: Dialog | undefined;
@@ -140,6 +141,7 @@ export class StreamScreen implements Layer, PadConsumer {
       'ctrl+g          show/hide the graphs',
       'ctrl+t          type text for the console',
       'ctrl+l          show/hide the log pane',
+      'ctrl+o          open the video window again after it was closed',
       '?               this help',
       '',
       'Without the kitty keyboard protocol a held key counts as released',
@@ -186,11 +188,7 @@ export class StreamScreen implements Layer, PadConsumer {
     const { app } = this.o;
     s.on('state', (st) => app.guard(() => this.setState(st)));
     s.on('streamInfo', (info) => app.guard(() => this.onStreamInfo(info)));
-    s.on('video', (f: VideoFrameEvent) => this.video?.write(f.bytes, f.keyframe));
-    s.on('audio', (pcm) => {
-      this.audio?.write(pcm);
-      this.video?.audio?.write(pcm);
-    });
+    this.attachMedia(s);
     s.on('console', (m) => app.guard(() => this.onConsoleMessage(m)));
     s.on('stats', (st) => app.guard(() => this.onStats(st)));
     s.on('warning', (w) => app.log(`stream: ${w}`));
@@ -205,37 +203,43 @@ export class StreamScreen implements Layer, PadConsumer {
   }
 
   private onStreamInfo(info: StreamInfo): void {
-    const { app, profile } = this.o;
     this.info = info;
-    app.log(
+    this.o.app.log(
       `stream info: ${info.width}x${info.height} @ ${info.fps} fps, ${info.codec}, ${info.bitrateKbps} kbit/s, ${info.serverType}`,
     );
-    const sinkOpts: SinkOptions = { ...this.o.sinkOptions, log: (m) => app.log(m) };
-    this.video = this.makeSink('video', () => createVideoSink(profile.settings.videoSink, sinkOpts));
-    this.video?.on('warning', (m) => app.log(`video: ${m}`));
-    this.video?.on('needKeyframe', () => this.session?.requestIdr());
-    this.video?.start({
-      codec: info.codec === 'h265' ? 'hevc' : 'h264',
-      width: info.width,
-      height: info.height,
-      fps: info.fps,
-      title: `rptui — ${profile.nickname}`,
-    });
-    this.video?.audio?.start({ sampleRate: info.audio.sampleRate, channels: info.audio.channels });
-    const audioSpec = profile.settings.audioSink === 'auto' ? 'speaker' : profile.settings.audioSink;
-    this.audio = this.makeSink('audio', () => createAudioSink(audioSpec, sinkOpts));
-    this.audio?.on('warning', (m) => app.log(`audio: ${m}`));
-    this.audio?.start({ sampleRate: info.audio.sampleRate, channels: info.audio.channels });
-    app.render();
+    this.o.app.render();
   }
 
-  private makeSink<T>(what: string, make: () => T): T | undefined {
-    try {
-      return make();
-    } catch (err) {
-      this.o.app.notify(`${what} output: ${(err as Error).message}; playing without it`, 'warn');
-      return undefined;
-    }
+  /**
+   * The profile's video and audio outputs, wired to the session (STREAMINFO starts them). A sink
+   * that cannot be made (bad spec, missing directory) is replaced by none, with a notice.
+   */
+  private attachMedia(s: RemotePlaySessionApi): void {
+    const { app, profile } = this.o;
+    const sinkOpts: SinkOptions = { ...this.o.sinkOptions, log: (m) => app.log(m) };
+    const make = <T>(what: string, spec: string, create: (spec: string, o: SinkOptions) => T): T => {
+      try {
+        return create(spec, sinkOpts);
+      } catch (err) {
+        app.notify(`${what} output "${spec}": ${(err as Error).message}; playing without it`, 'warn');
+        return create('none', sinkOpts);
+      }
+    };
+    const video = make('video', profile.settings.videoSink, createVideoSink);
+    const audioSpec = profile.settings.audioSink === 'auto' ? 'speaker' : profile.settings.audioSink;
+    const audio = make('audio', audioSpec, createAudioSink);
+    video.on('warning', (m) => app.notify(`video: ${m}`, 'warn'));
+    video.on('error', (e) => app.notify(`video: ${e.message}`, 'warn'));
+    video.on('closed', () =>
+      app.notify(
+        `the video window closed; the stream goes on${video.reopen ? ' (ctrl+o opens it again)' : ''}`,
+      ),
+    );
+    audio.on('warning', (m) => app.notify(`audio: ${m}`, 'warn'));
+    audio.on('error', (e) => app.notify(`audio: ${e.message}`, 'warn'));
+    this.video = video;
+    this.audio = audio;
+    this.media = attachSinks(s, video, audio, { title: `rptui — ${profile.nickname}` });
   }
 
   private onStats(st: SessionStats): void {
@@ -471,6 +475,12 @@ export class StreamScreen implements Layer, PadConsumer {
       case 'log':
         app.toggleLog();
         return;
+      case 'video':
+        if (this.video?.reopen) {
+          this.video.reopen();
+          app.notify('opening the video window again');
+        } else app.notify(`the video output "${this.video?.kind ?? 'none'}" has no window to open`);
+        return;
       case 'text':
         this.openTextDialog(false);
         return;
@@ -532,7 +542,7 @@ export class StreamScreen implements Layer, PadConsumer {
     this.leaveGameInput();
     if (this.consoleDialog) app.closeDialog(this.consoleDialog);
     this.consoleDialog = undefined;
-    const sinks = [this.video?.close(), this.audio?.close()];
+    const sinks = this.media?.close();
     for (const d of this.dialogs) app.closeDialog(d);
     this.dialogs.clear();
     app.popScreen(this);
@@ -544,7 +554,7 @@ export class StreamScreen implements Layer, PadConsumer {
         reason.code === 'user' ? 'info' : reason.code === 'console-disconnected' ? 'warn' : 'error';
       app.notify(reason.code === 'user' ? `left the stream: ${reason.message}` : reason.message, level);
     }
-    void Promise.all(sinks).then(() => {
+    void Promise.resolve(sinks).then(() => {
       this.resolveClosed();
       this.o.onClosed?.(reason);
     });
