@@ -68,6 +68,8 @@ const SESSION_INIT_TIMEOUT_MS = 5000;
 export const CONGESTION_INTERVAL_MS = 200;
 /** session-api.ts: stats every 500 ms while streaming. */
 export const STATS_INTERVAL_MS = 500;
+/** Between GOTO_BED (ctrl) and DISCONNECT (Takion) in standby(). */
+const GOTO_BED_GRACE_MS = 200;
 /** How long a clean disconnect waits for the console to acknowledge DISCONNECT. */
 const DISCONNECT_ACK_WAIT_MS = 500;
 /** Without AV packets the MTU probe (Senkusha) has nothing to measure; the reference's fallback. */
@@ -849,6 +851,11 @@ export class RemotePlaySession implements RemotePlaySessionApi {
   async standby(): Promise<void> {
     this.ctrl?.standby();
     this.service();
+    // GOTO_BED travels on TCP, DISCONNECT on UDP: give the console a moment to read the first
+    // before the second ends the session (it may drop the ctrl connection then).
+    const sock = this.ctrlSock;
+    if (sock && !sock.destroyed) await new Promise<void>((r) => sock.write(new Uint8Array(0), () => r()));
+    await new Promise((r) => setTimeout(r, GOTO_BED_GRACE_MS));
     await this.disconnect('standby requested (console goes to rest mode)');
   }
 
