@@ -77,7 +77,7 @@ describe.each([
     expect(stats.packets.lost).toBe(0);
     expect(stats.packets.received).toBeGreaterThan(10);
     expect(stats.rttMs).toBeGreaterThanOrEqual(0);
-    expect(stats.rttMs).toBeLessThan(200);
+    expect(stats.rttMs).toBeLessThan(1000); // loopback; generous for a loaded machine
     // the console's heartbeats reached the client on both channels
     expect(stats.heartbeats.streamReceived).toBeGreaterThanOrEqual(4);
     expect(stats.heartbeats.ctrlReceived).toBeGreaterThanOrEqual(4);
