@@ -69,6 +69,11 @@ export function ffplayArgs(info: VideoInfo, extraArgs: readonly string[] = []): 
     '-sn',
     // Quit at EOF: if rptui dies without closing the sink, the window goes with it.
     '-autoexit',
+    // Every frame due at once: ffplay shows the newest frame and drops late ones. By the frame
+    // timestamps it would keep a backlog instead (measured: ~25 frames queued at 60 fps, never
+    // drained after a network stall), i.e. latency that only grows.
+    '-vf',
+    'setpts=0',
     '-window_title',
     info.title,
     '-f',

@@ -62,6 +62,7 @@ describe('ffplay arguments', () => {
     expect(joined).toContain('-flags low_delay -framedrop -probesize 32 -analyzeduration 0 -an');
     // nobuffer discards the probed packets: the first key frame, so the window stays black.
     expect(args).not.toContain('nobuffer');
+    expect(joined).toContain('-autoexit -vf setpts=0');
     expect(joined).toContain('-window_title PS5-Test Living Room -f hevc -framerate 30 -fs -i pipe:0');
     expect(args.at(-1)).toBe('pipe:0');
   });
