@@ -59,6 +59,7 @@ export interface AvReceiverOptions {
   /** gkcrypt remote (index 3); undefined = payloads arrive in the clear (tests, Senkusha-like). */
   remoteCrypt: GkCrypt | undefined;
   codec?: 'h264' | 'h265';
+  /** Construction time: stats().packets.idleMs counts from here until the first packet. */
   now: number;
   /** How long a gap in packet_index is waited for (default 16 ms, as the reference). */
   reorderWaitMs?: number;
@@ -91,6 +92,8 @@ export interface AvReceiverStats {
     lost: number;
     /** Datagrams that did not parse (dropped). */
     malformed: number;
+    /** Time since the last AV packet (or since construction): a stalled stream shows here. */
+    idleMs: number;
   };
 }
 
@@ -156,6 +159,7 @@ export class AvReceiver {
   private readonly audioRx: AudioReceiver;
   private av = 0;
   private malformed = 0;
+  private lastPacketAt: number;
   private pendingReceived = 0;
   private pendingLost = 0;
   private totalReceived = 0;
@@ -172,11 +176,13 @@ export class AvReceiver {
     });
     this.video.setVideoHeaders(opts.videoHeaders);
     this.audioRx = new AudioReceiver({ jitterFrames: opts.audioJitterFrames });
+    this.lastPacketAt = opts.now;
   }
 
   /** One authenticated AV datagram; returns what became ready. Never throws for bad input. */
   handleAv(e: AvInput, now: number): AvOutput[] {
     this.av++;
+    this.lastPacketAt = now;
     try {
       const p = parseAvPacket(e.bytes, this.version);
       const data = this.decryptor ? this.decryptor.decrypt(p.data, e.keyPos + 16) : p.data;
@@ -257,7 +263,13 @@ export class AvReceiver {
         lost: a.framesLost,
         haptics: a.hapticsFrames,
       },
-      packets: { av: this.av, received: this.totalReceived, lost: this.totalLost, malformed: this.malformed },
+      packets: {
+        av: this.av,
+        received: this.totalReceived,
+        lost: this.totalLost,
+        malformed: this.malformed,
+        idleMs: now - this.lastPacketAt,
+      },
     };
   }
 

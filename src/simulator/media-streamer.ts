@@ -28,7 +28,8 @@
  * STREAMINFO as `videoHeader`); wire frame indices start at 1 and only ever increase (mod 2^16)
  * while the clip loops from its first key frame. requestKeyframe() makes the next frame sent the
  * clip's next key frame (the fixtures have one every 60 frames; the search wraps to the loop
- * start). Video gets `fecRatio` Cauchy FEC units per source unit; each audio packet carries one
+ * start), unless a key frame left less than `keyframeHoldMs` ago: the client cannot have seen it
+ * yet, and its CORRUPTFRAME + IDRREQUEST pair and retries would otherwise cost a key frame each. Video gets `fecRatio` Cauchy FEC units per source unit; each audio packet carries one
  * new Opus frame and `audioFec` copies of the frames before it.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -206,6 +207,8 @@ export interface MediaStreamerOptions {
   fecRatio?: number;
   /** Redundant copies of earlier Opus frames per audio packet (default 2). */
   audioFec?: number;
+  /** Requests this soon after a key frame went out are ignored (default 100 ms, ~ RTT + decode). */
+  keyframeHoldMs?: number;
   /** Byte 9 of video packets (default 3, what PS4 H.264 streams carry). */
   wireCodec?: number;
   now: number;
@@ -219,6 +222,8 @@ export interface MediaStreamerStats {
   keyframes: number;
   audioPackets: number;
   keyframeRequests: number;
+  /** Requests that came while a key frame was still on its way (ignored). */
+  keyframeRequestsHeld: number;
   /** Times the clip started over. */
   loops: number;
   /** Times the driver was so late that the schedule restarted. */
@@ -284,6 +289,8 @@ export class MediaStreamer {
   private readonly audio: Uint8Array[];
   private readonly audioMs: number;
   private readonly audioFec: number;
+  private readonly keyframeHoldMs: number;
+  private lastKeyframeAt = Number.NEGATIVE_INFINITY;
 
   private videoBase: number;
   private videoN = 0;
@@ -304,6 +311,7 @@ export class MediaStreamer {
     keyframes: 0,
     audioPackets: 0,
     keyframeRequests: 0,
+    keyframeRequestsHeld: 0,
     loops: 0,
     lagResets: 0,
     clipFrame: 0,
@@ -328,6 +336,7 @@ export class MediaStreamer {
     this.videoHeader = header;
     this.frameMs = 1000 / opts.fps;
     this.wireCodec = opts.wireCodec ?? 3;
+    this.keyframeHoldMs = opts.keyframeHoldMs ?? 100;
     if (opts.bitrateKbps !== undefined && !(opts.bitrateKbps > 0))
       throw new UsageError(`bitrate must be positive, got ${opts.bitrateKbps} kbps`);
     this.pacingKbps = opts.bitrateKbps;
@@ -402,9 +411,13 @@ export class MediaStreamer {
     return { ...this.st, clipFrame: this.cursor };
   }
 
-  /** The next frame sent is a key frame (CORRUPTFRAME / IDRREQUEST from the client). */
-  requestKeyframe(_now: number): void {
+  /** CORRUPTFRAME / IDRREQUEST from the client: the next frame sent is a key frame (see above). */
+  requestKeyframe(now: number): void {
     this.st.keyframeRequests++;
+    if (now - this.lastKeyframeAt < this.keyframeHoldMs) {
+      this.st.keyframeRequestsHeld++;
+      return;
+    }
     this.cursor = this.nextKey[this.cursor];
   }
 
@@ -485,7 +498,10 @@ export class MediaStreamer {
     this.st.videoFrames++;
     this.st.videoPackets += f.packets.length;
     this.st.videoBytes += f.bytes;
-    if (f.keyframe) this.st.keyframes++;
+    if (f.keyframe) {
+      this.st.keyframes++;
+      this.lastKeyframeAt = at;
+    }
     this.frameNo++;
     this.cursor++;
     if (this.cursor >= this.frames.length) {

@@ -66,7 +66,8 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
     expect(bytesEqual(f[1].bytes, expectedFrame(packets, 2))).toBe(true);
     expect(f.every((x) => !x.recovered)).toBe(true);
     expect(outs.filter((o) => o.type === 'corrupt' || o.type === 'idr')).toEqual([]);
-    const st = rx.stats(0);
+    const st = rx.stats(40);
+    expect(st.packets.idleMs).toBe(40);
     expect(st.video.frames).toBe(2);
     expect(st.packets.malformed).toBe(0);
     expect(st.packets.av).toBe(24);

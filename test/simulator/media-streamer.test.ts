@@ -159,7 +159,7 @@ describe('MediaStreamer', () => {
   });
 
   it('requestKeyframe: the next frame sent is the next key frame of the clip (wrapping to the start)', () => {
-    const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0 });
+    const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0, keyframeHoldMs: 0 });
     const first = (sent: { p: AvSend }[]) => sent.filter((s) => s.p.kind === 'video' && s.p.unitIndex === 0);
     first(drive(ms, 0, 100)); // frames 0..6 of the clip
     ms.requestKeyframe(101);
@@ -174,6 +174,21 @@ describe('MediaStreamer', () => {
     const wrapped = first(drive(ms, 1101, 1120));
     expect(wrapped[0].p.clipFrame).toBe(0);
     expect(ms.stats().keyframeRequests).toBe(3);
+  });
+
+  it('holds requests while a key frame is on its way (keyframeHoldMs, default 100)', () => {
+    const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0 });
+    const first = (sent: { t: number; p: AvSend }[]) =>
+      sent.filter((s) => s.p.kind === 'video' && s.p.unitIndex === 0);
+    drive(ms, 0, 40); // clip frames 0 (key, t=0), 1, 2
+    ms.requestKeyframe(50); // 50 ms after the key frame: the client cannot have it yet
+    expect(first(drive(ms, 41, 119)).map((s) => s.p.clipFrame)).toEqual([3, 4, 5, 6, 7]);
+    ms.requestKeyframe(120);
+    const key = first(drive(ms, 120, 140));
+    expect([key[0].t, key[0].p.clipFrame, key[0].p.keyframe]).toEqual([134, 60, true]);
+    ms.requestKeyframe(150); // the CORRUPTFRAME/IDR retry for the same loss
+    expect(first(drive(ms, 141, 160))[0].p.clipFrame).toBe(61);
+    expect(ms.stats()).toMatchObject({ keyframeRequests: 3, keyframeRequestsHeld: 2, keyframes: 2 });
   });
 
   it('spreads a frame over the frame interval when pacing at a bitrate', () => {
