@@ -113,6 +113,10 @@ describe('rptui TUI in tmux', () => {
     const back = await t.waitFor((s) => s.includes('Consoles') && s.includes('left the stream'), 5000);
     expect(row(back, 'PS5-sim')).toContain('PS5-sim');
     await waitEvent(eventsPath, (e) => e.event === 'stream' && e.message === 'DISCONNECT', 3000);
+
+    // q quits: the terminal is restored and the process ends with 0 (nothing keeps it alive)
+    t.send('q');
+    await t.waitFor('[exited 0]', 5000);
   });
 
   it('registers a second console through the dialog (wrong PIN first), and deleting asks first', async () => {
@@ -235,6 +239,8 @@ describe('rptui TUI in tmux', () => {
     t.send('?');
     await t.waitFor('Help');
     t.send('Escape');
+    // wait: ESC and the next key in one read would be one Alt combination
+    await t.waitFor((s) => !s.includes('Help'));
 
     // key map: rebind CROSS to z, save it under a new name for this profile
     t.send('k');
@@ -277,5 +283,7 @@ describe('rptui TUI in tmux', () => {
     t.send('C-q');
     await t.waitFor('left the stream', 5000);
     expect(t.capture()).not.toContain('[exited');
+    t.send('C-c');
+    await t.waitFor('[exited 0]', 5000);
   });
 });

@@ -265,10 +265,8 @@ export class HomeScreen implements Layer {
         if (this.profiles.some((q) => q.name === name)) return `a profile named "${name}" already exists`;
         this.d.store
           .rename(p.name, name)
-          .then(() => {
-            this.d.app.notify(`renamed "${p.name}" to "${name}"`, 'ok');
-            return this.reload(name);
-          })
+          .then(() => this.reload(name))
+          .then(() => this.d.app.notify(`renamed "${p.name}" to "${name}"`, 'ok'))
           .catch((err) => this.d.app.showError('Rename failed', err));
         return undefined;
       }),
@@ -287,10 +285,8 @@ export class HomeScreen implements Layer {
         () => {
           this.d.store
             .remove(p.name)
-            .then(() => {
-              this.d.app.notify(`deleted profile "${p.name}"`, 'ok');
-              return this.reload();
-            })
+            .then(() => this.reload())
+            .then(() => this.d.app.notify(`deleted profile "${p.name}"`, 'ok'))
             .catch((err) => this.d.app.showError('Delete failed', err));
         },
         () => this.d.app.notify('nothing deleted'),
