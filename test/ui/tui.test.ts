@@ -162,8 +162,14 @@ describe('rptui TUI in tmux', () => {
     expect(row(after, 'PS5-sim')).toContain('ready');
   });
 
-  it('shows "console lost" and returns home when the console dies mid-stream', async () => {
-    const sim = await startSimulator(h, { host: '127.0.0.45', ps5: true, pin: '97531864', name: 'Doomed' });
+  it('asks for the login passcode, then shows "console lost" and returns home when the console dies', async () => {
+    const sim = await startSimulator(h, {
+      host: '127.0.0.45',
+      ps5: true,
+      pin: '97531864',
+      name: 'Doomed',
+      args: ['--login-pin', '4321'],
+    });
     const { term: t } = await startTui('127.0.0.44');
     t.send('n');
     await t.waitFor('Register a console');
@@ -174,7 +180,12 @@ describe('rptui TUI in tmux', () => {
     t.send('Enter', 'Enter', 'Enter', 'Enter');
     await t.waitFor((s) => /Doomed\s+PS5\s+127\.0\.0\.45\s+ready/.test(s), 15_000);
     t.send('Down', 'Enter');
+    // the console user has a passcode: the stream screen asks for it
+    await t.waitFor('Console login', 10_000);
+    t.type('4321');
+    t.send('Enter');
     await t.waitFor((s) => s.includes('Doomed (PS5') && s.includes('streaming'), 10_000);
+    await sim.waitFor((e) => e.event === 'ctrl' && e.dir === 'in' && e.message === 'LOGIN_PIN_REP');
     await sim.waitFor((e) => e.event === 'stream' && e.message === 'STREAMINFO');
 
     sim.proc.kill('SIGKILL');
