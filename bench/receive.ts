@@ -167,9 +167,12 @@ function record(dir: string, capturePath: string): CaptureMeta {
       for (const e of client.drainEvents())
         if (e.type === 'av')
           for (const o of rx.handleAv(e, now))
-            if (o.type === 'idr' || o.type === 'corrupt') ms.requestKeyframe(now);
+            if (o.type === 'idr' || o.type === 'corrupt')
+              ms.requestKeyframe(now, o.type === 'corrupt' ? o.end : undefined);
     }
-    for (const o of rx.tick(now)) if (o.type === 'idr' || o.type === 'corrupt') ms.requestKeyframe(now);
+    for (const o of rx.tick(now))
+      if (o.type === 'idr' || o.type === 'corrupt')
+        ms.requestKeyframe(now, o.type === 'corrupt' ? o.end : undefined);
     const next = Math.min(ms.nextWakeup(), faults.nextWakeup() ?? Infinity, rx.nextWakeup() ?? Infinity);
     now = next > now ? next : now + 0.1;
   }

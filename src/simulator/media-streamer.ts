@@ -14,7 +14,8 @@
  *            takion.sendRaw(packet, kp);                     // writes key_pos and the GMAC
  *          }
  *          wake again at ms.nextWakeup()
- *   CORRUPTFRAME / IDRREQUEST from the client: ms.requestKeyframe(now)
+ *   from the client: CORRUPTFRAME {start, end} -> ms.requestKeyframe(now, end)
+ *                    IDRREQUEST                -> ms.requestKeyframe(now)
  *
  * Each AvSend also carries the frame/unit numbers FaultInjector.push() takes as its meta.
  *
@@ -28,8 +29,11 @@
  * STREAMINFO as `videoHeader`); wire frame indices start at 1 and only ever increase (mod 2^16)
  * while the clip loops from its first key frame. requestKeyframe() makes the next frame sent the
  * clip's next key frame (the fixtures have one every 60 frames; the search wraps to the loop
- * start), unless a key frame left less than `keyframeHoldMs` ago: the client cannot have seen it
- * yet, and its CORRUPTFRAME + IDRREQUEST pair and retries would otherwise cost a key frame each. Video gets `fecRatio` Cauchy FEC units per source unit; each audio packet carries one
+ * start), unless a key frame already covers the request: for CORRUPTFRAME one sent after the lost
+ * range (frames the client lost while that key frame was on its way), for IDRREQUEST one sent less
+ * than `keyframeHoldMs` ago (the client's retries while it waits; a client retrying slower than
+ * that still gets a new key frame when the first one was lost). Otherwise every report of one
+ * loss would cost a key frame. Video gets `fecRatio` Cauchy FEC units per source unit; each audio packet carries one
  * new Opus frame and `audioFec` copies of the frames before it.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -48,6 +52,7 @@ import { formatAudioHeader, packetizeAudio } from '../proto-stack/audio.js';
 import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
 import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
+import { seq16Gt } from '../proto-stack/seqnum.js';
 import type { AvMeta } from './faults.js';
 
 export type ClipCodec = 'h264' | 'h265';
@@ -207,7 +212,7 @@ export interface MediaStreamerOptions {
   fecRatio?: number;
   /** Redundant copies of earlier Opus frames per audio packet (default 2). */
   audioFec?: number;
-  /** Requests this soon after a key frame went out are ignored (default 100 ms, ~ RTT + decode). */
+  /** IDR requests this soon after a key frame went out are ignored (default 100 ms, ~ RTT + decode). */
   keyframeHoldMs?: number;
   /** Byte 9 of video packets (default 3, what PS4 H.264 streams carry). */
   wireCodec?: number;
@@ -222,7 +227,7 @@ export interface MediaStreamerStats {
   keyframes: number;
   audioPackets: number;
   keyframeRequests: number;
-  /** Requests that came while a key frame was still on its way (ignored). */
+  /** Requests a key frame already sent covers (ignored). */
   keyframeRequestsHeld: number;
   /** Times the clip started over. */
   loops: number;
@@ -291,6 +296,8 @@ export class MediaStreamer {
   private readonly audioFec: number;
   private readonly keyframeHoldMs: number;
   private lastKeyframeAt = Number.NEGATIVE_INFINITY;
+  /** Wire frame index of the last key frame sent. */
+  private lastKeyframeIndex: number | undefined;
 
   private videoBase: number;
   private videoN = 0;
@@ -412,9 +419,13 @@ export class MediaStreamer {
   }
 
   /** CORRUPTFRAME / IDRREQUEST from the client: the next frame sent is a key frame (see above). */
-  requestKeyframe(now: number): void {
+  requestKeyframe(now: number, lostEnd?: number): void {
     this.st.keyframeRequests++;
-    if (now - this.lastKeyframeAt < this.keyframeHoldMs) {
+    const covered =
+      lostEnd !== undefined
+        ? this.lastKeyframeIndex !== undefined && seq16Gt(this.lastKeyframeIndex, lostEnd)
+        : now - this.lastKeyframeAt < this.keyframeHoldMs;
+    if (covered) {
       this.st.keyframeRequestsHeld++;
       return;
     }
@@ -501,6 +512,7 @@ export class MediaStreamer {
     if (f.keyframe) {
       this.st.keyframes++;
       this.lastKeyframeAt = at;
+      this.lastKeyframeIndex = frameIndex;
     }
     this.frameNo++;
     this.cursor++;

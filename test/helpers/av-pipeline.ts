@@ -64,8 +64,9 @@ export function runPipeline(o: {
   const take = (outs: AvOutput[], now: number) => {
     for (const out of outs) {
       run.outputs.push(out);
-      if ((out.type === 'idr' || out.type === 'corrupt') && o.honourIdr !== false)
-        streamer.requestKeyframe(now);
+      if (o.honourIdr === false) continue;
+      if (out.type === 'idr') streamer.requestKeyframe(now);
+      else if (out.type === 'corrupt') streamer.requestKeyframe(now, out.end);
     }
   };
   const end = start + o.seconds * 1000;

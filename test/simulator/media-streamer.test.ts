@@ -176,19 +176,28 @@ describe('MediaStreamer', () => {
     expect(ms.stats().keyframeRequests).toBe(3);
   });
 
-  it('holds requests while a key frame is on its way (keyframeHoldMs, default 100)', () => {
+  it('ignores requests a key frame already sent covers', () => {
     const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0 });
     const first = (sent: { t: number; p: AvSend }[]) =>
       sent.filter((s) => s.p.kind === 'video' && s.p.unitIndex === 0);
-    drive(ms, 0, 40); // clip frames 0 (key, t=0), 1, 2
-    ms.requestKeyframe(50); // 50 ms after the key frame: the client cannot have it yet
+    drive(ms, 0, 40); // wire frames 1 (key, t=0), 2, 3
+    ms.requestKeyframe(50); // an IDR retry 50 ms after a key frame: the client cannot have it yet
+    ms.requestKeyframe(50, 0); // CORRUPTFRAME for frames before that key frame
     expect(first(drive(ms, 41, 119)).map((s) => s.p.clipFrame)).toEqual([3, 4, 5, 6, 7]);
-    ms.requestKeyframe(120);
+    ms.requestKeyframe(120, 7); // a loss after the key frame
     const key = first(drive(ms, 120, 140));
-    expect([key[0].t, key[0].p.clipFrame, key[0].p.keyframe]).toEqual([134, 60, true]);
-    ms.requestKeyframe(150); // the CORRUPTFRAME/IDR retry for the same loss
+    expect([key[0].t, key[0].p.frameIndex, key[0].p.clipFrame, key[0].p.keyframe]).toEqual([
+      134,
+      9,
+      60,
+      true,
+    ]);
+    ms.requestKeyframe(140, 8); // reported while the key frame (wire 9) was in flight
+    ms.requestKeyframe(140); // and the IDR retry with it
     expect(first(drive(ms, 141, 160))[0].p.clipFrame).toBe(61);
-    expect(ms.stats()).toMatchObject({ keyframeRequests: 3, keyframeRequestsHeld: 2, keyframes: 2 });
+    ms.requestKeyframe(300); // an IDR retry long after: the key frame may have been lost
+    expect(first(drive(ms, 290, 310))[0].p.clipFrame).toBe(0);
+    expect(ms.stats()).toMatchObject({ keyframeRequests: 6, keyframeRequestsHeld: 4, keyframes: 3 });
   });
 
   it('spreads a frame over the frame interval when pacing at a bitrate', () => {
