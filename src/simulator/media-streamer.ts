@@ -48,7 +48,7 @@ import {
   type VideoCodec,
 } from '../media/annexb.js';
 import { readOggOpus } from '../media/ogg.js';
-import { formatAudioHeader, packetizeAudio } from '../proto-stack/audio.js';
+import { formatAudioHeader, packetizeAudio, padOpusPacket } from '../proto-stack/audio.js';
 import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
 import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
@@ -66,7 +66,7 @@ export interface MediaClip {
   height: number;
   /** Annex-B elementary stream. */
   video: Uint8Array;
-  /** Opus packets, all the same size (1..255 bytes, constant bitrate). */
+  /** Opus packets of 1..255 bytes (variable-bitrate ones are padded to the largest). */
   audio?: Uint8Array[];
   /** Opus channel count (default 2). */
   audioChannels?: number;
@@ -380,24 +380,21 @@ export class MediaStreamer {
       this.nextKey[i] = i < first ? first : k;
     }
 
-    this.audio = clip.audio ?? [];
     this.audioFec = opts.audioFec ?? 2;
     const channels = clip.audioChannels ?? 2;
-    if (this.audio.length > 0) {
-      // validates sizes (equal, 1..255 bytes) and unit counts once, up front
-      packetizeAudio(this.audio.slice(0, 1), {
-        version: opts.version,
-        firstFrameIndex: 1,
-        fecUnits: this.audioFec,
-      });
-      const size = this.audio[0].length;
-      if (this.audio.some((p) => p.length !== size))
-        throw new UsageError(
-          `clip ${clip.name}: Opus packets differ in size; an AV audio unit has a fixed size`,
-          'encode the audio in constant-bitrate mode (ffmpeg -c:a libopus -vbr off)',
-        );
-      this.audioMs = opusPacketMs(this.audio[0]);
-    } else this.audioMs = 20;
+    const audio = clip.audio ?? [];
+    if (audio.length > 0) {
+      // validates once, up front (1..255-byte packets, unit counts); a variable-bitrate clip is
+      // padded to one unit size for the whole stream, as a console's units are
+      packetizeAudio(audio, { version: opts.version, firstFrameIndex: 1, fecUnits: this.audioFec });
+      let size = 0;
+      for (const p of audio) size = Math.max(size, p.length);
+      this.audio = audio.map((p) => (p.length === size ? p : padOpusPacket(p, size)));
+      this.audioMs = opusPacketMs(audio[0]);
+    } else {
+      this.audio = [];
+      this.audioMs = 20;
+    }
     this.audioHeader = formatAudioHeader({
       channels,
       bits: 16,

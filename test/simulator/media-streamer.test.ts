@@ -240,8 +240,6 @@ describe('MediaStreamer', () => {
         }),
     ).toThrow(/parameter sets/);
     expect(() => new MediaStreamer({ version: 9, clip: clip720, fps: 0, now: 0 })).toThrow(UsageError);
-    const vbr = { ...clip720, audio: [new Uint8Array(160), new Uint8Array(161)] };
-    expect(() => new MediaStreamer({ version: 9, clip: vbr, fps: 60, now: 0 })).toThrow(/differ in size/);
     expect(
       () =>
         new MediaStreamer({
@@ -251,6 +249,19 @@ describe('MediaStreamer', () => {
           now: 0,
         }),
     ).toThrow(UsageError);
+  });
+
+  it('pads variable-bitrate Opus packets to one unit size for the whole stream', () => {
+    const tone = clip720.audio ?? [];
+    // code-0 packets (one frame): shorter ones are still well-formed Opus framing
+    const vbr = [tone[0], tone[1].slice(0, 120), tone[2].slice(0, 159), tone[3]];
+    const ms = new MediaStreamer({ version: 9, clip: { ...clip720, audio: vbr }, fps: 60, now: 0 });
+    const audio = drive(ms, 0, 79).filter((s) => s.p.kind === 'audio');
+    expect(audio.map((s) => s.p.size)).toEqual([480, 480, 480, 480]); // 3 units of 160 bytes
+    const units = audio.map((s) => parseAvPacket(s.p.build(0, undefined), 9).data.subarray(0, 160));
+    expect(bytesEqual(units[0], tone[0])).toBe(true);
+    expect(units[1][0] & 3).toBe(3); // re-framed as code 3 with padding
+    expect(opusPacketMs(units[1])).toBe(20);
   });
 
   it('streams a clip without audio (video only, no audio wakeups)', () => {
