@@ -106,6 +106,11 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
   it('counts and drops what does not parse, never throws (random and mutated packets)', () => {
     const { crypt, packets } = realVideo();
     const real = packets.map((p) => ({ bytes: fromHex(p.packet), keyPos: p.derived.key_pos }));
+    // and v12 audio packets (Opus and haptics) to mutate
+    const tone = new Uint8Array(160).fill(0xfc);
+    for (const haptics of [false, true])
+      for (const p of packetizeAudio([tone, tone, tone], { version: 12, firstFrameIndex: 1, haptics }))
+        real.push({ bytes: formatAvPacket(p.fields, crypt.crypt(p.data, 16)), keyPos: 0 });
     const rx = new AvReceiver({
       version: 12,
       videoHeaders: [FAKE_HEADER],
