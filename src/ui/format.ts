@@ -3,20 +3,32 @@
 const BLOCKS = '▁▂▃▄▅▆▇█';
 
 /**
- * A one-line bar graph of the last `width` values, scaled to `max` (default: the largest value,
- * at least 1). Missing history on the left is blank, so the newest sample is always rightmost.
+ * A bar graph of the last `width` values, `rows` lines tall (top line first), scaled to `max`
+ * (default: the largest value). Missing history on the left is blank, so the newest sample is
+ * always rightmost; any value above zero shows at least the lowest bar.
  */
+export function barGraph(values: readonly number[], width: number, rows = 1, max?: number): string[] {
+  if (width <= 0 || rows <= 0) return Array.from({ length: Math.max(0, rows) }, () => '');
+  const tail = values.slice(-width).map((v) => (Number.isFinite(v) && v > 0 ? v : 0));
+  const top = Math.max(max ?? 0, ...tail, 1e-9);
+  const steps = BLOCKS.length * rows;
+  // level k of `steps` covers (k-1, k] / steps of the top: the top value fills every row
+  const levels = tail.map((v) => (v > 0 ? Math.max(1, Math.min(steps, Math.ceil((v / top) * steps))) : 0));
+  const pad = ' '.repeat(width - tail.length);
+  const out: string[] = [];
+  for (let r = rows - 1; r >= 0; r--) {
+    const line = levels.map((l) => {
+      const fill = Math.min(BLOCKS.length, Math.max(0, l - r * BLOCKS.length));
+      return fill === 0 ? ' ' : BLOCKS[fill - 1];
+    });
+    out.push(pad + line.join(''));
+  }
+  return out;
+}
+
+/** A one-line bar graph (see barGraph). */
 export function sparkline(values: readonly number[], width: number, max?: number): string {
-  if (width <= 0) return '';
-  const tail = values.slice(-width);
-  const top = Math.max(max ?? 0, ...tail.map((v) => (Number.isFinite(v) ? v : 0)), 1e-9);
-  const bars = tail.map((v) => {
-    if (!Number.isFinite(v) || v <= 0) return ' ';
-    // level k covers (k/8, (k+1)/8] of the top: the top value is always a full block
-    const i = Math.max(0, Math.min(BLOCKS.length - 1, Math.ceil((v / top) * BLOCKS.length) - 1));
-    return BLOCKS[i];
-  });
-  return ' '.repeat(width - bars.length) + bars.join('');
+  return barGraph(values, width, 1, max)[0];
 }
 
 export function formatKbps(kbps: number): string {

@@ -6,7 +6,7 @@ import type { FoundConsole } from '../../src/client/discovery.js';
 import { BUTTONS, IDLE_STATE, withButton } from '../../src/input/controller-state.js';
 import { loadKeymap, parseKeymap } from '../../src/input/keymap.js';
 import { padMenuKeys } from '../../src/ui/app.js';
-import { fitText, formatDuration, formatKbps, History, sparkline } from '../../src/ui/format.js';
+import { barGraph, fitText, formatDuration, formatKbps, History, sparkline } from '../../src/ui/format.js';
 import { nextStatus } from '../../src/ui/monitor.js';
 import { keymapJson, rebind } from '../../src/ui/screens/keymap.js';
 import { checkSetting } from '../../src/ui/screens/settings.js';
@@ -21,6 +21,24 @@ describe('sparkline', () => {
     expect(sparkline([5, 10], 2, 20)).toBe('▂▄');
     expect(sparkline([1, 2, 3], 2)).toBe('▆█');
     expect(sparkline([1], 0)).toBe('');
+  });
+
+  it('taller graphs stack the levels, top row first', () => {
+    expect(barGraph([4, 8], 2, 2)).toEqual([' █', '██']);
+    expect(barGraph([1, 16], 3, 2)).toEqual(['  █', ' ▁█']);
+    expect(barGraph([3], 1, 3, 24)).toEqual([' ', ' ', '▃']);
+    fc.assert(
+      fc.property(
+        fc.array(fc.double()),
+        fc.integer({ min: 0, max: 80 }),
+        fc.integer({ min: 1, max: 5 }),
+        (v, w, rows) => {
+          const g = barGraph(v, w, rows);
+          expect(g).toHaveLength(rows);
+          for (const line of g) expect([...line].length).toBe(w);
+        },
+      ),
+    );
   });
 
   it('is always exactly `width` bars or blanks, whatever the values', () => {

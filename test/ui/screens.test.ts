@@ -207,8 +207,14 @@ describe('stream screen', () => {
     for (let i = 0; i < 5; i++) session.emit('stats', stats(8000 + i * 100, 59.9));
     const s = await waitScreen(app, '8.4 Mbit/s');
     expect(s).toContain('1280x720 @ 60 fps');
-    expect(s).toMatch(/fps\s+59\.9/);
-    expect(s).toMatch(/RTT\s+2\.5 ms/);
+    // a 30-row terminal has room for graphs 3 rows tall: name, then value, then the third row
+    const lines = s.split('\n');
+    const at = (name: string) => lines.findIndex((l) => l.startsWith(` ${name} `));
+    expect(lines[at('fps') + 1]).toMatch(/^ 59\.9\s/);
+    expect(lines[at('RTT') + 1]).toMatch(/^ 2\.5 ms\s/);
+    expect(lines[at('bitrate') + 1]).toMatch(/^ 8\.4 Mbit\/s\s/);
+    // the newest bitrate sample is the highest: a full column in all three rows
+    for (let r = 0; r < 3; r++) expect(lines[at('bitrate') + r]).toMatch(/█\s*$/);
     expect(s).toContain('frames 100 (FEC-recovered 2, lost 1)');
     expect(s).toContain('GMAC failures 0');
     expect(s).toMatch(/[▁▂▃▄▅▆▇█]{5}/);

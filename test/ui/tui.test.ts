@@ -102,8 +102,10 @@ describe('rptui TUI in tmux', () => {
       3000,
     );
     expect(release.t).toBeGreaterThanOrEqual(press.t);
-    // tmux send-keys, the terminal, the decoder and one UDP datagram: well under a frame or three
-    expect(latency).toBeLessThan(150);
+    // tmux send-keys, the pty, the decoder and one UDP datagram. Typically 20-90 ms here on a shared
+    // 2-core machine (mostly the tmux client); the bound catches a key that waits for a timer (the
+    // 550 ms initial hold) — same-tick delivery itself is asserted in screens.test.ts
+    expect(latency).toBeLessThan(400);
     console.info(
       `CROSS: tmux send-keys to the simulator's log in ${latency} ms (send-keys itself ${sent - before} ms)`,
     );

@@ -33,7 +33,7 @@ import { fromHex } from '../../proto-stack/bytes.js';
 import { wakeCredential } from '../../proto-stack/discovery.js';
 import type { App, Layer, PadConsumer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
-import { fitText, formatDuration, formatKbps, History, sparkline } from '../format.js';
+import { barGraph, fitText, formatDuration, formatKbps, History } from '../format.js';
 import type { ConsoleStatus } from '../monitor.js';
 import { delta, hotkeyFor, type StreamHotkey } from '../stream-input.js';
 import { ConfirmDialog, type Dialog, MessageDialog, PromptDialog, TextField } from '../widgets/dialog.js';
@@ -586,18 +586,23 @@ export class StreamScreen implements Layer, PadConsumer {
     lines.push('');
     if (this.showStats) {
       const g = this.graphs;
-      const label = 10;
-      const value = 13;
-      const graphW = Math.max(4, width - label - value - 3);
-      const row = (name: string, v: string, h: History, max?: number) =>
-        ` ${fitText(name, label)}${fitText(v, value)} ${t.accent(sparkline(h.values, graphW, max))}`;
+      // taller graphs when the screen has room: 8 lines are text, the rest is shared by 6 graphs
+      const height = (this.box.height as number) || 21;
+      const rows = Math.max(1, Math.min(4, Math.floor((height - 8) / 6)));
+      const label = rows === 1 ? 23 : 13;
+      const graphW = Math.max(4, width - label - 2);
+      const graph = (name: string, v: string, h: History, max?: number) => {
+        const bars = barGraph(h.values, graphW, rows, max).map((b) => t.accent(b));
+        if (rows === 1) return [` ${fitText(name, 10)}${fitText(v, 13)} ${bars[0]}`];
+        return bars.map((b, i) => ` ${fitText(i === 0 ? name : i === 1 ? v : '', label)} ${b}`);
+      };
       lines.push(
-        row('bitrate', formatKbps(g.kbps.last), g.kbps),
-        row('fps', g.fps.last.toFixed(1), g.fps, info?.fps),
-        row('loss', `${g.loss.last.toFixed(1)} %`, g.loss),
-        row('FEC fixes', `${g.fec.last.toFixed(1)}/s`, g.fec),
-        row('lost', `${g.lost.last.toFixed(1)} fr/s`, g.lost),
-        row('RTT', `${g.rtt.last.toFixed(1)} ms`, g.rtt),
+        ...graph('bitrate', formatKbps(g.kbps.last), g.kbps),
+        ...graph('fps', g.fps.last.toFixed(1), g.fps, info?.fps),
+        ...graph('loss', `${g.loss.last.toFixed(1)} %`, g.loss),
+        ...graph('FEC fixes', `${g.fec.last.toFixed(1)}/s`, g.fec),
+        ...graph('lost frames', `${g.lost.last.toFixed(1)}/s`, g.lost),
+        ...graph('RTT', `${g.rtt.last.toFixed(1)} ms`, g.rtt),
         '',
       );
     }
