@@ -3,15 +3,25 @@
  * handshake and the stream info on stderr, writes stats JSON while it runs, and ends after
  * --duration or on Ctrl-C / SIGTERM with a clean DISCONNECT.
  *
- * Media sinks plug in through SINKS below: each named sink subscribes to the session's video or
- * audio events and is closed at the end. Only `none` exists until the media layer lands.
+ * Video and audio go to the sinks of src/media (--video ffplay|file:PATH|none, --audio
+ * speaker|file:PATH|none; defaults from the profile's settings). A sink that cannot work (no
+ * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
  */
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../client/config-dir.js';
+import { PlayInput, resolveKeymap } from '../client/play-input.js';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
 import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../client/session-api.js';
 import { NetworkError, RptuiError, UsageError } from '../errors.js';
+import {
+  type AudioSink,
+  attachSinks,
+  createAudioSink,
+  createVideoSink,
+  type SinkOptions,
+  type VideoSink,
+} from '../media/sinks.js';
 import { type FpsPreset, isResolutionPreset, RESOLUTION_PRESETS } from '../proto-stack/launchspec.js';
 
 interface ConnectOpts {
@@ -25,28 +35,34 @@ interface ConnectOpts {
   statsJson?: string;
   loginPin?: string;
   json?: boolean;
+  keymap?: string;
+  input?: boolean;
+  gamepad?: boolean;
 }
 
-/** A consumer of the session's media; `close` runs once the session ended. */
-interface MediaSink {
-  close(): Promise<void>;
-}
-type SinkFactory = (session: RemotePlaySession) => MediaSink;
-
-const SINKS: { video: Record<string, SinkFactory>; audio: Record<string, SinkFactory> } = {
-  video: { none: () => ({ close: async () => {} }) },
-  audio: { none: () => ({ close: async () => {} }) },
-};
-
-function sink(kind: 'video' | 'audio', name: string | undefined): SinkFactory {
-  const chosen = name ?? 'none';
-  const f = SINKS[kind][chosen];
-  if (!f)
-    throw new UsageError(
-      `--${kind} ${chosen}: rptui connect can only discard ${kind} for now (--${kind} none)`,
-      `${kind} players arrive with the media layer; until then use --${kind} none`,
-    );
-  return f;
+/**
+ * The sink for --video/--audio, else for the profile setting. A bad option is a usage error; a
+ * bad profile setting (say, a file: in a directory since removed) plays without, with a notice.
+ */
+function makeSink<T>(
+  kind: 'video' | 'audio',
+  option: string | undefined,
+  setting: string,
+  create: (spec: string, o: SinkOptions) => T,
+  log: (line: string) => void,
+): T {
+  const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`) };
+  if (option !== undefined) return create(option, o);
+  // 'auto' (the audio default): the speaker, which says once and clearly when there is no sound
+  // device or no speaker package, and the session goes on silent
+  const spec = setting === 'auto' ? 'speaker' : setting;
+  try {
+    return create(spec, o);
+  } catch (e) {
+    if (!(e instanceof RptuiError)) throw e;
+    log(`  ${kind}: the profile's ${kind} output "${setting}" cannot be used (${e.message}); no ${kind}`);
+    return create('none', o);
+  }
 }
 
 const STATS_WRITE_INTERVAL_MS = 1000;
@@ -85,14 +101,23 @@ export const register = (program: Command): void => {
     .option('--fps <n>', '30 or 60 (default: the profile setting)')
     .option('--bitrate <kbps>', 'video bitrate in kbit/s (default: the preset bitrate)')
     .option('--duration <seconds>', 'disconnect after this long (default: until Ctrl-C)')
-    .option('--video <sink>', 'where video goes; only "none" for now', 'none')
-    .option('--audio <sink>', 'where audio goes; only "none" for now', 'none')
+    .option(
+      '--video <sink>',
+      'ffplay (a window), file:PATH (.h264/.h265, or .mkv with audio) or none (default: the profile setting)',
+    )
+    .option(
+      '--audio <sink>',
+      'speaker, file:PATH (a .wav) or none (default: the profile setting, speaker when there is one)',
+    )
     .option(
       '--stats-json <file>',
       'write stream statistics as JSON to this file (every second and at the end)',
     )
     .option('--login-pin <digits>', "the console user's 4-digit login passcode, if the console asks")
     .option('--json', 'print the final statistics as JSON on stdout')
+    .option('--keymap <name|file>', "key map: a name or a JSON file (default: the profile's)")
+    .option('--no-input', 'watch only: read neither the keyboard nor game pads')
+    .option('--no-gamepad', 'keyboard only: do not look for game pads')
     .addHelpText(
       'after',
       '\nExamples:\n  rptui connect living-room --duration 10 --stats-json stats.json\n' +
@@ -114,10 +139,13 @@ export const register = (program: Command): void => {
       if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin))
         throw new UsageError('--login-pin is the 4-digit passcode of the console user');
       const durationMs = parseDuration(o.duration);
-      const videoSink = sink('video', o.video);
-      const audioSink = sink('audio', o.audio);
+      const err = (line: string) => process.stderr.write(`${line}\n`);
 
       const profile = await ProfileStore.fromEnv().get(name);
+      // a bad key map fails here, before the console is contacted
+      const keymap = o.input === false ? undefined : resolveKeymap(o.keymap, profile.settings.keymap);
+      const video: VideoSink = makeSink('video', o.video, profile.settings.videoSink, createVideoSink, err);
+      const audio: AudioSink = makeSink('audio', o.audio, profile.settings.audioSink, createAudioSink, err);
       const session = new RemotePlaySession(
         sessionOptionsFromProfile(profile, {
           ...(resolution !== undefined ? { resolution } : {}),
@@ -127,7 +155,6 @@ export const register = (program: Command): void => {
         }),
       );
       const host = o.host ?? profile.host;
-      const err = (line: string) => process.stderr.write(`${line}\n`);
       err(`connecting to ${profile.kind} "${profile.name}" at ${host}`);
 
       let info: StreamInfo | undefined;
@@ -138,6 +165,10 @@ export const register = (program: Command): void => {
         state: session.state,
         ...s,
         heartbeats: session.heartbeats,
+        sinks: {
+          video: { kind: video.kind, ...video.stats() },
+          audio: { kind: audio.kind, ...audio.stats() },
+        },
         ...(info ? { streamInfo: info } : {}),
         ...(reason ? { closed: { code: reason.code, message: reason.message } } : {}),
       });
@@ -187,7 +218,8 @@ export const register = (program: Command): void => {
             return;
         }
       });
-      const sinks = [videoSink(session), audioSink(session)];
+      // STREAMINFO starts the sinks; a player that (re)starts asks the console for an IDR
+      const media = attachSinks(session, video, audio, { title: `rptui — ${profile.nickname}` });
 
       let interrupted = false;
       const stop = () => {
@@ -197,6 +229,7 @@ export const register = (program: Command): void => {
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       let timer: NodeJS.Timeout | undefined;
+      let play: PlayInput | undefined;
       let reason: CloseReason;
       try {
         try {
@@ -205,15 +238,20 @@ export const register = (program: Command): void => {
             `  streaming; ${durationMs !== undefined ? `disconnecting after ${durationMs / 1000} s` : 'Ctrl-C to stop'}`,
           );
           if (durationMs !== undefined) timer = setTimeout(() => void session.disconnect(), durationMs);
+          if (keymap) {
+            play = new PlayInput({ session, keymap, pads: o.gamepad !== false });
+            await play.start();
+          }
         } catch (e) {
           if (!interrupted) throw e;
         }
         reason = await session.closed();
       } finally {
+        play?.stop(); // the terminal first, before anything else can fail
         if (timer) clearTimeout(timer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        await Promise.all(sinks.map((s) => s.close()));
+        await media.close();
       }
       const final = session.stats;
       writeStats(final, reason);

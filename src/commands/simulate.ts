@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import type { FaultOptions } from '../simulator/faults.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';
 
@@ -17,6 +18,34 @@ interface SimulateOpts {
   pairingClosed?: boolean;
   tamperAfter?: string;
   loginPin?: string;
+  loss?: string;
+  reorder?: string;
+  dup?: string;
+  jitter?: string;
+  seed?: string;
+}
+
+/** --loss/--reorder/--dup/--jitter/--seed as FaultInjector options (undefined when none is given). */
+function faultOptions(o: SimulateOpts): FaultOptions | undefined {
+  const num = (name: string, text: string | undefined, max: number, unit: string) => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > max)
+      throw new UsageError(`--${name} takes ${unit}, got "${text}"`);
+    return v;
+  };
+  const f: FaultOptions = {
+    loss: num('loss', o.loss, 1, 'a probability from 0 to 1 (0.05 = 5 %)'),
+    reorder: num('reorder', o.reorder, 1, 'a probability from 0 to 1'),
+    dup: num('dup', o.dup, 1, 'a probability from 0 to 1'),
+    jitterMs: num('jitter', o.jitter, 10_000, 'milliseconds (0-10000)'),
+  };
+  if (o.seed !== undefined) {
+    const seed = Number(o.seed);
+    if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed takes an integer, got "${o.seed}"`);
+    f.seed = seed;
+  }
+  return Object.values(f).some((v) => v !== undefined) ? f : undefined;
 }
 
 export const register = (program: Command): void => {
@@ -40,6 +69,11 @@ export const register = (program: Command): void => {
       '--login-pin <digits>',
       'the console user has this 4-digit login passcode (asked before streaming)',
     )
+    .option('--loss <p>', 'drop this fraction of video/audio datagrams, e.g. 0.05 (each drop is logged)')
+    .option('--reorder <p>', 'send this fraction of AV datagrams after the next one')
+    .option('--dup <p>', 'send this fraction of AV datagrams twice')
+    .option('--jitter <ms>', 'delay each AV datagram by a random 0..ms')
+    .option('--seed <n>', 'seed of the fault dice (default 1): the same seed repeats the same faults')
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -51,6 +85,10 @@ export const register = (program: Command): void => {
         '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
         'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
         'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
+        'A stream plays the committed test clip closest to the requested resolution (H.264 720p/1080p,\n' +
+        'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone, FEC-protected as a console does;\n' +
+        'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +
+        'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
         '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890\n' +
         '  rptui connect PS5-sim --duration 10',
@@ -67,6 +105,7 @@ export const register = (program: Command): void => {
       if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin)) {
         throw new UsageError(`--login-pin takes 4 digits, got "${o.loginPin}"`);
       }
+      const faults = faultOptions(o);
       const sim = await SimulatedConsole.start({
         host: o.host,
         kind: o.ps5 ? 'PS5' : 'PS4',
@@ -81,7 +120,7 @@ export const register = (program: Command): void => {
         pairingClosed: o.pairingClosed,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
-      await startStreamService(sim, { tamperAfter, loginPin: o.loginPin }).catch(async (err) => {
+      await startStreamService(sim, { tamperAfter, loginPin: o.loginPin, faults }).catch(async (err) => {
         await sim.stop();
         throw err;
       });

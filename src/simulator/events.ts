@@ -23,7 +23,11 @@ export type SimEventName =
   | 'takion' // Takion state changes and trouble
   | 'stream' // a stream-connection (protobuf) message sent or received
   | 'controller' // a controller event decoded from feedback
-  | 'stats'; // periodic and final counters, incl. gmacFailures
+  | 'stats' // periodic and final counters, incl. gmacFailures
+  // AV (src/simulator/stream-av.ts)
+  | 'frame-sent' // a video frame's first packet left
+  | 'drop' // fault injection dropped an AV datagram
+  | 'keyframe'; // the client asked for a key frame (CORRUPTFRAME / IDRREQUEST)
 
 export interface SimEvent {
   /** Milliseconds since the Unix epoch. */

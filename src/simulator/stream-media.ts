@@ -1,9 +1,9 @@
 /**
- * What the simulated console puts into STREAMINFO: an H.264 SPS + PPS (Annex-B) for the
- * resolution the launch spec asked for, and the 14-byte audio header. The parameter sets are
- * generated here (Main profile, CAVLC, 4:2:0, cropping for heights that are not a multiple of
- * 16, VUI timing for the frame rate) so any preset gets a header a decoder accepts, without
- * shipping media files in the CLI bundle.
+ * A STREAMINFO without a clip: an H.264 SPS + PPS (Annex-B) for any resolution, and the 14-byte
+ * audio header. The parameter sets are generated (Main profile, CAVLC, 4:2:0, cropping for
+ * heights that are not a multiple of 16, VUI timing for the frame rate) so tests of the stream
+ * connection get a header a decoder accepts. The simulator itself announces the parameter sets
+ * of the clip it streams (stream-av.ts).
  */
 import { UsageError } from '../errors.js';
 import { ByteWriter, concatBytes } from '../proto-stack/bytes.js';

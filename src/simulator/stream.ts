@@ -7,10 +7,13 @@
  *   a console sends (RP-Application-Reason); a second client while one streams is "in use".
  * - ctrl: RP-Auth must decrypt to that client's RegistKey under the session keys; the answer
  *   carries RP-Server-Type; SESSION_ID follows in a later write; heartbeats both ways.
- * - Takion: handshake, BIG -> BANG -> crypt -> STREAMINFO (generated SPS/PPS for the requested
- *   resolution), protobuf heartbeats; every client packet is GMAC-verified by TakionEndpoint and
- *   failures are counted. Every message received is logged, feedback decoded to controller
- *   events, and a `stats` event with `gmacFailures` goes out every second and when the session ends.
+ * - Takion: handshake, BIG -> BANG -> crypt -> STREAMINFO (the SPS/PPS of the fixture clip for
+ *   the requested resolution and codec, and its audio header), protobuf heartbeats; every client
+ *   packet is GMAC-verified by TakionEndpoint and failures are counted. Every message received is
+ *   logged, feedback decoded to controller events, and a `stats` event with `gmacFailures` goes
+ *   out every second and when the session ends.
+ * - AV: once the client acknowledged STREAMINFO the clip streams (stream-av.ts), through the fault
+ *   injector when `faults` is set; CORRUPTFRAME and IDRREQUEST restart it from a key frame.
  * - `tamperAfter: N` flips one bit (in the GMAC field) of the Nth datagram sent after the client
  *   acknowledged STREAMINFO: a test of the client's GMAC check (drop that packet, carry on).
  */
@@ -25,6 +28,7 @@ import { CTRL, CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js
 import { Ecdh } from '../proto-stack/ecdh.js';
 import { FeedbackConsoleDecoder } from '../proto-stack/feedback.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
+import type { ParsedLaunchSpec } from '../proto-stack/launchspec.js';
 import { REASON } from '../proto-stack/reason.js';
 import { RpCrypt } from '../proto-stack/rpcrypt.js';
 import {
@@ -48,14 +52,15 @@ import { baseType, gmacOffset, TakionEndpoint, type TakionEvent, TakionType } fr
 import { isPs5, type Target } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { HttpExchange, Remote, SimulatedConsole } from './index.js';
-import { audioHeader, h264ParameterSets } from './stream-media.js';
+import { findMediaDir } from './media-streamer.js';
+import { ConsoleAv, type ConsoleAvOptions } from './stream-av.js';
 
 export const TAKION_PORT = 9296;
 /** A nonce handed out at session init is good for this long (the ctrl request follows at once). */
 const NONCE_TTL_MS = 10_000;
 export const SIM_STATS_INTERVAL_MS = 1000;
 
-export interface StreamServiceOptions {
+export interface StreamServiceOptions extends ConsoleAvOptions {
   /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
   tamperAfter?: number;
   statsIntervalMs?: number;
@@ -130,7 +135,8 @@ export async function startStreamService(
   // The first secp256k1 key pair costs ~150 ms (the library builds its tables): pay it now, not
   // while a client's BIG waits for its ack and gets resent (unverifiable once crypt is on).
   Ecdh.generate();
-  const service = new StreamService(sim, opts);
+  // a missing clip directory fails here, at start, not when the first client streams
+  const service = new StreamService(sim, { ...opts, mediaDir: opts.mediaDir ?? findMediaDir() });
   sim.route(sessionInitPath(sim.target), (x) => service.sessionInit(x));
   sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
   // Our own socket rather than sim.udp(): the session sends on it at any time, not only as answers.
@@ -344,6 +350,7 @@ class ConsoleSession {
   private readonly crypt: RpCrypt;
   private takion: TakionEndpoint | undefined;
   private stream: StreamConnectionConsole | undefined;
+  private av: ConsoleAv | undefined;
   private udpPeer: Remote | undefined;
   private timerGeneration = 0;
   private wakeAt: number | undefined;
@@ -456,6 +463,7 @@ class ConsoleSession {
       for (const e of r.events) this.onStreamEvent(e);
       if (this.ended) return false;
     }
+    if (this.av?.pump(t, now, (d) => this.send(d))) moved = true;
     if (this.nextStats !== undefined && now >= this.nextStats) {
       this.nextStats = Math.max(
         this.nextStats + (this.owner.opts.statsIntervalMs ?? SIM_STATS_INTERVAL_MS),
@@ -500,6 +508,7 @@ class ConsoleSession {
     min(this.ctrl.nextWakeup());
     min(this.takion?.nextWakeup());
     min(this.stream?.nextWakeup());
+    min(this.av?.nextWakeup());
     min(this.nextStats);
     if (t === undefined || t === this.wakeAt) return;
     this.wakeAt = t;
@@ -556,7 +565,7 @@ class ConsoleSession {
           target: this.target,
           sessionId: this.ctrl.sessionId,
           rpcrypt: this.crypt,
-          streamInfo: (spec) => this.streamInfo(spec.width, spec.height, spec.maxFps, spec.codec),
+          streamInfo: (spec) => this.streamInfo(spec, now),
           now,
         });
         return;
@@ -581,16 +590,14 @@ class ConsoleSession {
     }
   }
 
-  private streamInfo(width: number, height: number, fps: number, codec: string): StreamInfo {
-    if (codec !== 'h264')
-      this.sim.events.emit(
-        'stream',
-        { warning: `${codec} requested; the simulator describes its stream as H.264` },
-        `  ${codec} requested: the simulator only generates H.264 parameter sets`,
-      );
+  /** STREAMINFO describes the clip that will stream: its size, parameter sets and audio header. */
+  private streamInfo(spec: ParsedLaunchSpec, now: number): StreamInfo {
+    const av = new ConsoleAv(spec, this.target, this.sim.events, this.owner.opts, now);
+    this.av = av;
+    const ms = av.streamer;
     return {
-      resolutions: [{ width, height, videoHeader: h264ParameterSets(width, height, fps) }],
-      audioHeader: audioHeader(),
+      resolutions: [{ width: ms.width, height: ms.height, videoHeader: ms.videoHeader }],
+      audioHeader: ms.audioHeader,
       startTimeout: 10,
       afkTimeout: 3600,
       afkTimeoutDisconnect: 1,
@@ -663,13 +670,18 @@ class ConsoleSession {
         if (e.message.type === 'heartbeat') this.counts.heartbeatsIn++;
         // The handshake is over once the client acknowledged STREAMINFO: every packet either side
         // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
-        if (e.message.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
+        if (e.message.type === 'streamInfoAck') {
+          this.sentAfterHandshake ??= 0;
+          this.av?.start();
+        }
         const name = messageName(e.message);
         ev.emit(
           'stream',
           { dir: 'in', message: name, channel: e.channel, ...messageDetail(e.message) },
           e.message.type === 'heartbeat' ? undefined : `  stream <- ${name}`,
         );
+        if (e.message.type === 'corruptFrame' || e.message.type === 'idrRequest')
+          this.av?.keyframeRequest(name, Date.now());
         return;
       }
       case 'disconnected':
@@ -704,6 +716,7 @@ class ConsoleSession {
         datagramsOut: t?.datagramsOut ?? 0,
         retransmits: t?.retransmits ?? 0,
         ...this.counts,
+        ...(this.av ? { av: this.av.stats() } : {}),
       },
       final
         ? `  session stats: ${t?.gmacFailures ?? 0} GMAC failures, ${t?.datagramsIn ?? 0} datagrams in`

@@ -96,14 +96,16 @@ describe.each([
     await s.start();
     expect(s.state).toBe('streaming');
     expect(log.states).toEqual(['requesting', 'ctrl', 'takion', 'handshake', 'streaming']);
+    // the simulator has no 540p clip: STREAMINFO announces the 720p one it streams, and the
+    // fixture's 20 ms Opus packets
     expect(log.info).toEqual([
       {
-        width: 960,
-        height: 540,
+        width: 1280,
+        height: 720,
         fps: 30,
         codec: 'h264',
         bitrateKbps: 5000,
-        audio: { channels: 2, sampleRate: 48000, frameSize: 480 },
+        audio: { channels: 2, sampleRate: 48000, frameSize: 960 },
         serverType: kind,
       },
     ]);
