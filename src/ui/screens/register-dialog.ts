@@ -177,8 +177,11 @@ export class RegisterDialog extends Dialog {
     this.progress = [`pairing with ${address}...`];
     this.app.render();
     try {
+      // a console discovery found tells its kind; it matters only if it stops answering discovery
+      const known = this.found.find((c) => c.address === address);
       const r = await pairAndStore({
         host: address,
+        ps5: known ? known.hostType === 'PS5' : undefined,
         pin,
         accountId: account,
         name: name || undefined,

@@ -127,28 +127,23 @@ export class StreamScreen implements Layer, PadConsumer {
   async start(): Promise<void> {
     const { app, profile } = this.o;
     try {
-      this.keymap = loadKeymap(profile.settings.keymap, this.o.env);
-    } catch (err) {
-      app.log(`key map "${profile.settings.keymap}": ${(err as Error).message}; using the default map`);
-      this.keymap = loadKeymap('default', this.o.env);
-    }
-    this.help.push(
-      `Keys go to the console through the key map "${this.keymap.name}",`,
-      'except these (unless the key map binds them to a control):',
-      '',
-      `${this.keymap.exitHotkey}, ctrl+c  leave the stream`,
-      'ctrl+x          put the console in standby (asks first)',
-      'ctrl+g          show/hide the graphs',
-      'ctrl+t          type text for the console',
-      'ctrl+l          show/hide the log pane',
-      'ctrl+o          open the video window again after it was closed',
-      '?               this help',
-      '',
-      'Without the kitty keyboard protocol a held key counts as released',
-      `${this.keymap.releaseTimeoutMs} ms after its last auto-repeat.`,
-    );
-    this.enterGameInput();
-    try {
+      const keymap = this.loadKeymap();
+      this.help.push(
+        `Keys go to the console through the key map "${keymap.name}",`,
+        'except these (unless the key map binds them to a control):',
+        '',
+        `${keymap.exitHotkey}, ctrl+c  leave the stream`,
+        'ctrl+x          put the console in standby (asks first)',
+        'ctrl+g          show/hide the graphs',
+        'ctrl+t          type text for the console',
+        'ctrl+l          show/hide the log pane',
+        'ctrl+o          open the video window again after it was closed',
+        '?               this help',
+        '',
+        'Without the kitty keyboard protocol a held key counts as released',
+        `${keymap.releaseTimeoutMs} ms after its last auto-repeat.`,
+      );
+      this.enterGameInput();
       if (this.o.status.status === 'standby') {
         this.setState('waking');
         await wake({
@@ -170,13 +165,25 @@ export class StreamScreen implements Layer, PadConsumer {
       await session.start();
     } catch (err) {
       // a session reports its failures through 'closed' first (finish() is then a no-op); this
-      // ends the screen when waking or creating the session failed
+      // ends the screen when the key map, waking or creating the session failed
       const error =
         err instanceof RptuiError
           ? err
           : new RptuiError('internal', (err as Error)?.message ?? String(err), { cause: err });
       this.finish({ code: 'error', message: error.message, error });
     }
+  }
+
+  /** The profile's key map; a broken one is reported and the built-in default used instead. */
+  private loadKeymap(): Keymap {
+    const name = this.o.profile.settings.keymap;
+    try {
+      this.keymap = loadKeymap(name, this.o.env);
+    } catch (err) {
+      this.o.app.notify(`key map "${name}": ${(err as Error).message}; using the default map`, 'warn');
+      this.keymap = loadKeymap('default', this.o.env);
+    }
+    return this.keymap;
   }
 
   /** Resolves when the screen has closed (session over, sinks closed). */
