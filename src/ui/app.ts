@@ -92,6 +92,8 @@ export class App {
   private renderQueued = false;
   private destroyed = false;
   private noTerminal = false;
+  /** The chunk blessed is parsing went to the raw handler. */
+  private rawConsumed = false;
   private pads: PadManager | undefined;
   private padPrev: ControllerState = IDLE_STATE;
   private rawHandler: ((data: Buffer) => void) | undefined;
@@ -162,8 +164,17 @@ export class App {
     this.screen.on('resize', () => this.render());
     // Raw bytes for the stream screen: before blessed's reader, so a key reaches the console
     // first and a dialog the key opens does not also receive it as a menu key.
-    this.screen.program.input.prependListener('data', (data: Buffer) => {
-      if (this.rawHandler && this.dialogs.length === 0) this.guard(() => this.rawHandler?.(data));
+    const input = this.screen.program.input;
+    input.prependListener('data', (data: Buffer) => {
+      if (this.rawHandler && this.dialogs.length === 0) {
+        // blessed parses this same chunk right after: its keys were this handler's, even when
+        // the handler has just left raw mode (a hotkey that closed the stream)
+        this.rawConsumed = true;
+        this.guard(() => this.rawHandler?.(data));
+      }
+    });
+    input.on('data', () => {
+      this.rawConsumed = false;
     });
   }
 
@@ -305,7 +316,7 @@ export class App {
   private route(ch: string | undefined, key: KeyInfo): void {
     // blessed reports Enter twice ("return", then "enter"): act on one of them only
     if (key.name === 'return' || key.name === 'linefeed') return;
-    if (this.rawHandler && this.dialogs.length === 0) return; // the stream screen reads raw input
+    if (this.rawConsumed || (this.rawHandler && this.dialogs.length === 0)) return; // read raw
     this.dispatch(ch, key);
   }
 

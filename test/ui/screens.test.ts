@@ -280,6 +280,21 @@ describe('stream screen', () => {
     expect(b.app.currentScreen).toBe(b.base);
   });
 
+  it('ctrl+c leaves the stream without the same key also quitting the app', async () => {
+    const { app, term, session, base } = await streaming();
+    let quit = false;
+    void app.waitForQuit().then(() => {
+      quit = true;
+    });
+    term.input.write('\x03');
+    await waitScreen(app, 'left the stream');
+    await tick();
+    expect(session.calls).toContain('disconnect');
+    expect(app.currentScreen).toBe(base);
+    expect(quit).toBe(false);
+    expect(base.keys).toEqual([]); // the home screen did not get the ctrl+c either
+  });
+
   it('standby asks first; ctrl+t sends typed text; a failed session shows its error and hint', async () => {
     const a = await streaming();
     a.term.input.write('\x18'); // ctrl+x
