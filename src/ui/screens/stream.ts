@@ -624,7 +624,7 @@ export class StreamScreen implements Layer, PadConsumer {
       );
     }
     const sink = (name: string, s: VideoSink | AudioSink | undefined, spec: string) => {
-      if (!s) return `${name} ${spec}`;
+      if (!s || s.kind === 'none') return `${name} ${s?.kind ?? spec}`;
       const x = s.stats();
       return `${name} ${s.kind} (${x.written} written, ${x.dropped} dropped)`;
     };
