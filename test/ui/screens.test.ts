@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Profile, type ProfileInput, ProfileStore } from '../../src/client/profiles.js';
 import type {
@@ -293,6 +294,27 @@ describe('stream screen', () => {
     expect(app.currentScreen).toBe(base);
     expect(quit).toBe(false);
     expect(base.keys).toEqual([]); // the home screen did not get the ctrl+c either
+  });
+
+  it('random terminal input never breaks the stream screen', async () => {
+    const { app, term, session, screen } = await streaming();
+    // every byte except the hotkeys (they would leave, or open dialogs that wait for answers)
+    const hot = new Set([0x03, 0x07, 0x0c, 0x0f, 0x11, 0x14, 0x18, 0x3f]);
+    const chunk = fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => b.filter((x) => !hot.has(x)));
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 20 }), (chunks) => {
+        for (const c of chunks) term.input.write(Buffer.from(c));
+        for (const s of session.controller) {
+          expect(Number.isInteger(s.buttons)).toBe(true);
+          expect(Math.abs(s.leftX)).toBeLessThanOrEqual(32768);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    await tick();
+    expect(app.currentScreen).toBe(screen);
+    expect(app.logText.join('\n')).not.toContain('internal error');
+    expect(screenText(app)).toContain('streaming');
   });
 
   it('standby asks first; ctrl+t sends typed text; a failed session shows its error and hint', async () => {
