@@ -7,6 +7,7 @@
  * speaker|file:PATH|none; defaults from the profile's settings). A sink that cannot work (no
  * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../client/config-dir.js';
 import { PlayInput, resolveKeymap } from '../client/play-input.js';
@@ -22,11 +23,17 @@ import {
   type SinkOptions,
   type VideoSink,
 } from '../media/sinks.js';
-import { type FpsPreset, isResolutionPreset, RESOLUTION_PRESETS } from '../proto-stack/launchspec.js';
+import {
+  type FpsPreset,
+  isResolutionPreset,
+  RESOLUTION_PRESETS,
+  type VideoCodec,
+} from '../proto-stack/launchspec.js';
 
 interface ConnectOpts {
   host?: string;
   resolution?: string;
+  codec?: string;
   fps?: string;
   bitrate?: string;
   duration?: string;
@@ -38,6 +45,24 @@ interface ConnectOpts {
   keymap?: string;
   input?: boolean;
   gamepad?: boolean;
+}
+
+/**
+ * Why there is certainly no sound device, or undefined. Linux lists its ALSA cards in
+ * /proc/asound/cards; ALSA_CONFIG_PATH may point ALSA at a device without a card (a null or a
+ * file device), so it counts as a device. Other systems: assume there is one.
+ */
+function missingSoundCard(): string | undefined {
+  if (process.platform !== 'linux' || process.env.ALSA_CONFIG_PATH) return undefined;
+  let cards: string;
+  try {
+    cards = readFileSync('/proc/asound/cards', 'utf8');
+  } catch {
+    return 'this machine has no sound card (no /proc/asound/cards)';
+  }
+  return /no soundcards/i.test(cards)
+    ? 'this machine has no sound card (/proc/asound/cards lists none)'
+    : undefined;
 }
 
 /**
@@ -53,9 +78,14 @@ function makeSink<T>(
 ): T {
   const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`) };
   if (option !== undefined) return create(option, o);
-  // 'auto' (the audio default): the speaker, which says once and clearly when there is no sound
-  // device or no speaker package, and the session goes on silent
-  const spec = setting === 'auto' ? 'speaker' : setting;
+  let spec = setting;
+  if (setting === 'auto') {
+    // the audio default: the speaker when there is a sound card (the speaker sink itself says
+    // once if its package or the device fails), else none, said once
+    const missing = missingSoundCard();
+    if (missing) log(`  audio: ${missing}: no sound. --audio file:out.wav records it instead`);
+    spec = missing ? 'none' : 'speaker';
+  }
   try {
     return create(spec, o);
   } catch (e) {
@@ -99,6 +129,7 @@ export const register = (program: Command): void => {
     .option('--host <address>', "console address (default: the profile's)")
     .option('--resolution <preset>', '360p, 540p, 720p or 1080p (default: the profile setting)')
     .option('--fps <n>', '30 or 60 (default: the profile setting)')
+    .option('--codec <codec>', 'h264 or h265 (HEVC, PS5 only; default h264)')
     .option('--bitrate <kbps>', 'video bitrate in kbit/s (default: the preset bitrate)')
     .option('--duration <seconds>', 'disconnect after this long (default: until Ctrl-C)')
     .option(
@@ -133,6 +164,8 @@ export const register = (program: Command): void => {
         );
       if (o.fps !== undefined && o.fps !== '30' && o.fps !== '60')
         throw new UsageError(`--fps must be 30 or 60, got "${o.fps}"`);
+      if (o.codec !== undefined && o.codec !== 'h264' && o.codec !== 'h265')
+        throw new UsageError(`--codec must be h264 or h265, got "${o.codec}"`);
       const bitrate = o.bitrate === undefined ? undefined : Number(o.bitrate);
       if (bitrate !== undefined && (!Number.isInteger(bitrate) || bitrate < 500 || bitrate > 100_000))
         throw new UsageError(`--bitrate takes kbit/s from 500 to 100000, got "${o.bitrate}"`);
@@ -142,6 +175,10 @@ export const register = (program: Command): void => {
       const err = (line: string) => process.stderr.write(`${line}\n`);
 
       const profile = await ProfileStore.fromEnv().get(name);
+      if (o.codec === 'h265' && profile.kind !== 'PS5')
+        throw new UsageError(
+          `--codec h265: "${profile.name}" is a ${profile.kind}, which streams H.264 only`,
+        );
       // a bad key map fails here, before the console is contacted
       const keymap = o.input === false ? undefined : resolveKeymap(o.keymap, profile.settings.keymap);
       const video: VideoSink = makeSink('video', o.video, profile.settings.videoSink, createVideoSink, err);
@@ -151,6 +188,7 @@ export const register = (program: Command): void => {
           ...(resolution !== undefined ? { resolution } : {}),
           ...(o.fps !== undefined ? { fps: Number(o.fps) as FpsPreset } : {}),
           ...(bitrate !== undefined ? { bitrateKbps: bitrate } : {}),
+          ...(o.codec !== undefined ? { codec: o.codec as VideoCodec } : {}),
           ...(o.host !== undefined ? { host: o.host } : {}),
         }),
       );

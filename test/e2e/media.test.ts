@@ -6,9 +6,9 @@
 //   reported corrupt), every other one is reported with CORRUPTFRAME and the stream picks up at
 //   the next key frame; the stats count the rebuilt frames;
 // - under Xvfb, the ffplay window shows the picture, and closing it does not end the session;
-// - .mkv with the audio track (ffmpeg).
+// - PS5 HEVC into an .mkv with the audio track (ffmpeg).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
@@ -368,17 +368,32 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
   });
 
   it.skipIf(!haveFfmpeg)(
-    'file:out.mkv records video and the audio track',
+    'PS5 HEVC to file:out.mkv: the video and the audio track; no sound card is said once',
     async () => {
-      await simulator('127.0.0.24');
-      const dir = h.tempDir();
-      const mkv = join(dir, 'out.mkv');
-      const r = await connect('127.0.0.24', ['--video', `file:${mkv}`, '--audio', 'none', '--duration', '3']);
+      const sim = await startSimulator(h, { host: '127.0.0.24', ps5: true, pin: PIN });
+      let r = await runCli(
+        ['register', '--host', '127.0.0.24', '--pin', PIN, '--account-id', ACCOUNT, '--name', 'ps5'],
+        { configDir: cfg, timeoutMs: 20_000 },
+      );
       expect(r.code, r.stderr).toBe(0);
+      const mkv = join(h.tempDir(), 'out.mkv');
+      // no --audio: the profile's "auto"
+      r = await runCli(['connect', 'ps5', '--codec', 'h265', '--video', `file:${mkv}`, '--duration', '3'], {
+        configDir: cfg,
+        timeoutMs: 30_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(sim.events().find((e) => e.event === 'stream' && e.action === 'media')).toMatchObject({
+        clip: 'testsrc-720p60.h265',
+        codec: 'h265',
+      });
       const streams = ffprobe(mkv);
       expect(streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'video']);
-      expect(streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 1280, height: 720 });
-      expect(Number(streams.find((s) => s.codec_type === 'video')?.nb_read_frames)).toBeGreaterThan(120);
+      const v = streams.find((s) => s.codec_type === 'video');
+      expect(v).toMatchObject({ width: 1280, height: 720 });
+      expect(Number(v?.nb_read_frames)).toBeGreaterThan(120);
+      if (!existsSync('/proc/asound/cards') && !process.env.ALSA_CONFIG_PATH)
+        expect(r.stderr.match(/^ {2}audio: .*no sound card.*$/gm)).toHaveLength(1);
     },
     30_000,
   );
