@@ -3,6 +3,7 @@
 // game pad navigation of the home screen through the real PadManager with a scripted pad.
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -348,6 +349,44 @@ describe('stream screen', () => {
     const s = await waitScreen(b.app, 'Cannot stream from "den"');
     expect(s).toContain('in use by another client');
     expect(s).toContain('hint: close the other Remote Play client');
+  });
+});
+
+describe('home screen', () => {
+  it('keeps the selection visible in a list longer than the screen', async () => {
+    const { app, term } = await makeApp();
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new ProfileStore(join(dir, 'profiles.json'));
+    const one = await store.add(profileInput('console-00', '127.0.0.48'));
+    // one file write instead of 40 adds
+    const names = Array.from({ length: 40 }, (_, i) => `console-${String(i).padStart(2, '0')}`);
+    await writeFile(
+      store.path,
+      JSON.stringify({ version: 1, profiles: names.map((name) => ({ ...one, name })) }),
+    );
+    const monitor = new ConsoleMonitor(
+      () => [],
+      () => app.render(),
+      { probe: async () => undefined },
+    );
+    cleanup.push(() => monitor.stop());
+    const home = new HomeScreen({
+      app,
+      store,
+      monitor,
+      connect: () => undefined,
+      openSettings: () => undefined,
+      openKeymap: () => undefined,
+      register: { broadcast: false, probeHosts: [] },
+    });
+    app.pushScreen(home);
+    await home.reload();
+    await waitScreen(app, /Consoles \(1-\d+ of 40\)/);
+    for (let i = 0; i < 35; i++) term.input.write('\x1b[B');
+    const s = await waitScreen(app, /> console-35/);
+    expect(s).toMatch(/Consoles \(\d+-\d+ of 40\)/);
+    expect(s).not.toContain('console-00 ');
   });
 });
 

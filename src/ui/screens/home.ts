@@ -112,7 +112,20 @@ export class HomeScreen implements Layer {
           `  ${fitText('NAME', nameW)}${fitText('KIND', 5)}${fitText('ADDRESS', 17)}${fitText('STATUS', 10)}${fitText('RUNNING', gameW)}`,
         ),
       );
-      this.profiles.forEach((p, i) => {
+      // a window around the selection when the list is longer than the screen: 3 rows of title
+      // and column heads, 3 of details below
+      const height = Math.max(4, (this.box.height as number) || 20);
+      const visible = Math.max(1, height - 7);
+      const first = Math.max(
+        0,
+        Math.min(this.profiles.length - visible, this.index - Math.floor(visible / 2)),
+      );
+      if (this.profiles.length > visible) {
+        const last = Math.min(first + visible, this.profiles.length);
+        lines[0] = t.bold(` Consoles (${first + 1}-${last} of ${this.profiles.length})`);
+      }
+      this.profiles.slice(first, first + visible).forEach((p, j) => {
+        const i = first + j;
         const s = this.status(p);
         const word = this.busy.has(p.name) ? 'waking' : s.status;
         const game = s.found?.runningAppName ?? (s.status === 'ready' ? '—' : '');
