@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
-import { runCli, spawnCli, useHarness } from '../helpers/cli.js';
+import { runCli, runStateless, spawnCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, type SimProcess, startSimulator } from '../helpers/simulator.js';
 
 const h = useHarness('all');
@@ -138,6 +138,19 @@ beforeAll(async () => {
   expect(r.code, r.stderr).toBe(0);
   await sim.stop();
 }, 30_000);
+
+it('simulate refuses fault options out of range, before binding anything', async () => {
+  for (const [opt, value, says] of [
+    ['--loss', '1.5', '--loss takes a probability from 0 to 1'],
+    ['--dup', 'x', '--dup takes a probability'],
+    ['--jitter', '-1', '--jitter takes milliseconds'],
+    ['--seed', '1.5', '--seed takes an integer'],
+  ]) {
+    const r = await runStateless('simulate', '--host', '127.0.0.29', opt, value);
+    expect(r.code).toBe(2); // a usage error
+    expect(r.stderr).toContain(says);
+  }
+});
 
 describe.skipIf(!haveFfprobe)('media end to end', () => {
   it('720p to file:out.h264 and file:out.wav: ffprobe decodes 1280x720 with every frame sent; the WAV holds the 1 kHz tone', async () => {
