@@ -199,7 +199,7 @@ export class PlayInput {
     if (this.ctrlCLeaves) this.input.on('data', this.onData);
     const leaveKeys = this.ctrlCLeaves ? `${map.exitHotkey} or ctrl+c` : map.exitHotkey;
     this.status(
-      `  controls: key map "${map.name}" (${map.source}); ${leaveKeys} leaves the stream` +
+      `  controls: ${leaveKeys} leaves the stream; key map "${map.name}" (${map.source})` +
         (this.tty ? '' : '; stdin is not a terminal, its bytes are read as keys'),
     );
     try {

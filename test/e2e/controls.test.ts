@@ -5,7 +5,7 @@
 // and hands the pane back with its terminal settings as they were.
 // Loopback addresses of this file: 127.0.0.30-127.0.0.39.
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Control } from '../../src/input/controller-state.js';
@@ -153,50 +153,75 @@ const median = (xs: number[]) => {
 const isCross = (pressed: boolean) => (e: SimEvent) =>
   e.event === 'controller' && e.button === 'cross' && e.pressed === pressed;
 
+/** A simulated PS4 on `host` and a config dir where it is registered as "tv". */
+async function pairedConsole(host: string) {
+  const cfg = h.tempDir('rptui-controls-');
+  const sim = await startSimulator(h, { host, pin: PIN, name: 'controls-PS4' });
+  const reg = await runCli(
+    ['register', '--host', host, '--pin', PIN, '--account-id', ACCOUNT, '--name', 'tv'],
+    {
+      configDir: cfg,
+      timeoutMs: 30_000,
+    },
+  );
+  expect(reg.code, reg.stderr).toBe(0);
+  return { cfg, sim };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+let runs = 0;
+
+/**
+ * `rptui connect tv` in a fresh tmux pane, between two `stty -g` snapshots of the pane's terminal;
+ * resolves once it streams and shows its controls hint.
+ */
+async function connectInTmux(cfg: string) {
+  const run = ++runs;
+  const before = join(cfg, `stty-before-${run}`);
+  const after = join(cfg, `stty-after-${run}`);
+  const connect = [process.execPath, rptuiBin(), 'connect', 'tv', '--video', 'none', '--audio', 'none']
+    .concat(['--duration', '20', '--no-gamepad'])
+    .map(q)
+    .join(' ');
+  const t = new Tmux();
+  term = t;
+  t.start({
+    command: [
+      'sh',
+      '-c',
+      `stty -g > ${q(before)}; ${connect}; echo "[rptui exited $?]"; stty -g > ${q(after)}`,
+    ],
+    env: { RPTUI_CONFIG_DIR: cfg },
+    width: 100,
+    height: 30,
+  });
+  await t.waitFor((s) => s.includes('streaming;') && s.includes('leaves the stream'), 20_000);
+  const joined = () => t.tmux('capture-pane', '-p', '-J'); // long lines unwrapped
+  /** Waits for the exit line and the second snapshot; returns the pane's text. */
+  const ended = async () => {
+    await t.waitFor('[rptui exited', 10_000);
+    await t.waitFor(() => existsSync(after) && readFileSync(after, 'utf8').trim() !== '', 5000);
+    return joined();
+  };
+  const sttyRestored = () => readFileSync(after, 'utf8') === readFileSync(before, 'utf8');
+  return { t, joined, ended, sttyRestored };
+}
+
+const disconnects = (events: SimEvent[]) =>
+  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
+
 describe('rptui connect played from the keyboard in tmux', () => {
   it('CROSS and a stick reach the console within 50 ms (timed release); the exit hotkey disconnects and restores the terminal', async () => {
-    const cfg = h.tempDir('rptui-controls-');
-    const sim = await startSimulator(h, { host: HOST, pin: PIN, name: 'controls-PS4' });
-    const reg = await runCli(
-      ['register', '--host', HOST, '--pin', PIN, '--account-id', ACCOUNT, '--name', 'tv'],
-      {
-        configDir: cfg,
-        timeoutMs: 30_000,
-      },
-    );
-    expect(reg.code, reg.stderr).toBe(0);
-
+    const { cfg, sim } = await pairedConsole(HOST);
     const map = loadKeymap('default', { RPTUI_CONFIG_DIR: cfg });
     const crossKey = keyFor(map, 'cross');
     const stickKey = keyFor(map, 'left_stick_up');
     // what the stick key means, from the keyboard controller itself
-    const stickState = new KeyboardController(map, { kitty: 'off' }).feed(
-      Buffer.from(stickKey === 'space' ? ' ' : stickKey),
-      0,
-    ).state;
+    expect([...stickKey]).toHaveLength(1);
+    const stickState = new KeyboardController(map, { kitty: 'off' }).feed(Buffer.from(stickKey), 0).state;
     expect(stickState.leftY).not.toBe(0);
 
-    const before = join(cfg, 'stty-before');
-    const after = join(cfg, 'stty-after');
-    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const connect = [process.execPath, rptuiBin(), 'connect', 'tv', '--video', 'none', '--audio', 'none']
-      .concat(['--duration', '20', '--no-gamepad'])
-      .map(q)
-      .join(' ');
-    const t = new Tmux();
-    term = t;
-    t.start({
-      command: [
-        'sh',
-        '-c',
-        `stty -g > ${q(before)}; ${connect}; echo "[rptui exited $?]"; stty -g > ${q(after)}`,
-      ],
-      env: { RPTUI_CONFIG_DIR: cfg },
-      width: 100,
-      height: 30,
-    });
-    await t.waitFor((s) => s.includes('streaming;') && s.includes('leaves the stream'), 20_000);
-    const joined = () => t.tmux('capture-pane', '-p', '-J'); // long lines unwrapped
+    const { t, joined, ended, sttyRestored } = await connectInTmux(cfg);
     // the bundle under test reads the built-in maps from its own copy of config/keymaps
     const hint = joined();
     expect(hint).toContain(`controls: ${map.exitHotkey} or ctrl+c leaves the stream; key map "default" (/`);
@@ -267,18 +292,45 @@ describe('rptui connect played from the keyboard in tmux', () => {
     expect(controller.filter((e) => e.button !== undefined && e.button !== 'cross')).toEqual([]);
 
     t.send(tmuxKey(map.exitHotkey));
-    await sim.waitFor((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT', 5000);
-    await t.waitFor('[rptui exited', 10_000);
-    const end = joined();
+    await sim.waitFor((e) => disconnects([e]).length > 0, 5000);
+    const end = await ended();
     expect(end).toContain('[rptui exited 0]');
     expect(end).toContain(`${map.exitHotkey}: leaving the stream`);
     expect(end).toContain('disconnected by the user');
-    await t.waitFor(() => existsSync(after) && readFileSync(after, 'utf8').trim() !== '', 5000);
     // raw mode undone: the pane's tty settings are exactly what they were before rptui started
-    expect(readFileSync(after, 'utf8')).toBe(readFileSync(before, 'utf8'));
-    const disconnects = sim
-      .events()
-      .filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
-    expect(disconnects).toHaveLength(1);
+    expect(sttyRestored()).toBe(true);
+    expect(disconnects(sim.events())).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('leaving rptui connect in other ways', () => {
+  it('a bad key map fails before the console is contacted; Ctrl-C leaves with DISCONNECT; a hang-up too', async () => {
+    const { cfg, sim } = await pairedConsole('127.0.0.31');
+    const bad = join(cfg, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ keys: { x: 'cross', z: 'fire' } }));
+    const r = await runCli(['connect', 'tv', '--video', 'none', '--audio', 'none', '--keymap', bad], {
+      configDir: cfg,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`key map ${bad}: key "z": unknown control "fire"`);
+    expect(sim.events().filter((e) => e.event === 'session')).toEqual([]);
+
+    // Ctrl-C: a key byte in raw mode, not a signal; unbound in the default map, so it leaves
+    let run = await connectInTmux(cfg);
+    run.t.send('C-c');
+    await sim.waitFor((e) => disconnects([e]).length > 0, 5000);
+    const end = await run.ended();
+    expect(end).toContain('ctrl+c: leaving the stream');
+    expect(end).toContain('[rptui exited 0]');
+    expect(run.sttyRestored()).toBe(true);
+
+    // the terminal goes away (tmux killed: SIGHUP): the console still gets its DISCONNECT
+    run = await connectInTmux(cfg);
+    await sim.waitFor(
+      (e) => e.event === 'stream' && e.message === 'STREAMINFOACK' && disconnects(sim.events()).length === 1,
+    );
+    await run.t.kill();
+    term = undefined;
+    await sim.waitFor(() => disconnects(sim.events()).length === 2, 5000);
   }, 60_000);
 });
