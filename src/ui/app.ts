@@ -53,7 +53,7 @@ const LOG_PANE_ROWS = 8;
 
 export const GLOBAL_HELP = [
   '? help (F1 inside dialogs)   L show/hide the log pane',
-  'Ctrl-C quit (from the home screen; elsewhere it goes back)',
+  'Ctrl-C quit (from the home screen; elsewhere it is Esc: back, cancel)',
   'Game pad: D-pad moves, Cross selects, Circle goes back',
 ];
 
@@ -115,7 +115,6 @@ export class App {
       input: opts.input as unknown as Writable,
       output: opts.output as unknown as Readable,
       terminal: opts.terminal,
-      // blessed's mouse handling is off: the UI never needs a mouse
     });
     // UTF-8 terminals get real line-drawing characters: the ACS alternative shows as letters in
     // some multiplexers' captures and turns "·" into "~"
@@ -191,10 +190,6 @@ export class App {
 
   get currentScreen(): Layer | undefined {
     return this.screens.at(-1);
-  }
-
-  get dialogOpen(): boolean {
-    return this.dialogs.length > 0;
   }
 
   /** Raw stdin bytes go to `handler` while no dialog is open (undefined = menus only). */
@@ -336,7 +331,15 @@ export class App {
         this.toggleLog();
         return;
       }
-      if (key.ctrl && key.name === 'c' && this.screens.length <= 1) return void this.quit();
+    }
+    if (key.ctrl && key.name === 'c') {
+      // quits from home; anywhere else it is Escape (back, cancel)
+      if (this.dialogs.length === 0 && this.screens.length <= 1) {
+        void this.quit();
+        return;
+      }
+      key = { name: 'escape', full: 'escape' };
+      ch = undefined;
     }
     const top = this.top;
     if (top) this.guard(() => top.handleKey(ch, key));

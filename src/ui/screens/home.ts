@@ -240,8 +240,8 @@ export class HomeScreen implements Layer {
     dialog.start();
   }
 
-  async wake(p: Profile): Promise<boolean> {
-    if (this.busy.has(p.name)) return false;
+  async wake(p: Profile): Promise<void> {
+    if (this.busy.has(p.name)) return;
     this.busy.add(p.name);
     this.d.app.notify(`waking "${p.name}" at ${p.host}...`);
     try {
@@ -257,10 +257,8 @@ export class HomeScreen implements Layer {
           : `"${p.name}" woke up after ${(r.elapsedMs / 1000).toFixed(1)} s`,
         'ok',
       );
-      return true;
     } catch (err) {
       this.d.app.showError(`Cannot wake "${p.name}"`, err);
-      return false;
     } finally {
       this.busy.delete(p.name);
       void this.d.monitor.pollNow();

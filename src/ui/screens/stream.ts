@@ -186,11 +186,6 @@ export class StreamScreen implements Layer, PadConsumer {
     return this.keymap;
   }
 
-  /** Resolves when the screen has closed (session over, sinks closed). */
-  closed(): Promise<void> {
-    return this.closedPromise;
-  }
-
   private attach(s: RemotePlaySessionApi): void {
     const { app } = this.o;
     s.on('state', (st) => app.guard(() => this.setState(st)));
