@@ -105,6 +105,8 @@ export class PlayInput {
   /** Ctrl-C leaves unless the map drives a control with it (or it is the exit hotkey anyway). */
   private readonly ctrlCLeaves: boolean;
   private readonly ctrlC = new TerminalInputDecoder();
+  /** ControllerInput's reader. */
+  private reader: ((chunk: Buffer | string) => void) | undefined;
   private started = false;
   private stopped = false;
   private leaving = false;
@@ -125,10 +127,17 @@ export class PlayInput {
     const map = o.keymap;
     this.ctrlCLeaves = map.keys['ctrl+c'] === undefined && map.exitHotkey !== 'ctrl+c';
     const input = this.input;
-    // ControllerInput switches raw mode through this view: only for a terminal, never once it is gone
+    // ControllerInput reads the terminal through this view: Ctrl-C is looked at first (so a
+    // leaving Ctrl-C never reaches the console as "c"), raw mode only for a terminal that is there
     const view: TerminalInput = {
-      on: (event, f) => input.on(event, f),
-      off: (event, f) => input.off(event, f),
+      on: (_event, f) => {
+        this.reader = f;
+        input.on('data', this.onData);
+      },
+      off: () => {
+        input.off('data', this.onData);
+        this.reader = undefined;
+      },
       resume: () => input.resume?.(),
       pause: () => input.pause?.(),
       isTTY: this.tty,
@@ -194,9 +203,7 @@ export class PlayInput {
     this.proc.on('exit', this.onProcessExit);
     this.proc.on('uncaughtExceptionMonitor', this.onProcessExit);
     this.input.on('error', this.onInputError);
-    // ControllerInput attaches its reader synchronously, so it sees every chunk before ours
     const starting = this.controller.start();
-    if (this.ctrlCLeaves) this.input.on('data', this.onData);
     const leaveKeys = this.ctrlCLeaves ? `${map.exitHotkey} or ctrl+c` : map.exitHotkey;
     this.status(
       `  controls: ${leaveKeys} leaves the stream; key map "${map.name}" (${map.source})` +
@@ -242,16 +249,23 @@ export class PlayInput {
   }
 
   private readonly onData = (chunk: Buffer | string): void => {
+    if (this.ctrlCLeaves && this.isCtrlC(chunk)) {
+      // the map would read ctrl+c as "c" (a control in the default map): the console never sees it
+      this.leave('ctrl+c', 'disconnected (interrupted)');
+      return;
+    }
+    this.reader?.(chunk);
+  };
+
+  private isCtrlC(chunk: Buffer | string): boolean {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     const now = performance.now();
     // a lone ESC waiting for its sequence must not swallow the next ctrl+c
     const events = [...this.ctrlC.flush(now), ...this.ctrlC.feed(bytes, now)];
-    for (const ev of events)
-      if (ev.kind === 'key' && ev.type !== 'release' && comboName(ev.key, ev.mods) === 'ctrl+c') {
-        this.leave('ctrl+c', 'disconnected (interrupted)');
-        return;
-      }
-  };
+    return events.some(
+      (ev) => ev.kind === 'key' && ev.type !== 'release' && comboName(ev.key, ev.mods) === 'ctrl+c',
+    );
+  }
 
   private readonly onConsole = (m: ConsoleMessage): void => {
     if (m.type !== 'rumble') return;

@@ -52,7 +52,7 @@ class FakeSession extends EventEmitter {
 }
 
 const map = parseKeymap(
-  { keys: { space: 'cross', w: 'left_stick_up' }, initialHoldMs: 60, releaseTimeoutMs: 30 },
+  { keys: { space: 'cross', w: 'left_stick_up', c: 'l3' }, initialHoldMs: 60, releaseTimeoutMs: 30 },
   'test.json',
   'test',
 );
@@ -143,6 +143,9 @@ describe('PlayInput on a terminal', () => {
       tty.type(' ');
       tty.type(bytes);
       expect(session.disconnects).toEqual([message]);
+      // ctrl+c is not also "c" (L3) for the console: only the press of space and the release
+      expect(session.states.map((s) => s.buttons)).toEqual([session.states[0].buttons, 0]);
+      expect(isPressed(session.states[0], 'cross')).toBe(true);
       expect(tty.raw).toEqual([true, false]);
       expect(detached()).toBe(true);
     }
@@ -155,6 +158,13 @@ describe('PlayInput on a terminal', () => {
     await new Promise((r) => setTimeout(r, 40)); // longer than the escape timeout
     a.tty.type('\x03');
     expect(a.session.disconnects).toEqual(['disconnected (interrupted)']);
+    expect(a.session.states).toEqual([]);
+    // kitty's ctrl+c
+    const k = setup();
+    await k.play.start();
+    k.tty.type('\x1b[?1u\x1b[?62;c\x1b[99;5u');
+    expect(k.session.disconnects).toEqual(['disconnected (interrupted)']);
+    expect(k.session.states).toEqual([]);
 
     const bound = parseKeymap({ keys: { 'ctrl+c': 'circle' } }, 'ctrlc.json', 'ctrlc');
     const b = setup({ keymap: bound });

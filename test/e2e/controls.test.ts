@@ -321,6 +321,8 @@ describe('leaving rptui connect in other ways', () => {
     await sim.waitFor((e) => disconnects([e]).length > 0, 5000);
     const end = await run.ended();
     expect(end).toContain('ctrl+c: leaving the stream');
+    // and the console never saw it as "c" (L3 in the default map)
+    expect(sim.events().filter((e) => e.event === 'controller')).toEqual([]);
     expect(end).toContain('[rptui exited 0]');
     expect(run.sttyRestored()).toBe(true);
 
