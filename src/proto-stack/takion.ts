@@ -111,11 +111,10 @@ export function applyGmac(packet: Uint8Array, crypt: GkCrypt, keyPos: number): v
 export function verifyGmac(packet: Uint8Array, crypt: GkCrypt, keyPos: number): boolean {
   const f = macFields(packet);
   if (!f) return false;
-  const copy = packet.slice();
-  const got = copy.slice(f.mac, f.mac + GMAC_SIZE);
-  copy.fill(0, f.mac, f.mac + GMAC_SIZE);
-  if (zeroesKeyPos(f.t)) copy.fill(0, f.kp, f.kp + 4);
-  return bytesEqual(crypt.gmac(copy, keyPos), got);
+  // the tag is computed over the packet in place, the zeroed fields only in the hash input
+  const m = f.mac;
+  const got = ((packet[m] << 24) | (packet[m + 1] << 16) | (packet[m + 2] << 8) | packet[m + 3]) >>> 0;
+  return crypt.gmacWord(packet, keyPos, m, zeroesKeyPos(f.t) ? f.kp : -1) === got;
 }
 
 export enum ChunkType {

@@ -1,0 +1,301 @@
+/**
+ * GHASH (the authenticator half of AES-GCM, NIST SP 800-38D §6.4) in a small hand-assembled
+ * WebAssembly module, so the 4-byte GMAC of every received packet (PROTOCOL §6) costs no
+ * per-packet cipher object: gkcrypt computes tag = E(K, J0) xor GHASH(H, AAD) itself, with the
+ * per-key H and tables cached.
+ *
+ * Method: multiplication by a fixed H with one 256-entry table per byte position (16 x 256 x
+ * 16 bytes = 64 KiB per key): X * H = xor over i of T_i[X_i], where T_i[b] is the product of H
+ * with the byte b placed at position i. No shifts or reductions per block: 16 lookups and xors.
+ * Entries are kept in GCM byte order and loaded as little-endian i64 pairs, which is the same
+ * byte order as a block loaded straight from memory, so no byte swapping is needed anywhere.
+ * The tables are linear in b: JS writes the 128 single-bit entries (H * x^k), the module fills
+ * the other entries as T[v] = T[v & (v - 1)] xor T[v & -v].
+ *
+ * Memory: SLOTS tables of 64 KiB each, then the 16-byte GHASH state Y, then an input area.
+ */
+
+const TABLE_BYTES = 1 << 16;
+/** Table slots per instance: the current GMAC key and one older one (reordered packets). */
+export const GHASH_SLOTS = 2;
+const Y_ADDR = GHASH_SLOTS * TABLE_BYTES;
+const IN_ADDR = Y_ADDR + 16;
+const PAGE = 1 << 16;
+
+// --- a minimal WebAssembly encoder: only what the two functions below use ---
+
+const I32 = 0x7f;
+const I64 = 0x7e;
+const op = {
+  block: 0x02,
+  loop: 0x03,
+  end: 0x0b,
+  brIf: 0x0d,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i64Load: 0x29,
+  i64Store: 0x37,
+  i32Const: 0x41,
+  i32Ne: 0x47,
+  i32LtU: 0x49,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32Shl: 0x74,
+  i64Xor: 0x85,
+  i64ShrU: 0x88,
+  i64Const: 0x42,
+  i32WrapI64: 0xa7,
+} as const;
+const VOID = 0x40;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 for the small constants used here (|n| < 2^31). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+/** i64.load / i64.store with alignment hint 8 and a constant offset. */
+const load64 = (offset: number): number[] => [op.i64Load, 3, ...uleb(offset)];
+const store64 = (offset: number): number[] => [op.i64Store, 3, ...uleb(offset)];
+const get = (i: number) => [op.localGet, i];
+const set = (i: number) => [op.localSet, i];
+const tee = (i: number) => [op.localTee, i];
+const i32c = (n: number) => [op.i32Const, ...sleb(n)];
+
+/**
+ * ghash(table, p, end): Y = (Y xor block) * H for each 16-byte block in [p, end), with H's
+ * tables at `table`. Locals: 0 table, 1 p, 2 end, 3 ya, 4 yb, 5 xa, 6 xb, 7 za, 8 zb, 9 a.
+ */
+function ghashBody(): number[] {
+  const [TB, P, END, YA, YB, XA, XB, ZA, ZB, A] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const code: number[] = [];
+  code.push(...i32c(0), ...load64(Y_ADDR), ...set(YA), ...i32c(0), ...load64(Y_ADDR + 8), ...set(YB));
+  code.push(op.block, VOID, ...get(P), ...get(END), op.i32GeU, op.brIf, 0);
+  code.push(op.loop, VOID);
+  code.push(...get(P), ...load64(0), ...get(YA), op.i64Xor, ...set(XA));
+  code.push(...get(P), ...load64(8), ...get(YB), op.i64Xor, ...set(XB));
+  for (let i = 0; i < 16; i++) {
+    const x = i < 8 ? XA : XB;
+    const shift = (i % 8) * 8;
+    // a = table + (byte i of X) * 16; the position's table is the load offset i * 4096
+    code.push(...get(x));
+    if (shift) code.push(op.i64Const, ...sleb(shift), op.i64ShrU);
+    code.push(
+      op.i32WrapI64,
+      ...i32c(0xff),
+      op.i32And,
+      ...i32c(4),
+      op.i32Shl,
+      ...get(TB),
+      op.i32Or,
+      ...tee(A),
+    );
+    if (i === 0) {
+      code.push(...load64(0), ...set(ZA), ...get(A), ...load64(8), ...set(ZB));
+    } else {
+      code.push(...load64(i * 4096), ...get(ZA), op.i64Xor, ...set(ZA));
+      code.push(...get(A), ...load64(i * 4096 + 8), ...get(ZB), op.i64Xor, ...set(ZB));
+    }
+  }
+  code.push(...get(ZA), ...set(YA), ...get(ZB), ...set(YB));
+  code.push(...get(P), ...i32c(16), op.i32Add, ...tee(P), ...get(END), op.i32LtU, op.brIf, 0);
+  code.push(op.end, op.end);
+  code.push(...i32c(0), ...get(YA), ...store64(Y_ADDR), ...i32c(0), ...get(YB), ...store64(Y_ADDR + 8));
+  code.push(op.end);
+  return [
+    ...vec([
+      [6, I64],
+      [1, I32],
+    ]),
+    ...code,
+  ];
+}
+
+/**
+ * fill(table): completes a table whose single-bit entries are set. Locals: 0 table, 1 pos
+ * (position's table), 2 v, 3 d.
+ */
+function fillBody(): number[] {
+  const [TB, POS, V, D] = [0, 1, 2, 3];
+  const code: number[] = [];
+  code.push(...get(TB), ...set(POS));
+  code.push(op.loop, VOID, ...i32c(1), ...set(V));
+  code.push(op.loop, VOID);
+  // d = pos + v * 16; T[v] = T[v & (v - 1)] ^ T[v & -v], both halves
+  code.push(...get(POS), ...get(V), ...i32c(4), op.i32Shl, op.i32Add, ...set(D));
+  for (const half of [0, 8]) {
+    code.push(...get(D));
+    code.push(...get(POS), ...get(V), ...get(V), ...i32c(1), op.i32Sub, op.i32And, ...i32c(4), op.i32Shl);
+    code.push(op.i32Add, ...load64(half));
+    code.push(...get(POS), ...get(V), ...i32c(0), ...get(V), op.i32Sub, op.i32And, ...i32c(4), op.i32Shl);
+    code.push(op.i32Add, ...load64(half), op.i64Xor, ...store64(half));
+  }
+  code.push(...get(V), ...i32c(1), op.i32Add, ...tee(V), ...i32c(256), op.i32Ne, op.brIf, 0, op.end);
+  code.push(...get(POS), ...i32c(4096), op.i32Add, ...tee(POS), ...get(TB), ...i32c(TABLE_BYTES), op.i32Add);
+  code.push(op.i32LtU, op.brIf, 0, op.end, op.end);
+  return [...vec([[3, I32]]), ...code];
+}
+
+function buildModule(): Uint8Array {
+  const types = vec([
+    [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // ghash(table, p, end)
+    [0x60, ...vec([[I32]]), ...vec([])], // fill(table)
+  ]);
+  const funcs = vec([[0], [1]]);
+  const pages = Math.ceil((IN_ADDR + 2048) / PAGE);
+  const memory = vec([[0x00, ...uleb(pages)]]);
+  const exports = vec([
+    [...name('ghash'), 0x00, 0],
+    [...name('fill'), 0x00, 1],
+    [...name('mem'), 0x02, 0],
+  ]);
+  const bodies = [ghashBody(), fillBody()].map((b) => [...uleb(b.length), ...b]);
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, types),
+    ...section(3, funcs),
+    ...section(5, memory),
+    ...section(7, exports),
+    ...section(10, vec(bodies)),
+  ]);
+}
+
+// the WebAssembly global as far as used here (tsconfig's lib has no WebAssembly types)
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+let compiled: object | undefined;
+
+interface GhashExports {
+  ghash(table: number, p: number, end: number): void;
+  fill(table: number): void;
+  mem: { buffer: ArrayBuffer; grow(pages: number): number };
+}
+
+/**
+ * GHASH_SLOTS key tables and the GHASH state, for GCM with a 16-byte IV and no ciphertext (a
+ * GMAC). Usage: setKey(slot, H); then per message j0(slot, IV) and aad(slot, data).
+ */
+export class Ghash {
+  private readonly ex: GhashExports;
+  private bytes: Uint8Array;
+  private dv: DataView;
+  /** j0()'s result. */
+  readonly words = new Int32Array(4);
+
+  constructor() {
+    compiled ??= new wasm.Module(buildModule());
+    this.ex = new wasm.Instance(compiled).exports as GhashExports;
+    this.bytes = new Uint8Array(this.ex.mem.buffer);
+    this.dv = new DataView(this.ex.mem.buffer);
+  }
+
+  /** Builds slot's tables for the hash key H = E(K, 0^128), given as big-endian words. */
+  setKey(slot: number, h0: number, h1: number, h2: number, h3: number): void {
+    const base = slot * TABLE_BYTES;
+    const dv = this.dv;
+    let a = h0;
+    let b = h1;
+    let c = h2;
+    let d = h3;
+    this.bytes.fill(0, base, base + TABLE_BYTES);
+    // H * x^k for k = 0..127 goes to position k / 8, byte value 0x80 >> (k % 8) (GCM numbers
+    // bits from the most significant end); multiplying by x is a right shift with reduction
+    for (let k = 0; k < 128; k++) {
+      const at = base + (k >>> 3) * 4096 + (0x80 >>> (k & 7)) * 16;
+      dv.setInt32(at, a, false);
+      dv.setInt32(at + 4, b, false);
+      dv.setInt32(at + 8, c, false);
+      dv.setInt32(at + 12, d, false);
+      const carry = d & 1;
+      d = (d >>> 1) | (c << 31);
+      c = (c >>> 1) | (b << 31);
+      b = (b >>> 1) | (a << 31);
+      a = (a >>> 1) ^ (carry ? 0xe1000000 : 0);
+    }
+    this.ex.fill(base);
+  }
+
+  /**
+   * J0 of GCM for a 16-byte IV given as big-endian words: GHASH(IV || 0^64 || [128]_64), as
+   * big-endian words in this.words.
+   */
+  j0(slot: number, w0: number, w1: number, w2: number, w3: number): Int32Array {
+    const dv = this.dv;
+    dv.setInt32(IN_ADDR, w0, false);
+    dv.setInt32(IN_ADDR + 4, w1, false);
+    dv.setInt32(IN_ADDR + 8, w2, false);
+    dv.setInt32(IN_ADDR + 12, w3, false);
+    dv.setInt32(IN_ADDR + 16, 0, false);
+    dv.setInt32(IN_ADDR + 20, 0, false);
+    dv.setInt32(IN_ADDR + 24, 0, false);
+    dv.setInt32(IN_ADDR + 28, 128, false);
+    this.bytes.fill(0, Y_ADDR, Y_ADDR + 16);
+    this.ex.ghash(slot * TABLE_BYTES, IN_ADDR, IN_ADDR + 32);
+    const w = this.words;
+    w[0] = dv.getInt32(Y_ADDR, false);
+    w[1] = dv.getInt32(Y_ADDR + 4, false);
+    w[2] = dv.getInt32(Y_ADDR + 8, false);
+    w[3] = dv.getInt32(Y_ADDR + 12, false);
+    return w;
+  }
+
+  /**
+   * First 4 bytes (big-endian u32) of GHASH(AAD = data, no ciphertext): data zero-padded to
+   * whole blocks, then [bits(data)]_64 || 0^64; computed as if the 4 bytes at zeroAt and at
+   * zeroAt2 (each when >= 0) were zero. Copies data into the module; never modifies it.
+   */
+  aad(slot: number, data: Uint8Array, zeroAt = -1, zeroAt2 = -1): number {
+    const len = data.length;
+    const padded = (len + 15) & ~15;
+    this.room(padded + 16);
+    const m = this.bytes;
+    m.set(data, IN_ADDR);
+    m.fill(0, IN_ADDR + len, IN_ADDR + padded + 16);
+    if (zeroAt >= 0) m.fill(0, IN_ADDR + zeroAt, Math.min(IN_ADDR + zeroAt + 4, IN_ADDR + len));
+    if (zeroAt2 >= 0) m.fill(0, IN_ADDR + zeroAt2, Math.min(IN_ADDR + zeroAt2 + 4, IN_ADDR + len));
+    const bits = len * 8;
+    this.dv.setUint32(IN_ADDR + padded, Math.floor(bits / 0x1_0000_0000), false);
+    this.dv.setUint32(IN_ADDR + padded + 4, bits >>> 0, false);
+    m.fill(0, Y_ADDR, Y_ADDR + 16);
+    this.ex.ghash(slot * TABLE_BYTES, IN_ADDR, IN_ADDR + padded + 16);
+    return this.dv.getUint32(Y_ADDR, false);
+  }
+
+  private room(n: number): void {
+    const need = IN_ADDR + n;
+    const have = this.ex.mem.buffer.byteLength;
+    if (need <= have) return;
+    this.ex.mem.grow(Math.ceil((need - have) / PAGE));
+    this.bytes = new Uint8Array(this.ex.mem.buffer);
+    this.dv = new DataView(this.ex.mem.buffer);
+  }
+}
