@@ -24,6 +24,7 @@ import { SimulatedConsole } from '../../src/simulator/index.js';
 import { App, type Layer } from '../../src/ui/app.js';
 import { ConsoleMonitor } from '../../src/ui/monitor.js';
 import { HomeScreen } from '../../src/ui/screens/home.js';
+import { KeymapScreen } from '../../src/ui/screens/keymap.js';
 import { RegisterDialog } from '../../src/ui/screens/register-dialog.js';
 import { StreamScreen } from '../../src/ui/screens/stream.js';
 
@@ -426,30 +427,41 @@ describe('register dialog', () => {
   });
 });
 
+/** An App whose one game pad the test drives: press(button) = press and release. */
+async function appWithPad() {
+  let send: ((s: ControllerState) => void) | undefined;
+  const pad: PadInfo = {
+    id: 'evdev:/dev/input/event9',
+    backend: 'evdev',
+    name: 'Test Pad',
+    family: 'dualshock4',
+    vendorId: 0x054c,
+    productId: 0x09cc,
+    path: '/dev/input/event9',
+    readable: true,
+    rumble: false,
+  };
+  const { app } = await makeApp({
+    gamepad: true,
+    padOptions: {
+      discover: async () => ({ pads: [pad], backends: [] }),
+      open: async (_info, onState) => {
+        send = onState;
+        return { state: IDLE_STATE, close: () => undefined };
+      },
+    },
+  });
+  await waitScreen(app, 'pad: Test Pad');
+  const press = (b: (typeof BUTTONS)[number]) => {
+    send?.(withButton(IDLE_STATE, b, true));
+    send?.(IDLE_STATE);
+  };
+  return { app, press };
+}
+
 describe('game pad navigation', () => {
   it('D-pad moves, cross selects, circle goes back, through the real PadManager', async () => {
-    let send: ((s: ControllerState) => void) | undefined;
-    const pad: PadInfo = {
-      id: 'evdev:/dev/input/event9',
-      backend: 'evdev',
-      name: 'Test Pad',
-      family: 'dualshock4',
-      vendorId: 0x054c,
-      productId: 0x09cc,
-      path: '/dev/input/event9',
-      readable: true,
-      rumble: false,
-    };
-    const { app } = await makeApp({
-      gamepad: true,
-      padOptions: {
-        discover: async () => ({ pads: [pad], backends: [] }),
-        open: async (_info, onState) => {
-          send = onState;
-          return { state: IDLE_STATE, close: () => undefined };
-        },
-      },
-    });
+    const { app, press } = await appWithPad();
     const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const store = new ProfileStore(join(dir, 'profiles.json'));
@@ -474,12 +486,6 @@ describe('game pad navigation', () => {
     });
     app.pushScreen(home);
     await home.reload();
-    await waitScreen(app, 'pad: Test Pad');
-    expect(send).toBeDefined();
-    const press = (b: (typeof BUTTONS)[number]) => {
-      send?.(withButton(IDLE_STATE, b, true));
-      send?.(IDLE_STATE);
-    };
     await waitScreen(app, /> first/);
     press('dpad_down');
     await waitScreen(app, /> second/);
@@ -492,5 +498,27 @@ describe('game pad navigation', () => {
     await waitScreen(app, /^(?![\s\S]*Rename)/);
     press('dpad_up');
     await waitScreen(app, /> first/);
+  });
+
+  it('works the key map screen: cross starts a rebind, circle cancels it, circle again goes back', async () => {
+    const { app, press } = await appWithPad();
+    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const base = new Base();
+    app.pushScreen(base);
+    app.pushScreen(
+      new KeymapScreen(app, new ProfileStore(join(dir, 'p.json')), undefined, { RPTUI_CONFIG_DIR: dir }),
+    );
+    await waitScreen(app, /> cross/);
+    press('dpad_down');
+    await waitScreen(app, /> circle/);
+    press('cross');
+    await waitScreen(app, 'Press the key for CIRCLE');
+    press('circle');
+    await waitScreen(app, 'rebinding cancelled');
+    expect(app.currentScreen).not.toBe(base);
+    press('circle');
+    await waitScreen(app, /^(?![\s\S]*Key map)/);
+    expect(app.currentScreen).toBe(base);
   });
 });

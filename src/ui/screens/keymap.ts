@@ -121,7 +121,14 @@ export class KeymapScreen implements Layer {
   }
 
   handleKey(ch: string | undefined, key: KeyInfo): void {
-    if (this.capture) return; // raw input is read while capturing
+    if (this.capture) {
+      // the keyboard is read raw while capturing: only a game pad's Circle arrives here
+      if (key.name === 'escape') {
+        this.endCapture();
+        this.app.notify('rebinding cancelled');
+      }
+      return;
+    }
     if (key.name === 'escape' || ch === 'q') {
       this.back();
       return;
