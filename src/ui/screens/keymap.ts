@@ -6,10 +6,11 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../client/config-dir.js';
+import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { CONTROLS, type Control } from '../../input/controller-state.js';
 import { comboName, TerminalInputDecoder } from '../../input/keyboard.js';
-import { configDir, type Keymap, loadKeymap, parseKeymap } from '../../input/keymap.js';
+import { configDir, type Keymap, parseKeymap } from '../../input/keymap.js';
 import type { App, Layer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { fitText } from '../format.js';
@@ -78,7 +79,7 @@ export class KeymapScreen implements Layer {
       height: '100%',
       tags: true,
     });
-    this.map = loadKeymap(profile?.settings.keymap ?? 'default', env);
+    this.map = resolveKeymap(undefined, profile?.settings.keymap, env);
   }
 
   get hints(): string {

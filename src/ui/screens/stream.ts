@@ -6,6 +6,8 @@
  * screen's hotkeys. Video and audio go to the sinks the profile names; statistics are drawn as
  * one-line graphs twice a second.
  */
+
+import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile } from '../../client/profiles.js';
 import type {
   CloseReason,
@@ -178,7 +180,7 @@ export class StreamScreen implements Layer, PadConsumer {
   private loadKeymap(): Keymap {
     const name = this.o.profile.settings.keymap;
     try {
-      this.keymap = loadKeymap(name, this.o.env);
+      this.keymap = resolveKeymap(undefined, name, this.o.env);
     } catch (err) {
       this.o.app.notify(`key map "${name}": ${(err as Error).message}; using the default map`, 'warn');
       this.keymap = loadKeymap('default', this.o.env);
