@@ -30,7 +30,7 @@ export const HOME_HELP = [
   '↑/↓ select         Enter connect (wakes a console in standby first)',
   'n register (pair) a console with its PIN',
   'w wake             r rename            d delete (asks first)',
-  's stream settings (resolution, fps, bitrate, video/audio output, key map)',
+  's settings: resolution, fps, bitrate, video/audio output, key map',
   'k key map          u refresh status    q quit',
 ];
 
@@ -210,9 +210,6 @@ export class HomeScreen implements Layer {
         return;
       case 'q':
         void this.d.app.quit();
-        return;
-      case 'j':
-        this.move(1);
         return;
     }
   }

@@ -29,11 +29,13 @@ export class RegisterDialog extends Dialog {
   readonly hints = '↑↓/Tab move  Enter next/choose  Esc cancel';
   override readonly help = [
     'Register (pair) a console:',
-    '1. On the console open the pairing screen: PS4 Settings > Remote Play Connection Settings >',
-    '   Add Device; PS5 Settings > System > Remote Play > Link Device. It shows an 8-digit PIN.',
+    '1. Open the pairing screen on the console; it shows an 8-digit PIN.',
+    '   PS4: Settings > Remote Play Connection Settings > Add Device',
+    '   PS5: Settings > System > Remote Play > Link Device',
     '2. Pick the console from the list, or type its address.',
-    '3. Type the PIN and your PSN account id (the number, or its base64 form).',
-    '4. Enter on [ Register ]. Errors stay in the dialog: fix the field and retry.',
+    '3. Type the PIN and your PSN account id (the number or its base64',
+    '   form; `rptui register --help` says where to find it).',
+    '4. Enter on [ Register ]. Errors stay here: fix a field and retry.',
   ];
   private readonly found: FoundConsole[] = [];
   private readonly fields: TextField[];
