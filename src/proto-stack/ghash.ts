@@ -15,78 +15,31 @@
  * Memory: SLOTS tables of 64 KiB each, then the 16-byte GHASH state Y, then an input area.
  */
 
+import {
+  compileWasm,
+  get,
+  I32,
+  I64,
+  i32c,
+  instantiateWasm,
+  load64,
+  op,
+  PAGE,
+  set,
+  sleb,
+  store64,
+  tee,
+  VOID,
+  vec,
+  type WasmMemory,
+  wasmModule,
+} from './wasm.js';
+
 const TABLE_BYTES = 1 << 16;
 /** Table slots per instance: the current GMAC key and one older one (reordered packets). */
 export const GHASH_SLOTS = 2;
 const Y_ADDR = GHASH_SLOTS * TABLE_BYTES;
 const IN_ADDR = Y_ADDR + 16;
-const PAGE = 1 << 16;
-
-// --- a minimal WebAssembly encoder: only what the two functions below use ---
-
-const I32 = 0x7f;
-const I64 = 0x7e;
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  end: 0x0b,
-  brIf: 0x0d,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  i64Load: 0x29,
-  i64Store: 0x37,
-  i32Const: 0x41,
-  i32Ne: 0x47,
-  i32LtU: 0x49,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i32And: 0x71,
-  i32Or: 0x72,
-  i32Shl: 0x74,
-  i64Xor: 0x85,
-  i64ShrU: 0x88,
-  i64Const: 0x42,
-  i32WrapI64: 0xa7,
-} as const;
-const VOID = 0x40;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 for the small constants used here (|n| < 2^31). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-/** i64.load / i64.store with alignment hint 8 and a constant offset. */
-const load64 = (offset: number): number[] => [op.i64Load, 3, ...uleb(offset)];
-const store64 = (offset: number): number[] => [op.i64Store, 3, ...uleb(offset)];
-const get = (i: number) => [op.localGet, i];
-const set = (i: number) => [op.localSet, i];
-const tee = (i: number) => [op.localTee, i];
-const i32c = (n: number) => [op.i32Const, ...sleb(n)];
 
 /**
  * ghash(table, p, end): Y = (Y xor block) * H for each 16-byte block in [p, end), with H's
@@ -163,41 +116,21 @@ function fillBody(): number[] {
 }
 
 function buildModule(): Uint8Array {
-  const types = vec([
-    [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // ghash(table, p, end)
-    [0x60, ...vec([[I32]]), ...vec([])], // fill(table)
-  ]);
-  const funcs = vec([[0], [1]]);
-  const pages = Math.ceil((IN_ADDR + 2048) / PAGE);
-  const memory = vec([[0x00, ...uleb(pages)]]);
-  const exports = vec([
-    [...name('ghash'), 0x00, 0],
-    [...name('fill'), 0x00, 1],
-    [...name('mem'), 0x02, 0],
-  ]);
-  const bodies = [ghashBody(), fillBody()].map((b) => [...uleb(b.length), ...b]);
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, types),
-    ...section(3, funcs),
-    ...section(5, memory),
-    ...section(7, exports),
-    ...section(10, vec(bodies)),
-  ]);
+  return wasmModule({
+    functions: [
+      { name: 'ghash', params: [I32, I32, I32], body: ghashBody() }, // ghash(table, p, end)
+      { name: 'fill', params: [I32], body: fillBody() }, // fill(table)
+    ],
+    pages: Math.ceil((IN_ADDR + 2048) / PAGE),
+  });
 }
 
-// the WebAssembly global as far as used here (tsconfig's lib has no WebAssembly types)
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 let compiled: object | undefined;
 
 interface GhashExports {
   ghash(table: number, p: number, end: number): void;
   fill(table: number): void;
-  mem: { buffer: ArrayBuffer; grow(pages: number): number };
+  mem: WasmMemory;
 }
 
 /**
@@ -212,8 +145,8 @@ export class Ghash {
   readonly words = new Int32Array(4);
 
   constructor() {
-    compiled ??= new wasm.Module(buildModule());
-    this.ex = new wasm.Instance(compiled).exports as GhashExports;
+    compiled ??= compileWasm(buildModule());
+    this.ex = instantiateWasm(compiled) as GhashExports;
     this.bytes = new Uint8Array(this.ex.mem.buffer);
     this.dv = new DataView(this.ex.mem.buffer);
   }
