@@ -100,54 +100,65 @@ export interface AvReceiverStats {
 /** Key stream bytes generated per refill: one call serves ~45 full-size AV packets. */
 const KEY_STREAM_WINDOW = 1 << 16;
 
+/** Is the host little-endian (typed-array words = little-endian words)? */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Decrypts AV payloads with a window of pre-generated key stream. AV key positions only grow (a
  * console numbers them continuously), so one large keyStream() call (a single AES-ECB pass over
- * 4096 counter blocks) replaces ~45 small ones, and the XOR runs on 32-bit words: data is copied to
- * the key stream's word alignment first (a video payload starts at header offset 21). This is the
- * hottest loop of the receive path after the GMAC check (bench/receive.ts). Packets behind the
- * window (reordered) get their own key stream.
+ * 4096 counter blocks) replaces ~45 small ones. The plaintext is written over the key stream
+ * in its window and returned as a view of it: every key stream byte is used once, and this
+ * saves an output buffer per packet (an allocation and its GC, measured as the main cost of
+ * decrypting in bench/receive.ts). `used` marks the window bytes already handed out, so a
+ * duplicate or reordered packet behind it gets a key stream of its own instead.
  */
 export class PayloadDecryptor {
   private base = 0;
   private ks: Uint8Array = new Uint8Array(0);
+  private k32: Int32Array = new Int32Array(0);
+  private used = 0;
 
   constructor(private readonly crypt: GkCrypt) {}
 
-  /** data XOR the key stream from position `pos` (GkCrypt.crypt, faster). */
+  /** data XOR the key stream from position `pos` (GkCrypt.crypt, faster). Never modifies data. */
   decrypt(data: Uint8Array, pos: number): Uint8Array {
     const len = data.length;
-    let ks = this.ks;
     let off = pos - this.base;
-    if (off < 0 || off + len > ks.length) {
-      const start = pos - (pos % 16);
-      const ahead = pos >= this.base;
-      ks = this.crypt.keyStream(
-        start,
-        ahead ? Math.max(KEY_STREAM_WINDOW, pos - start + len) : pos - start + len,
-      );
+    if (off >= this.used && off + len <= this.ks.length) {
+      this.used = off + len;
+      return this.xorInto(this.ks, this.k32, off, data);
+    }
+    const start = pos - (pos % 16);
+    if (pos >= this.base + this.used) {
+      // ahead of the window: refill it from here
+      const ks = this.crypt.keyStream(start, Math.max(KEY_STREAM_WINDOW, pos - start + len));
+      this.base = start;
+      this.ks = ks;
+      this.k32 =
+        (ks.byteOffset & 3) === 0 ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2) : this.k32;
       off = pos - start;
-      if (ahead) {
-        this.base = start;
-        this.ks = ks;
-      }
+      this.used = off + len;
+      return this.xorInto(ks, (ks.byteOffset & 3) === 0 ? this.k32 : undefined, off, data);
     }
-    // out[shift..] lines up with the key stream's words; the bytes before it are scratch
-    const shift = off & 3;
-    const n = len + shift;
-    const out = new Uint8Array(n);
-    out.set(data, shift);
-    const from = off - shift;
+    // behind the window's mark (reordered or duplicate): a key stream of its own
+    const ks = this.crypt.keyStream(pos, len);
+    return this.xorInto(ks, undefined, 0, data);
+  }
+
+  /** ks[off..off + len) ^= data, returned as a view; k32 (when given) is ks's word view. */
+  private xorInto(ks: Uint8Array, k32: Int32Array | undefined, off: number, data: Uint8Array): Uint8Array {
+    const len = data.length;
     let i = 0;
-    if ((ks.byteOffset + from) % 4 === 0) {
-      const words = n >>> 2;
-      const o32 = new Int32Array(out.buffer, 0, words);
-      const k32 = new Int32Array(ks.buffer, ks.byteOffset + from, words);
-      for (let w = 0; w < words; w++) o32[w] ^= k32[w];
-      i = words << 2;
+    if (k32 !== undefined && LITTLE_ENDIAN) {
+      // bytes up to a word boundary of ks, then whole words (data read bytewise: it is unaligned)
+      for (; i < len && ((off + i) & 3) !== 0; i++) ks[off + i] ^= data[i];
+      const words = (len - i) >>> 2;
+      const dv = new DataView(data.buffer, data.byteOffset, len);
+      let w = (off + i) >>> 2;
+      for (const end = w + words; w < end; w++, i += 4) k32[w] ^= dv.getInt32(i, true);
     }
-    for (; i < n; i++) out[i] ^= ks[from + i];
-    return out.subarray(shift);
+    for (; i < len; i++) ks[off + i] ^= data[i];
+    return ks.subarray(off, off + len);
   }
 }
 
