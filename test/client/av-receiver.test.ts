@@ -216,11 +216,19 @@ describe('PayloadDecryptor', () => {
         (ops, start) => {
           const d = new PayloadDecryptor(crypt);
           let pos = start;
+          const earlier: { got: Uint8Array; want: Uint8Array }[] = [];
           for (const { step, len } of ops) {
             pos = Math.max(0, pos + step);
             const data = new Uint8Array(len + 21).map((_, i) => i * 31 + len).subarray(21);
-            expect(bytesEqual(d.decrypt(data, pos), crypt.crypt(data, pos))).toBe(true);
+            const before = data.slice();
+            const got = d.decrypt(data, pos);
+            const want = crypt.crypt(data, pos);
+            expect(bytesEqual(got, want)).toBe(true);
+            expect(bytesEqual(data, before)).toBe(true);
+            earlier.push({ got, want });
           }
+          // outputs are views of the key stream window: later packets must not disturb them
+          for (const e of earlier) expect(bytesEqual(e.got, e.want)).toBe(true);
         },
       ),
       { numRuns: 300 },
