@@ -1,14 +1,14 @@
 // Runs ./bin/rptui rif as child processes on the committed fixtures (vitest's global setup rebuilds
 // dist/ first), and checks that the fixtures are what test/rif/fixtures.ts builds. Independent runs
 // go in parallel: each costs a node start-up.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/proto-stack/bytes.js';
-import { runStateless as rptui } from '../helpers/cli.js';
+import { runStateless as rptui, useHarness } from '../helpers/cli.js';
 import { FIXTURES, fixtureDir } from './fixtures.js';
 
+const h = useHarness();
 const fx = (name: string) => join('test', 'fixtures', 'rif', name);
 
 describe('license fixtures', () => {
@@ -77,29 +77,25 @@ describe('rptui rif', () => {
   });
 
   it('fails with a message on a file that is not a license, a truncated one, or a missing one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-rif-'));
-    try {
-      const junk = join(dir, 'junk.bin');
-      writeFileSync(junk, 'hello world');
-      const short = join(dir, 'short.rif');
-      writeFileSync(short, readFileSync(join(fixtureDir, 'playroom-free.rif')).subarray(0, 0x200));
-      const [notLicense, truncated, missing, none] = await Promise.all([
-        rptui('rif', junk),
-        rptui('rif', fx('playroom-free.rif'), short),
-        rptui('rif', join(dir, 'does-not-exist.rif')),
-        rptui('rif'),
-      ]);
-      expect(notLicense.code).toBe(1);
-      expect(notLicense.stderr).toMatch(/not a license file \(magic 68656c6c\)/);
-      expect(notLicense.stderr).toMatch(/hint: expected "RIF\\0"/);
-      expect(truncated.code).toBe(1);
-      expect(truncated.stdout).toContain('PLAYROOM00000000'); // the readable file is still listed
-      expect(truncated.stderr).toMatch(/truncated: a RIF is 0x400 bytes, 512 available/);
-      expect(missing.code).toBe(2);
-      expect(missing.stderr).toMatch(/cannot read/);
-      expect(none.code).toBe(2);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = h.tempDir('rptui-rif-');
+    const junk = join(dir, 'junk.bin');
+    writeFileSync(junk, 'hello world');
+    const short = join(dir, 'short.rif');
+    writeFileSync(short, readFileSync(join(fixtureDir, 'playroom-free.rif')).subarray(0, 0x200));
+    const [notLicense, truncated, missing, none] = await Promise.all([
+      rptui('rif', junk),
+      rptui('rif', fx('playroom-free.rif'), short),
+      rptui('rif', join(dir, 'does-not-exist.rif')),
+      rptui('rif'),
+    ]);
+    expect(notLicense.code).toBe(1);
+    expect(notLicense.stderr).toMatch(/not a license file \(magic 68656c6c\)/);
+    expect(notLicense.stderr).toMatch(/hint: expected "RIF\\0"/);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stdout).toContain('PLAYROOM00000000'); // the readable file is still listed
+    expect(truncated.stderr).toMatch(/truncated: a RIF is 0x400 bytes, 512 available/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read/);
+    expect(none.code).toBe(2);
   });
 });
