@@ -13,8 +13,20 @@
  *   4-byte GMAC over 1400 B:     node:crypto 102-113k tags/s @noble/ciphers 8-9k tags/s (12x)
  * A fourth run under heavier load gave 182 / 91 MB/s and 45k tags/s for node:crypto against
  * 13 / 8 MB/s and 2k tags/s for noble (load ~11): absolute figures swing with the load, the ratio
- * stays above 6x. node:crypto wins both paths by about an order of magnitude, so it is used
- * for both (noble also refuses to reuse a cipher object, so every call pays its key schedule).
+ * stays above 6x. node:crypto wins both paths by about an order of magnitude over noble (which
+ * also refuses to reuse a cipher object, so every call pays its key schedule).
+ *
+ * The key stream stays on node:crypto. The GMAC does not: node:crypto needs a new AES-GCM cipher
+ * object per packet, and that per-call cost, not the hashing, dominated the receive path
+ * (bench/receive.ts: TakionEndpoint 52 % of its CPU, half of it createCipheriv). So a tag is
+ * computed as E(K, J0) xor GHASH(H, AAD) with everything per key cached (H's GHASH tables, the
+ * AES key schedule): GHASH runs in a small hand-assembled WASM module (ghash.ts), E(K, J0) is
+ * one JS AES block (aes128.ts). bench/gkcrypt.ts, 2026-11-22, load ~4:
+ *   node:crypto AES-GCM 106-113k tags/s (zeroed field as three AAD pieces, no copy: 106k)
+ *   gmacWord (WASM GHASH + JS AES, including key refreshes) 237k tags/s
+ *   one AES block: ecb.update 0.87M/s, Aes128.encryptBlock 5.5M/s
+ * A pure-JS GHASH (8-bit tables per byte position, Int32Array, no allocations) measured ~10 us
+ * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
  */
 import { type Cipher, createCipheriv, createHash, createHmac } from 'node:crypto';
 import { UsageError } from '../errors.js';
