@@ -2,8 +2,7 @@
 // protocol are always undone (stop, exit hotkey, Ctrl-C, signals, hang-up, process exit, uncaught
 // error), the exit hotkey ends the session with a disconnect, rumble reaches the pad or is counted.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlayInput, type PlayInputOptions, resolveKeymap } from '../../src/client/play-input.js';
@@ -12,6 +11,7 @@ import { type ControllerState, IDLE_STATE, isPressed } from '../../src/input/con
 import type { PadInfo } from '../../src/input/gamepad/index.js';
 import { parseKeymap } from '../../src/input/keymap.js';
 import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
+import { useHarness } from '../helpers/cli.js';
 
 class FakeTty extends EventEmitter {
   raw: boolean[] = [];
@@ -301,13 +301,9 @@ describe('rumble', () => {
 });
 
 describe('resolveKeymap', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const h = useHarness();
   const env = () => {
-    const d = mkdtempSync(join(tmpdir(), 'rptui-play-'));
-    dirs.push(d);
+    const d = h.tempDir('rptui-play-');
     return { dir: d, env: { RPTUI_CONFIG_DIR: d } };
   };
 

@@ -2,9 +2,7 @@
 // stream screen against a scripted session (console messages, stats, input, console lost) and
 // game pad navigation of the home screen through the real PadManager with a scripted pad.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
@@ -27,6 +25,7 @@ import { HomeScreen } from '../../src/ui/screens/home.js';
 import { KeymapScreen } from '../../src/ui/screens/keymap.js';
 import { RegisterDialog } from '../../src/ui/screens/register-dialog.js';
 import { StreamScreen } from '../../src/ui/screens/stream.js';
+import { useHarness } from '../helpers/cli.js';
 
 const CROSS = 1 << BUTTONS.indexOf('cross');
 
@@ -161,6 +160,7 @@ class Base implements Layer {
   destroy(): void {}
 }
 
+const h = useHarness();
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -187,8 +187,7 @@ describe('stream screen', () => {
     const base = new Base();
     app.pushScreen(base);
     const session = new ScriptedSession();
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = h.tempDir('rptui-ui-');
     const profile = (await new ProfileStore(join(dir, 'p.json')).add(
       profileInput('den', '127.0.0.47'),
     )) as Profile;
@@ -356,8 +355,7 @@ describe('stream screen', () => {
 describe('home screen', () => {
   it('keeps the selection visible in a list longer than the screen', async () => {
     const { app, term } = await makeApp();
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = h.tempDir('rptui-ui-');
     const store = new ProfileStore(join(dir, 'profiles.json'));
     const one = await store.add(profileInput('console-00', '127.0.0.48'));
     // one file write instead of 40 adds
@@ -401,8 +399,7 @@ describe('register dialog', () => {
       nickname: 'Attic',
     });
     cleanup.push(() => sim.stop());
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = h.tempDir('rptui-ui-');
     const store = new ProfileStore(join(dir, 'profiles.json'));
     app.pushScreen(new Base());
     const paired: string[] = [];
@@ -462,8 +459,7 @@ async function appWithPad() {
 describe('game pad navigation', () => {
   it('D-pad moves, cross selects, circle goes back, through the real PadManager', async () => {
     const { app, press } = await appWithPad();
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = h.tempDir('rptui-ui-');
     const store = new ProfileStore(join(dir, 'profiles.json'));
     await store.add(profileInput('first', '127.0.0.48'));
     await store.add(profileInput('second', '127.0.0.49'));
@@ -502,8 +498,7 @@ describe('game pad navigation', () => {
 
   it('works the key map screen: cross starts a rebind, circle cancels it, circle again goes back', async () => {
     const { app, press } = await appWithPad();
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-ui-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = h.tempDir('rptui-ui-');
     const base = new Base();
     app.pushScreen(base);
     app.pushScreen(
