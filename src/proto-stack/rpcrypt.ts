@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { ByteWriter } from './bytes.js';
+import { ByteWriter, concatBytes } from './bytes.js';
 import {
   ECHO_A_PS4_PRE10,
   ECHO_B_PS4_PRE10,
@@ -103,20 +103,13 @@ export class RpCrypt {
 
   encrypt(counter: bigint | number, data: Uint8Array): Uint8Array {
     const c = createCipheriv('aes-128-cfb', this.bright, this.iv(counter));
-    return concat(c.update(data), c.final());
+    return concatBytes(c.update(data), c.final());
   }
 
   decrypt(counter: bigint | number, data: Uint8Array): Uint8Array {
     const d = createDecipheriv('aes-128-cfb', this.bright, this.iv(counter));
-    return concat(d.update(data), d.final());
+    return concatBytes(d.update(data), d.final());
   }
-}
-
-function concat(a: Buffer, b: Buffer): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
 
 function checkPin(pin: number): void {
