@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ParseError, RptuiError } from '../../src/errors.js';
-import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ascii, concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { decodeProto, encodeProto, findSchemaPath, takionType } from '../../src/proto-stack/protobuf.js';
 import {
   decodeTakionMessage,
@@ -13,7 +13,8 @@ import {
 } from '../../src/proto-stack/streamconnection.js';
 import { repoRoot } from '../helpers/vectors.js';
 
-const ascii = (s: string): string => Buffer.from(s, 'latin1').toString('hex');
+/** The hex of a string's bytes, to write expected protobuf bytes readably. */
+const hexOf = (s: string): string => toHex(ascii(s));
 
 describe('proto/takion.proto', () => {
   it('is found from src/ and from dist/, and not elsewhere', () => {
@@ -68,12 +69,12 @@ describe('TakionMessage encoding (bytes worked out from the protobuf wire format
         type: 'big',
         big: { clientVersion: 9, sessionKey: 'ab', launchSpec: 'Zg==', encryptedKey: new Uint8Array(4) },
       },
-      `0800 1212 0809 1202${ascii('ab')} 1a04${ascii('Zg==')} 220400000000`,
+      `0800 1212 0809 1202${hexOf('ab')} 1a04${hexOf('Zg==')} 220400000000`,
     ],
     [
       'DISCONNECT',
       { type: 'disconnect', reason: 'Client Disconnecting' },
-      `0808 5216 0a14${ascii('Client Disconnecting')}`,
+      `0808 5216 0a14${hexOf('Client Disconnecting')}`,
     ],
     ['CORRUPTFRAME', { type: 'corruptFrame', start: 1, end: 3 }, '0805 3204 0801 1003'],
     [
