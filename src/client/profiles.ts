@@ -16,9 +16,9 @@ export const ProfileSettingsSchema = z.object({
   fps: z.union([z.literal(30), z.literal(60)]).default(60),
   /** kbit/s; 'auto' = the usual bitrate for the resolution. */
   bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
-  /** Where video goes: 'ffplay' (a window), later sinks add names here. */
+  /** A --video spec: 'ffplay' (a window), 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
   videoSink: z.string().min(1).default('ffplay'),
-  /** 'auto' picks the first audio output that works; 'none' mutes. */
+  /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto': the speaker when there is a sound card. */
   audioSink: z.string().min(1).default('auto'),
   /** Keymap name or path. */
   keymap: z.string().min(1).default('default'),
