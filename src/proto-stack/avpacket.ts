@@ -84,8 +84,11 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
       'av',
       `${isVideo ? 'video' : 'audio'} packet of ${bytes.length} bytes has no payload after its ${headerSize}-byte header`,
     );
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const word = dv.getUint32(5);
+  // big-endian fields read bytewise: no DataView per packet on the receive path
+  const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
+  const u32 = (o: number) =>
+    ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
+  const word = u32(5);
   let unitIndex: number;
   let unitsTotal: number;
   let fecUnits: number;
@@ -108,7 +111,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   let adaptiveStreamIndex = 0;
   let streamFlags = 0;
   if (isVideo) {
-    unknown18 = dv.getUint16(18);
+    unknown18 = u16(18);
     adaptiveStreamIndex = bytes[20] >>> 5;
     streamFlags = bytes[20] & 0x1f;
     off = 21;
@@ -126,8 +129,8 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   return {
     isVideo,
     version,
-    packetIndex: dv.getUint16(1),
-    frameIndex: dv.getUint16(3),
+    packetIndex: u16(1),
+    frameIndex: u16(3),
     unitIndex,
     unitsTotal,
     fecUnits,
@@ -135,7 +138,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     unitSize,
     codec: bytes[9],
     gmac: bytes.subarray(GMAC_OFFSET, GMAC_OFFSET + 4),
-    keyPos: dv.getUint32(AV_KEY_POS_OFFSET),
+    keyPos: u32(AV_KEY_POS_OFFSET),
     adaptiveStreamIndex,
     unknown18,
     streamFlags,

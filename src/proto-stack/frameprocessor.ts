@@ -249,6 +249,7 @@ export class FrameProcessor {
    * start: the gap in front of them can only be inside their own frame. True if any went in.
    */
   private takeSettled(now: number, ev: VideoEvent[]): boolean {
+    if (this.pending.size === 0) return false; // the common case: no array to build
     const ready: [number, VideoUnit][] = [];
     for (const [idx, p] of this.pending) {
       if (p.done || seq16Gt((idx - p.u.unitIndex) & 0xffff, this.expected)) continue;

@@ -86,7 +86,9 @@ function macFields(packet: Uint8Array): { t: number; mac: number; kp: number } |
 /** Reads the 32-bit key_pos field of a packet (undefined if its type has none or it is too short). */
 export function readKeyPosLow(packet: Uint8Array): number | undefined {
   const f = macFields(packet);
-  return f ? view(packet).getUint32(f.kp) : undefined;
+  if (!f) return undefined;
+  const o = f.kp;
+  return ((packet[o] << 24) | (packet[o + 1] << 16) | (packet[o + 2] << 8) | packet[o + 3]) >>> 0;
 }
 
 /**
