@@ -352,14 +352,7 @@ export function parseRegistRequest(
  * (some clients read it with a single receive, PROTOCOL §12).
  */
 export function formatRegistResponse(
-  result: {
-    registKeyText: string;
-    morning: Uint8Array;
-    mac: string;
-    nickname: string;
-    keyType?: number;
-    ap?: { ssid?: string; bssid?: string; key?: string; name?: string };
-  },
+  result: Omit<RegistResult, 'registKey' | 'raw'>,
   crypt: RpCrypt,
   ps5: boolean,
 ): Uint8Array {
