@@ -71,6 +71,16 @@ function headerSizeOf(isVideo: boolean, version: AvVersion, nalu: boolean): numb
 }
 
 /** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
+// big-endian fields read bytewise: no DataView per packet on the receive path (module-level
+// functions: closures inside parseAvPacket cost a helper call per packet under tsx)
+function u16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
 export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   if (bytes.length < 1) throw new ParseError('av', 'empty AV packet');
   const baseType = bytes[0] & 0x0f;
@@ -84,11 +94,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
       'av',
       `${isVideo ? 'video' : 'audio'} packet of ${bytes.length} bytes has no payload after its ${headerSize}-byte header`,
     );
-  // big-endian fields read bytewise: no DataView per packet on the receive path
-  const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
-  const u32 = (o: number) =>
-    ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
-  const word = u32(5);
+  const word = u32(bytes, 5);
   let unitIndex: number;
   let unitsTotal: number;
   let fecUnits: number;
@@ -111,7 +117,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   let adaptiveStreamIndex = 0;
   let streamFlags = 0;
   if (isVideo) {
-    unknown18 = u16(18);
+    unknown18 = u16(bytes, 18);
     adaptiveStreamIndex = bytes[20] >>> 5;
     streamFlags = bytes[20] & 0x1f;
     off = 21;
@@ -129,8 +135,8 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   return {
     isVideo,
     version,
-    packetIndex: u16(1),
-    frameIndex: u16(3),
+    packetIndex: u16(bytes, 1),
+    frameIndex: u16(bytes, 3),
     unitIndex,
     unitsTotal,
     fecUnits,
@@ -138,7 +144,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     unitSize,
     codec: bytes[9],
     gmac: bytes.subarray(GMAC_OFFSET, GMAC_OFFSET + 4),
-    keyPos: u32(AV_KEY_POS_OFFSET),
+    keyPos: u32(bytes, AV_KEY_POS_OFFSET),
     adaptiveStreamIndex,
     unknown18,
     streamFlags,
