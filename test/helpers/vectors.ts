@@ -12,3 +12,12 @@ export const vectorsDir = process.env.RPTUI_VECTORS_DIR ?? resolve(repoRoot, '..
 export function loadVectors(name: string): any {
   return JSON.parse(readFileSync(join(vectorsDir, `${name}.json`), 'utf8'));
 }
+
+/** The case called `name` in a loaded vector file; throws when it is missing. */
+// biome-ignore lint/suspicious/noExplicitAny: vector files are free-form JSON, each test narrows what it reads
+export function vectorCase(file: any, name: string): any {
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  const c = file.cases.find((x: any) => x.name === name);
+  if (!c) throw new Error(`vector case ${name} missing`);
+  return c;
+}

@@ -5,9 +5,9 @@ import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { formatCongestion, parseCongestion } from '../../src/proto-stack/congestion.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
-const c = loadVectors('takion').cases.find((x: { name: string }) => x.name === 'format_congestion');
+const c = vectorCase(loadVectors('takion'), 'format_congestion');
 
 describe('congestion (takion.json format_congestion)', () => {
   const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.ecdh_secret));

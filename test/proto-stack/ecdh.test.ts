@@ -4,14 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { AuthError, ParseError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { Ecdh } from '../../src/proto-stack/ecdh.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const gk = loadVectors('gkcrypt');
 const pyrp = loadVectors('pyrp_crypt');
 
 describe('Ecdh', () => {
   it('gkcrypt.json ecdh_secp256k1: public key, signature, secret', () => {
-    const c = gk.cases.find((x: { name: string }) => x.name === 'ecdh_secp256k1');
+    const c = vectorCase(gk, 'ecdh_secp256k1');
     const hk = fromHex(c.inputs.handshake_key);
     const e = Ecdh.fromPrivateKey(fromHex(c.inputs.local_private_key));
     expect(toHex(e.publicKey)).toBe(c.expected.local_public_key);
@@ -25,7 +25,7 @@ describe('Ecdh', () => {
   });
 
   it('pyrp_crypt.json ecdh: same values, remote signature valid', () => {
-    const c = pyrp.cases.find((x: { name: string }) => x.name === 'ecdh');
+    const c = vectorCase(pyrp, 'ecdh');
     const hk = fromHex(c.inputs.handshake_key);
     const e = Ecdh.fromPrivateKey(fromHex(c.inputs.private_key));
     expect(toHex(e.publicKey)).toBe(c.expected.public_key);

@@ -22,7 +22,7 @@ import {
 } from '../../src/proto-stack/feedback.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const gen = loadVectors('generated_chiaki');
 
@@ -205,9 +205,7 @@ describe('feedback packets', () => {
   });
 
   it('pyrp_crypt.json encrypt_feedback_state_local with the real gkcrypt; tag agrees with takion', () => {
-    const c = loadVectors('pyrp_crypt').cases.find(
-      (x: { name: string }) => x.name === 'encrypt_feedback_state_local',
-    );
+    const c = vectorCase(loadVectors('pyrp_crypt'), 'encrypt_feedback_state_local');
     const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.secret));
     // The vector's key position counts the +16 block in (its key stream starts at 163 + 16 = 179),
     // so it is exactly the key_pos our header carries.

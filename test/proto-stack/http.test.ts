@@ -13,7 +13,7 @@ import {
   readHttpRequest,
   readHttpResponse,
 } from '../../src/proto-stack/http.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const http = loadVectors('http');
 const pyrp = loadVectors('pyrp_register');
@@ -44,7 +44,7 @@ describe('http.json', () => {
   }
 
   it('pyrp regist answer head (padded Content-Length) with its body', () => {
-    const c = pyrp.cases.find((x: { name: string }) => x.name === 'parse_response');
+    const c = vectorCase(pyrp, 'parse_response');
     const head = fromHex(c.inputs.response_header);
     const body = fromHex(c.inputs.response_body_plaintext);
     const r = readHttpResponse(Uint8Array.from([...head, ...body]));
@@ -61,7 +61,7 @@ describe('http.json', () => {
 
 describe('requests', () => {
   it('parses the registration request head with its duplicated version line', () => {
-    const c = pyrp.cases.find((x: { name: string }) => x.name === 'regist_headers');
+    const c = vectorCase(pyrp, 'regist_headers');
     const buf = fromHex(c.expected.headers);
     const head = parseHttpRequestHead(buf);
     expect(head).not.toBeNull();
@@ -151,7 +151,7 @@ describe('fuzz', () => {
       ['RP-Nonce', 'AAAA'],
     ]),
     ascii('HTTP/1.1 200 Ok\nhost-id:1234\nhost-type:PS4\n'),
-    fromHex(pyrp.cases.find((x: { name: string }) => x.name === 'regist_headers').expected.headers),
+    fromHex(vectorCase(pyrp, 'regist_headers').expected.headers),
   ];
   const mutated = fc
     .tuple(

@@ -21,23 +21,15 @@ import {
 } from '../../src/proto-stack/regist.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import type { Target } from '../../src/proto-stack/target.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const regist = loadVectors('regist');
 const pyrp = loadVectors('pyrp_register');
 const generated = loadVectors('generated_chiaki');
 
-// biome-ignore lint/suspicious/noExplicitAny: vector JSON
-const vcase = (file: any, name: string) => {
-  // biome-ignore lint/suspicious/noExplicitAny: vector JSON
-  const c = file.cases.find((x: any) => x.name === name);
-  if (!c) throw new Error(`vector case ${name} missing`);
-  return c;
-};
-
 describe('request vectors', () => {
   it('regist.json request_payload_ps4_pre10 (online id), and the console side recovers it', () => {
-    const { inputs, expected, derived } = vcase(regist, 'request_payload_ps4_pre10');
+    const { inputs, expected, derived } = vectorCase(regist, 'request_payload_ps4_pre10');
     const req = buildRegistRequest({
       target: inputs.target,
       pin: inputs.pin,
@@ -60,18 +52,18 @@ describe('request vectors', () => {
   });
 
   it('pyrp_register.json regist_payload + encrypt_payload + regist_headers (PS4 10.0, zero ambassador)', () => {
-    const clear = vcase(pyrp, 'regist_payload').expected;
-    const enc = vcase(pyrp, 'encrypt_payload');
-    const headers = vcase(pyrp, 'regist_headers').expected;
+    const clear = vectorCase(pyrp, 'regist_payload').expected;
+    const enc = vectorCase(pyrp, 'encrypt_payload');
+    const headers = vectorCase(pyrp, 'regist_headers').expected;
     const req = buildRegistRequest({
       target: 1000,
-      pin: vcase(pyrp, 'key_0').inputs.pin,
+      pin: vectorCase(pyrp, 'key_0').inputs.pin,
       accountId: fromBase64(enc.inputs.psn_account_id_b64),
       ambassador: fromHex(enc.inputs.nonce),
     });
     expect(toHex(req.body.subarray(0, REGIST_CLEAR_LENGTH))).toBe(clear.payload);
     expect(toHex(req.body.subarray(REGIST_CLEAR_LENGTH))).toBe(enc.expected.ciphertext);
-    expect(req.body.length).toBe(vcase(pyrp, 'regist_headers').inputs.content_length);
+    expect(req.body.length).toBe(vectorCase(pyrp, 'regist_headers').inputs.content_length);
     expect(toHex(req.header)).toBe(headers.headers);
     expect(fromAscii(req.header)).toBe(headers.headers_ascii);
     expect(toHex(req.bytes)).toBe(toHex(req.header) + toHex(req.body));
@@ -161,7 +153,7 @@ describe('console side: PIN check', () => {
 
 describe('answers', () => {
   it('pyrp_register.json parse_response: the decrypted lines come back as sent', () => {
-    const c = vcase(pyrp, 'parse_response');
+    const c = vectorCase(pyrp, 'parse_response');
     const crypt = RpCrypt.forRegist(1000, new Uint8Array(16), 1, 12345678);
     const response = concatBytes(
       fromHex(c.inputs.response_header),

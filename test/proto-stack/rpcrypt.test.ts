@@ -4,21 +4,13 @@ import { ascii, fromBase64, fromHex, toBase64, toHex } from '../../src/proto-sta
 import { aeropause, ambassadorFromAeropause, RpCrypt, registBright } from '../../src/proto-stack/rpcrypt.js';
 import * as tables from '../../src/proto-stack/rpcrypt-tables.js';
 import type { Target } from '../../src/proto-stack/target.js';
-import { loadVectors } from '../helpers/vectors.js';
+import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const rpcrypt = loadVectors('rpcrypt');
 const keyTables = loadVectors('rpcrypt_key_tables');
 const generated = loadVectors('generated_chiaki');
 const regist = loadVectors('regist');
 const pyrp = loadVectors('pyrp_register');
-
-// biome-ignore lint/suspicious/noExplicitAny: vector JSON
-const vcase = (file: any, name: string) => {
-  // biome-ignore lint/suspicious/noExplicitAny: vector JSON
-  const c = file.cases.find((x: any) => x.name === name);
-  if (!c) throw new Error(`vector case ${name} missing`);
-  return c;
-};
 
 describe('rpcrypt tables', () => {
   const byName: Record<string, Uint8Array> = {
@@ -50,7 +42,7 @@ describe('rpcrypt tables', () => {
 describe('rpcrypt.json', () => {
   for (const name of ['bright_ambassador_ps4_pre10', 'bright_ambassador_ps4_10']) {
     it(name, () => {
-      const { inputs, expected } = vcase(rpcrypt, name);
+      const { inputs, expected } = vectorCase(rpcrypt, name);
       const c = RpCrypt.forSession(inputs.target, fromHex(inputs.nonce), fromHex(inputs.morning));
       expect(toHex(c.bright)).toBe(expected.bright);
       expect(toHex(c.ambassador)).toBe(expected.ambassador);
@@ -58,7 +50,7 @@ describe('rpcrypt.json', () => {
   }
 
   it('iv_ps4_pre10', () => {
-    const { inputs, expected } = vcase(rpcrypt, 'iv_ps4_pre10');
+    const { inputs, expected } = vectorCase(rpcrypt, 'iv_ps4_pre10');
     const c = RpCrypt.forSession(inputs.target, fromHex(inputs.nonce), fromHex(inputs.morning));
     expect(toHex(c.iv(0))).toBe(expected.iv_counter_0);
     expect(toHex(c.iv(0x0102030405060708n))).toBe(expected.iv_counter_0x0102030405060708);
@@ -66,7 +58,7 @@ describe('rpcrypt.json', () => {
 
   for (const name of ['iv_regist_ps4', 'iv_regist_ps5']) {
     it(name, () => {
-      const { inputs, expected } = vcase(rpcrypt, name);
+      const { inputs, expected } = vectorCase(rpcrypt, name);
       const c = new RpCrypt(
         inputs.target,
         registBright(inputs.target, inputs.key_0_off, inputs.pin),
@@ -78,14 +70,14 @@ describe('rpcrypt.json', () => {
 
   for (const name of ['bright_regist_ps4', 'bright_regist_ps5']) {
     it(name, () => {
-      const { inputs, expected } = vcase(rpcrypt, name);
+      const { inputs, expected } = vectorCase(rpcrypt, name);
       expect(toHex(registBright(inputs.target, inputs.key_0_off, inputs.pin))).toBe(expected.bright);
     });
   }
 
   for (const name of ['encrypt_ps4_pre10', 'decrypt_ps4_pre10']) {
     it(name, () => {
-      const { inputs, expected } = vcase(rpcrypt, name);
+      const { inputs, expected } = vectorCase(rpcrypt, name);
       const c = RpCrypt.forSession(inputs.target, fromHex(inputs.nonce), fromHex(inputs.morning));
       // The JSON number loses precision above 2^53; the case name says 0x0102030405060708.
       const counter = 0x0102030405060708n;
@@ -130,13 +122,13 @@ describe('aeropause', () => {
     });
   }
   it('regist.json aeropause_ps4_pre10 and its inverse', () => {
-    const { inputs, expected } = vcase(regist, 'aeropause_ps4_pre10');
+    const { inputs, expected } = vectorCase(regist, 'aeropause_ps4_pre10');
     const aero = aeropause(900, fromHex(inputs.ambassador), 0);
     expect(toHex(aero)).toBe(expected.aeropause);
     expect(toHex(ambassadorFromAeropause(900, aero, 0))).toBe(inputs.ambassador);
   });
   it('pyrp_register.json key_1 (zero ambassador, offset 8)', () => {
-    const { inputs, expected } = vcase(pyrp, 'key_1');
+    const { inputs, expected } = vectorCase(pyrp, 'key_1');
     expect(toHex(aeropause(1000, fromHex(inputs.nonce), inputs.key_1_off))).toBe(expected.key_1);
   });
   it('inverts for every offset and target', () => {
@@ -149,16 +141,16 @@ describe('aeropause', () => {
 
 describe('regist bright', () => {
   it('regist.json pin_bright_ps4_pre10', () => {
-    const { inputs, expected } = vcase(regist, 'pin_bright_ps4_pre10');
+    const { inputs, expected } = vectorCase(regist, 'pin_bright_ps4_pre10');
     expect(toHex(registBright(900, 0, inputs.pin))).toBe(expected.bright);
     expect(toHex(registBright(800, 0, inputs.pin))).toBe(expected.bright);
   });
   it('pyrp_register.json key_0', () => {
-    const { inputs, expected } = vcase(pyrp, 'key_0');
+    const { inputs, expected } = vectorCase(pyrp, 'key_0');
     expect(toHex(registBright(1000, inputs.key_0_off, inputs.pin))).toBe(expected.key_0);
   });
   it('pyrp_register.json encrypt_payload (CFB over the inner header at counter 0)', () => {
-    const { inputs, expected } = vcase(pyrp, 'encrypt_payload');
+    const { inputs, expected } = vectorCase(pyrp, 'encrypt_payload');
     const c = new RpCrypt(1000, fromHex(inputs.key), fromHex(inputs.nonce));
     const out = c.encrypt(inputs.counter, ascii(inputs.plaintext_ascii));
     expect(toHex(out)).toBe(expected.ciphertext);
@@ -179,7 +171,9 @@ describe('RpCrypt', () => {
     const key = new Uint8Array(16);
     const ps4 = toHex(new RpCrypt(1000, key, amb).iv(0));
     expect(toHex(new RpCrypt(1000000, key, amb).iv(0))).toBe(ps4);
-    expect(toHex(new RpCrypt(1000100, key, amb).iv(0))).toBe(vcase(rpcrypt, 'iv_regist_ps5').expected.iv);
+    expect(toHex(new RpCrypt(1000100, key, amb).iv(0))).toBe(
+      vectorCase(rpcrypt, 'iv_regist_ps5').expected.iv,
+    );
   });
   it('accepts number and bigint counters alike and rejects out-of-range counters', () => {
     const c = new RpCrypt(1000, new Uint8Array(16), new Uint8Array(16));
