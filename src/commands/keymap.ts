@@ -1,23 +1,17 @@
 import type { Command } from 'commander';
-import { type Keymap, keysByControl, listKeymaps, loadKeymap, loadKeymapFile } from '../input/keymap.js';
+import {
+  type Keymap,
+  keymapJson,
+  keysByControl,
+  listKeymaps,
+  loadKeymap,
+  loadKeymapFile,
+} from '../input/keymap.js';
 import { formatTable } from './discover.js';
 
 const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
-
-export function keymapJson(m: Keymap) {
-  return {
-    name: m.name,
-    ...(m.description ? { description: m.description } : {}),
-    keys: m.keys,
-    releaseTimeoutMs: m.releaseTimeoutMs,
-    initialHoldMs: m.initialHoldMs,
-    stickMode: m.stickMode,
-    triggerMode: m.triggerMode,
-    exitHotkey: m.exitHotkey,
-  };
-}
 
 function describeKeymap(m: Keymap): string {
   const rows = keysByControl(m).map(([control, keys]) => [control, keys.join(', ')]);

@@ -229,3 +229,17 @@ export function keysByControl(map: Keymap): [Control, string[]][] {
     (c) => [c, Object.keys(map.keys).filter((k) => map.keys[k] === c)] as [Control, string[]],
   ).filter(([, keys]) => keys.length > 0);
 }
+
+/** The JSON of a key map file (what parseKeymap reads back), under `name`. */
+export function keymapJson(map: Keymap, name = map.name): Record<string, unknown> {
+  return {
+    name,
+    ...(map.description ? { description: map.description } : {}),
+    keys: map.keys,
+    releaseTimeoutMs: map.releaseTimeoutMs,
+    initialHoldMs: map.initialHoldMs,
+    stickMode: map.stickMode,
+    triggerMode: map.triggerMode,
+    exitHotkey: map.exitHotkey,
+  };
+}

@@ -10,7 +10,7 @@ import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { CONTROLS, type Control } from '../../input/controller-state.js';
 import { comboName, TerminalInputDecoder } from '../../input/keyboard.js';
-import { configDir, type Keymap, parseKeymap } from '../../input/keymap.js';
+import { configDir, type Keymap, keymapJson, parseKeymap } from '../../input/keymap.js';
 import type { App, Layer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { fitText } from '../format.js';
@@ -33,20 +33,6 @@ export function rebind(map: Keymap, row: RowName, key: string, add: boolean): Ke
   // the exit hotkey cannot drive a control: it falls back to ctrl+q (or ctrl+c if that is taken)
   const exitHotkey = map.exitHotkey === key ? (key === 'ctrl+q' ? 'ctrl+c' : 'ctrl+q') : map.exitHotkey;
   return { ...map, keys, exitHotkey };
-}
-
-/** The JSON a key map file holds. */
-export function keymapJson(map: Keymap, name: string): Record<string, unknown> {
-  return {
-    name,
-    ...(map.description ? { description: map.description } : {}),
-    keys: map.keys,
-    releaseTimeoutMs: map.releaseTimeoutMs,
-    initialHoldMs: map.initialHoldMs,
-    stickMode: map.stickMode,
-    triggerMode: map.triggerMode,
-    exitHotkey: map.exitHotkey,
-  };
 }
 
 export class KeymapScreen implements Layer {
