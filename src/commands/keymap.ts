@@ -8,10 +8,7 @@ import {
   loadKeymapFile,
 } from '../input/keymap.js';
 import { formatTable } from './discover.js';
-
-const print = (text: string): void => {
-  process.stdout.write(`${text}\n`);
-};
+import { print } from './output.js';
 
 function describeKeymap(m: Keymap): string {
   const rows = keysByControl(m).map(([control, keys]) => [control, keys.join(', ')]);

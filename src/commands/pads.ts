@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { discoverPads, hex4 } from '../input/gamepad/index.js';
 import { formatTable } from './discover.js';
-
-const print = (text: string): void => {
-  process.stdout.write(`${text}\n`);
-};
+import { print } from './output.js';
 
 export const register = (program: Command): void => {
   program

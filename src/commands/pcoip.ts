@@ -16,6 +16,7 @@ import {
   parsePcoipToken,
 } from '../proto-stack/pcoip/index.js';
 import type { Register } from './index.js';
+import { jsonText, print } from './output.js';
 
 /** HEX (spaces and colons allowed) or @FILE (raw bytes). */
 export function readInput(arg: string, what: string): Uint8Array {
@@ -61,10 +62,6 @@ function mgmtText(messages: DecodedMgmt[]): string {
   return `${out.join('\n')}\n`;
 }
 
-function toJson(v: unknown): string {
-  return `${JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? toHex(x) : x), 2)}\n`;
-}
-
 interface DecodeOpts {
   mgmt?: string;
   data?: string;
@@ -82,7 +79,7 @@ function decode(opts: DecodeOpts): string {
   if (opts.mgmt !== undefined) {
     if (opts.key !== undefined) throw new UsageError('--key only applies to --data');
     const messages = decodeMgmtStream(readInput(opts.mgmt, '--mgmt'));
-    return opts.json ? toJson({ messages }) : mgmtText(messages);
+    return opts.json ? `${jsonText({ messages })}\n` : mgmtText(messages);
   }
   const cipher = CIPHERS[opts.cipher.toLowerCase()];
   if (!cipher) throw new UsageError(`unknown cipher ${opts.cipher}`, 'use salsa20, aes128 or aes256');
@@ -91,7 +88,7 @@ function decode(opts: DecodeOpts): string {
   const key = readInput(opts.key, '--key');
   const packet = decapsulate(readInput(opts.data!, '--data'), key, cipher);
   const message = decodeDataMessage(packet.message);
-  if (opts.json) return toJson({ packet, message });
+  if (opts.json) return `${jsonText({ packet, message })}\n`;
   const type =
     message.typeName === undefined ? 'unknown type' : `${message.typeName} (${message.typeDescription})`;
   const lines = [
@@ -130,7 +127,7 @@ export const register: Register = (program: Command) => {
     .action((token: string, opts: { json?: boolean }) => {
       const t = parsePcoipToken(token);
       if (opts.json) {
-        process.stdout.write(toJson(t));
+        print(jsonText(t));
         return;
       }
       const lines = t.obfuscated

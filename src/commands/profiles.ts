@@ -3,11 +3,9 @@ import { type Profile, ProfileStore } from '../client/profiles.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
 import { formatTable } from './discover.js';
+import { print } from './output.js';
 import { publicProfile } from './register.js';
 
-const print = (text: string): void => {
-  process.stdout.write(`${text}\n`);
-};
 const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
 
 function details(p: Profile, secrets: boolean): string {

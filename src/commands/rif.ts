@@ -21,6 +21,7 @@ import {
   validityText,
 } from '../proto-stack/rif/index.js';
 import type { Register } from './index.js';
+import { jsonText } from './output.js';
 
 type Parsed =
   | { file: string; kind: 'rif'; rif: Rif; size: number }
@@ -139,15 +140,6 @@ function printText(report: Report): string {
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
 
-/** JSON: bigints as decimal strings, byte arrays as hex. */
-function toJson(v: unknown): string {
-  return JSON.stringify(
-    v,
-    (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? toHex(x) : x),
-    2,
-  );
-}
-
 export function rifReport(files: string[]): Report {
   const report: Report = { files: [], errors: [] };
   for (const file of files) {
@@ -183,7 +175,7 @@ export const register: Register = (program: Command) => {
     .option('--json', 'print JSON')
     .action((files: string[], opts: { json?: boolean }) => {
       const report = rifReport(files);
-      process.stdout.write(opts.json ? `${toJson(report)}\n` : printText(report));
+      process.stdout.write(opts.json ? `${jsonText(report)}\n` : printText(report));
       if (report.errors.length > 0) {
         const text = report.errors.map((e) => `${e.file}: ${e.error}`).join('; ');
         const hint =
