@@ -8,7 +8,6 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { AuthError, ParseError, UsageError } from '../errors.js';
 
 export const ECDH_PUBLIC_KEY_SIZE = 65;
-export const ECDH_SIG_SIZE = 32;
 export const ECDH_SECRET_SIZE = 32;
 
 function hmacSig(handshakeKey: Uint8Array, publicKey: Uint8Array): Uint8Array {

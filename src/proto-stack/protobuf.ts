@@ -14,8 +14,6 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { ConfigError, ParseError, RptuiError } from '../errors.js';
 
-export type ProtoType = protobuf.Type;
-
 const SCHEMA_FILE = join('proto', 'takion.proto');
 
 /** Finds proto/takion.proto above `startDir` (exported for tests). */
