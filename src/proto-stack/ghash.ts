@@ -42,7 +42,12 @@ const TABLE_BYTES = 1 << 16;
 /** Table slots per instance: the current GMAC key and one older one (reordered packets). */
 export const GHASH_SLOTS = 2;
 const Y_ADDR = GHASH_SLOTS * TABLE_BYTES;
-const IN_ADDR = Y_ADDR + 16;
+/** J0 as gmac() leaves it. */
+const J0_ADDR = Y_ADDR + 16;
+/** The IV block and its length block. */
+const IV_ADDR = Y_ADDR + 32;
+/** The AAD, padded, and its length block. */
+const IN_ADDR = Y_ADDR + 64;
 
 /**
  * ghash(table, p, end): Y = (Y xor block) * H for each 16-byte block in [p, end), with H's
@@ -118,11 +123,36 @@ function fillBody(): number[] {
   return [...vec([[3, I32]]), ...code];
 }
 
+/**
+ * gmac(table, p, end): J0 = GHASH(the 32 bytes at IV_ADDR) to J0_ADDR, then Y = GHASH([p, end)),
+ * both from Y = 0: the two hashes of a tag in one call from JS.
+ */
+function gmacBody(): number[] {
+  const [TB, P, END] = [0, 1, 2];
+  const zeroY = [
+    ...i32c(0),
+    op.i64Const,
+    0,
+    ...store64(Y_ADDR),
+    ...i32c(0),
+    op.i64Const,
+    0,
+    ...store64(Y_ADDR + 8),
+  ];
+  const code: number[] = [...zeroY];
+  code.push(...get(TB), ...i32c(IV_ADDR), ...i32c(IV_ADDR + 32), op.call, 0);
+  code.push(...i32c(0), ...i32c(0), ...load64(Y_ADDR), ...store64(J0_ADDR));
+  code.push(...i32c(0), ...i32c(0), ...load64(Y_ADDR + 8), ...store64(J0_ADDR + 8));
+  code.push(...zeroY, ...get(TB), ...get(P), ...get(END), op.call, 0, op.end);
+  return [...vec([]), ...code];
+}
+
 function buildModule(): Uint8Array {
   return wasmModule({
     functions: [
       { name: 'ghash', params: [I32, I32, I32], body: ghashBody() }, // ghash(table, p, end)
       { name: 'fill', params: [I32], body: fillBody() }, // fill(table)
+      { name: 'gmac', params: [I32, I32, I32], body: gmacBody() }, // gmac(table, p, end)
     ],
     pages: Math.ceil((IN_ADDR + 2048) / PAGE),
   });
@@ -131,20 +161,20 @@ function buildModule(): Uint8Array {
 let compiled: object | undefined;
 
 interface GhashExports {
-  ghash(table: number, p: number, end: number): void;
   fill(table: number): void;
+  gmac(table: number, p: number, end: number): void;
   mem: WasmMemory;
 }
 
 /**
  * GHASH_SLOTS key tables and the GHASH state, for GCM with a 16-byte IV and no ciphertext (a
- * GMAC). Usage: setKey(slot, H); then per message j0(slot, IV) and aad(slot, data).
+ * GMAC). Usage: setKey(slot, H); then per message gmac(slot, IV, data).
  */
 export class Ghash {
   private readonly ex: GhashExports;
   private bytes: Uint8Array;
   private dv: DataView;
-  /** j0()'s result. */
+  /** J0 of the last gmac() call, as big-endian words. */
   readonly words = new Int32Array(4);
 
   constructor() {
@@ -181,49 +211,49 @@ export class Ghash {
   }
 
   /**
-   * J0 of GCM for a 16-byte IV given as big-endian words: GHASH(IV || 0^64 || [128]_64), as
-   * big-endian words in this.words.
+   * The two GHASHes of a GMAC with a 16-byte IV (big-endian words w0..w3) and AAD = data:
+   * J0 = GHASH(IV || 0^64 || [128]_64), left as big-endian words in this.words; and the result,
+   * the first 4 bytes (big-endian u32) of GHASH(data zero-padded || [bits(data)]_64 || 0^64),
+   * computed as if data's 4 bytes at zeroAt and at zeroAt2 (each when >= 0) were zero. Copies
+   * data into the module; never modifies it.
    */
-  j0(slot: number, w0: number, w1: number, w2: number, w3: number): Int32Array {
-    const dv = this.dv;
-    dv.setInt32(IN_ADDR, w0, false);
-    dv.setInt32(IN_ADDR + 4, w1, false);
-    dv.setInt32(IN_ADDR + 8, w2, false);
-    dv.setInt32(IN_ADDR + 12, w3, false);
-    dv.setInt32(IN_ADDR + 16, 0, false);
-    dv.setInt32(IN_ADDR + 20, 0, false);
-    dv.setInt32(IN_ADDR + 24, 0, false);
-    dv.setInt32(IN_ADDR + 28, 128, false);
-    this.bytes.fill(0, Y_ADDR, Y_ADDR + 16);
-    this.ex.ghash(slot * TABLE_BYTES, IN_ADDR, IN_ADDR + 32);
-    const w = this.words;
-    w[0] = dv.getInt32(Y_ADDR, false);
-    w[1] = dv.getInt32(Y_ADDR + 4, false);
-    w[2] = dv.getInt32(Y_ADDR + 8, false);
-    w[3] = dv.getInt32(Y_ADDR + 12, false);
-    return w;
-  }
-
-  /**
-   * First 4 bytes (big-endian u32) of GHASH(AAD = data, no ciphertext): data zero-padded to
-   * whole blocks, then [bits(data)]_64 || 0^64; computed as if the 4 bytes at zeroAt and at
-   * zeroAt2 (each when >= 0) were zero. Copies data into the module; never modifies it.
-   */
-  aad(slot: number, data: Uint8Array, zeroAt = -1, zeroAt2 = -1): number {
+  gmac(
+    slot: number,
+    w0: number,
+    w1: number,
+    w2: number,
+    w3: number,
+    data: Uint8Array,
+    zeroAt = -1,
+    zeroAt2 = -1,
+  ): number {
     const len = data.length;
     const padded = (len + 15) & ~15;
     this.room(padded + 16);
     const m = this.bytes;
+    const dv = this.dv;
+    dv.setInt32(IV_ADDR, w0, false);
+    dv.setInt32(IV_ADDR + 4, w1, false);
+    dv.setInt32(IV_ADDR + 8, w2, false);
+    dv.setInt32(IV_ADDR + 12, w3, false);
+    dv.setInt32(IV_ADDR + 16, 0, false);
+    dv.setInt32(IV_ADDR + 20, 0, false);
+    dv.setInt32(IV_ADDR + 24, 0, false);
+    dv.setInt32(IV_ADDR + 28, 128, false);
     m.set(data, IN_ADDR);
     m.fill(0, IN_ADDR + len, IN_ADDR + padded + 16);
     if (zeroAt >= 0) m.fill(0, IN_ADDR + zeroAt, Math.min(IN_ADDR + zeroAt + 4, IN_ADDR + len));
     if (zeroAt2 >= 0) m.fill(0, IN_ADDR + zeroAt2, Math.min(IN_ADDR + zeroAt2 + 4, IN_ADDR + len));
     const bits = len * 8;
-    this.dv.setUint32(IN_ADDR + padded, Math.floor(bits / 0x1_0000_0000), false);
-    this.dv.setUint32(IN_ADDR + padded + 4, bits >>> 0, false);
-    m.fill(0, Y_ADDR, Y_ADDR + 16);
-    this.ex.ghash(slot * TABLE_BYTES, IN_ADDR, IN_ADDR + padded + 16);
-    return this.dv.getUint32(Y_ADDR, false);
+    dv.setUint32(IN_ADDR + padded, Math.floor(bits / 0x1_0000_0000), false);
+    dv.setUint32(IN_ADDR + padded + 4, bits >>> 0, false);
+    this.ex.gmac(slot * TABLE_BYTES, IN_ADDR, IN_ADDR + padded + 16);
+    const w = this.words;
+    w[0] = dv.getInt32(J0_ADDR, false);
+    w[1] = dv.getInt32(J0_ADDR + 4, false);
+    w[2] = dv.getInt32(J0_ADDR + 8, false);
+    w[3] = dv.getInt32(J0_ADDR + 12, false);
+    return dv.getUint32(Y_ADDR, false);
   }
 
   private room(n: number): void {

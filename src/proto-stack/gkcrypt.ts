@@ -260,15 +260,19 @@ export class GkCrypt {
     // IV = iv + keyPos/16 as little-endian 128-bit add, fed to GHASH as big-endian words
     counterAdd(this.iv, Math.floor(keyPos / GKCRYPT_BLOCK), this.ivScratch);
     const v = this.ivScratch;
-    const j0 = this.ghash.j0(
+    const gh = this.ghash;
+    const s = gh.gmac(
       k.slot,
       (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3],
       (v[4] << 24) | (v[5] << 16) | (v[6] << 8) | v[7],
       (v[8] << 24) | (v[9] << 16) | (v[10] << 8) | v[11],
       (v[12] << 24) | (v[13] << 16) | (v[14] << 8) | v[15],
+      data,
+      zeroAt,
+      zeroAt2,
     );
-    const ej0 = k.aes.encryptBlock(j0[0], j0[1], j0[2], j0[3])[0];
-    return (ej0 ^ this.ghash.aad(k.slot, data, zeroAt, zeroAt2)) >>> 0;
+    const j0 = gh.words;
+    return (k.aes.encryptBlock(j0[0], j0[1], j0[2], j0[3])[0] ^ s) >>> 0;
   }
 
   /**

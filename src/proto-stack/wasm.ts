@@ -18,6 +18,7 @@ export const op = {
   loop: 0x03,
   end: 0x0b,
   brIf: 0x0d,
+  call: 0x10,
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
