@@ -38,16 +38,25 @@ function locateSpeakerModule(): string | undefined {
   }
 }
 
-/** The most telling line of a dead child's stderr, without ALSA's source-location prefix. */
-function alsaReason(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.replace(/^ALSA lib [^ ]+:\d+:\([^)]*\)\s*/, '').trim())
+/**
+ * The ALSA line of a dead audio child's stderr that says why the device did not open, without
+ * ALSA's source-location prefix; '' when there is none. Anything else the child printed (a
+ * JavaScript stack, Node's version banner) says nothing to a user about their sound device.
+ */
+export function alsaReason(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim());
+  const alsa = lines
+    .filter((l) => l.startsWith('ALSA lib ') || /^\[[^\]]*alsa\.c:\d+\]/.test(l))
+    .map((l) => l.replace(/^ALSA lib [^ ]+:\d+:\([^)]*\)\s*/, '').replace(/^\[[^\]]*\]\s*(error:\s*)?/, ''))
     .filter((l) => l !== '');
-  const pick = (re: RegExp) => lines.find((l) => re.test(l));
+  const pick = (re: RegExp) => alsa.find((l) => re.test(l));
   const noCard = pick(/cannot find card/i);
   if (noCard !== undefined) return `this machine has no sound card; ALSA: ${noCard}`;
-  const line = pick(/Unknown PCM/i) ?? pick(/cannot open device/i) ?? lines.at(-1);
+  const line =
+    pick(/Unknown PCM/i) ??
+    pick(/cannot open device/i) ??
+    pick(/busy|No such device|Permission denied/i) ??
+    alsa[0];
   return line === undefined ? '' : `ALSA: ${line}`;
 }
 
@@ -80,7 +89,9 @@ export class SpeakerSink extends SinkEvents implements AudioSink {
       );
       return;
     }
-    const source = `(${speakerChildMain.toString()})(...process.argv.slice(1))`;
+    // Transpilers that keep function names (tsx, which runs the sources) wrap inner functions in
+    // calls to their own `__name` helper, which a child evaluating this text alone lacks.
+    const source = `var __name = (f) => f; (${speakerChildMain.toString()})(...process.argv.slice(1))`;
     const child = spawn(process.execPath, ['-e', source, modulePath, JSON.stringify(info)], {
       env: childEnv(this.opts.env),
       stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
@@ -100,20 +111,20 @@ export class SpeakerSink extends SinkEvents implements AudioSink {
       if (msg.type === 'open') player.opened = true;
       else if (msg.type === 'error') player.error = msg.message;
     });
-    const gone = (detail: string) => this.playerGone(player, detail);
-    child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
-    child.once('error', (err) => gone(err.message));
+    child.once('close', () => this.playerGone(player));
+    child.once('error', () => this.playerGone(player));
   }
 
-  private playerGone(player: Player, detail: string): void {
+  private playerGone(player: Player): void {
     if (this.player !== player) return;
     this.player = undefined;
     if (this.closing) return;
-    const why = player.error ?? (alsaReason(player.tail.all()) || detail);
+    const why = player.error ?? alsaReason(player.tail.all());
+    const because = why === '' ? '' : ` (${why})`;
     this.warnOnce(
       player.opened
-        ? `The sound device stopped (${why}): audio is off, the session goes on. ${NO_SOUND_HINT}`
-        : `No sound device could be opened (${why}): audio is off, the session goes on. ${NO_SOUND_HINT}`,
+        ? `The sound device stopped${because}: audio is off, the session goes on. ${NO_SOUND_HINT}`
+        : `No sound device could be opened${because}: audio is off, the session goes on. ${NO_SOUND_HINT}`,
     );
     this.emit('closed');
   }

@@ -2,12 +2,13 @@
 // `file` PCM (ALSA_CONFIG_PATH), the real path is exercised: the PCM must arrive in that file.
 // With the machine's own ALSA setup (no sound card here) the child aborts, and this process must
 // survive and say so clearly.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SpeakerSink } from '../../src/media/speaker.js';
+import { alsaReason, SpeakerSink } from '../../src/media/speaker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rptui-speaker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -123,5 +124,79 @@ describe.skipIf(!haveSpeaker)('speaker in a child process', () => {
     await sink.close();
     expect(sink.stats().dropped).toBe(5);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('a child that dies without an ALSA word: says plainly the device could not be opened', async () => {
+    // the child's node fails before the speaker loads: its stderr is a stack and Node's banner
+    const sink = new SpeakerSink({ env: { NODE_OPTIONS: `--require ${join(dir, 'missing.cjs')}` } });
+    const warnings: string[] = [];
+    sink.on('warning', (m) => warnings.push(m));
+    let closed = 0;
+    sink.on('closed', () => closed++);
+    sink.start({ sampleRate: 48000, channels: 2 });
+    for (let i = 0; i < 150 && closed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(1);
+    expect(warnings).toEqual([
+      'No sound device could be opened: audio is off, the session goes on. Use --audio file:out.wav to record the sound instead, or --audio none',
+    ]);
+    await sink.close();
+  });
+
+  it.skipIf(!noSoundCard)(
+    'run from the TypeScript sources by tsx (RPTUI_DEV=1): quotes ALSA',
+    () => {
+      // tsx keeps function names by wrapping them in a helper the child's source text lacks
+      const script = join(dir, 'no-card.ts');
+      const src = resolve(import.meta.dirname, '../../src/media/speaker.ts');
+      writeFileSync(
+        script,
+        `import { SpeakerSink } from ${JSON.stringify(src)};\n` +
+          `const sink = new SpeakerSink({ env: { ALSA_CONFIG_PATH: undefined } });\n` +
+          `sink.on('warning', (m) => console.log(JSON.stringify(m)));\n` +
+          `sink.on('closed', () => void sink.close());\n` +
+          `sink.start({ sampleRate: 48000, channels: 2 });\n`,
+      );
+      const tsx = resolve(import.meta.dirname, '../../node_modules/.bin/tsx');
+      const out = execFileSync(tsx, [script], { encoding: 'utf8', timeout: 8000 });
+      expect(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual([
+        expect.stringMatching(
+          /^No sound device could be opened \(this machine has no sound card; ALSA: cannot find card '0'\): audio is off, the session goes on\. Use --audio file:out\.wav/,
+        ),
+      ]);
+    },
+    10_000,
+  );
+});
+
+describe('alsaReason', () => {
+  const prefix = (file: string, fn: string) => `ALSA lib ${file}:855:(${fn}) `;
+  it('quotes the telling ALSA line without its source location', () => {
+    expect(
+      alsaReason(`${prefix('confmisc.c', 'parse_card')}cannot find card '0'\nnode: pcm_params.c:2354: x`),
+    ).toBe("this machine has no sound card; ALSA: cannot find card '0'");
+    expect(
+      alsaReason(
+        `${prefix('conf.c', 'snd_config_expand')}Evaluate error: No such file or directory\n` +
+          `${prefix('pcm.c', 'snd_pcm_open_noupdate')}Unknown PCM hw:7\n` +
+          '[../deps/mpg123/src/output/alsa.c:165] error: cannot open device hw:7\n',
+      ),
+    ).toBe('ALSA: Unknown PCM hw:7');
+    expect(alsaReason('[../deps/mpg123/src/output/alsa.c:165] error: cannot open device default')).toBe(
+      'ALSA: cannot open device default',
+    );
+  });
+
+  it('finds nothing in a JavaScript crash', () => {
+    expect(
+      alsaReason(
+        '[eval]:1\nReferenceError: __name is not defined\n    at speakerChildMain ([eval]:1:126)\n\nNode.js v20.20.2\n',
+      ),
+    ).toBe('');
+    expect(alsaReason('')).toBe('');
   });
 });
