@@ -202,15 +202,15 @@ export function parseRif(bytes: Uint8Array, offset = 0): Rif {
   return rif;
 }
 
-const hex4 = (v: number): string => `0x${v.toString(16).padStart(3, '0')}`;
+const typeHex = (v: number): string => `0x${v.toString(16).padStart(3, '0')}`;
 
 function rifWarnings(r: Rif): string[] {
   const w: string[] = [];
   const t = pick(RIF_TYPES, r.type);
-  if (!t) w.push(`type ${hex4(r.type)} is not in the document's type table`);
+  if (!t) w.push(`type ${typeHex(r.type)} is not in the document's type table`);
   else if (t.versions && (r.version < t.versions[0] || r.version > t.versions[1]))
     w.push(
-      `version ${r.version} does not fit type ${hex4(r.type)} (${t.name}), which the document gives version ${t.versions[0]}`,
+      `version ${r.version} does not fit type ${typeHex(r.type)} (${t.name}), which the document gives version ${t.versions[0]}`,
     );
   if (r.contentTypeName === undefined)
     w.push(`content type 0x${r.contentType.toString(16)} is unknown (PS4GD 0x1a, PS4AC 0x1b)`);
