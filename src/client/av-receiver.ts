@@ -115,7 +115,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export class PayloadDecryptor {
   private base = 0;
   private ks: Uint8Array = new Uint8Array(0);
-  private k32: Int32Array = new Int32Array(0);
+  /** The window's word view (undefined when the window is not 4-byte aligned). */
+  private k32: Int32Array | undefined;
   private used = 0;
 
   constructor(private readonly crypt: GkCrypt) {}
@@ -135,10 +136,10 @@ export class PayloadDecryptor {
       this.base = start;
       this.ks = ks;
       this.k32 =
-        (ks.byteOffset & 3) === 0 ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2) : this.k32;
+        (ks.byteOffset & 3) === 0 ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2) : undefined;
       off = pos - start;
       this.used = off + len;
-      return this.xorInto(ks, (ks.byteOffset & 3) === 0 ? this.k32 : undefined, off, data);
+      return this.xorInto(ks, this.k32, off, data);
     }
     // behind the window's mark (reordered or duplicate): a key stream of its own
     const ks = this.crypt.keyStream(pos, len);
@@ -150,7 +151,7 @@ export class PayloadDecryptor {
     const len = data.length;
     let i = 0;
     if (k32 !== undefined && LITTLE_ENDIAN) {
-      // bytes up to a word boundary of ks, then whole words (data read bytewise: it is unaligned)
+      // bytes up to a word boundary of ks, then whole words (data, usually unaligned, through a DataView)
       for (; i < len && ((off + i) & 3) !== 0; i++) ks[off + i] ^= data[i];
       const words = (len - i) >>> 2;
       const dv = new DataView(data.buffer, data.byteOffset, len);
