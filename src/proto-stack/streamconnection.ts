@@ -491,6 +491,31 @@ abstract class StreamBase<E> {
   }
 }
 
+/**
+ * The protobuf message a DATA chunk carries, or undefined once the chunk is reported instead:
+ * other data types go up raw as 'data' (feedback payloads), undecodable protobuf as a 'warning'.
+ */
+function decodeOrReport(
+  m: StreamMessage,
+  report: (
+    e:
+      | { type: 'data'; channel: number; dataType: number; payload: Uint8Array }
+      | { type: 'warning'; error: ParseError },
+  ) => void,
+): TakionMessage | undefined {
+  if (m.dataType !== DATA_TYPE_PROTOBUF) {
+    report({ type: 'data', channel: m.channel, dataType: m.dataType, payload: m.payload });
+    return undefined;
+  }
+  try {
+    return decodeTakionMessage(m.payload);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    report({ type: 'warning', error: e });
+    return undefined;
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Client role
 // ------------------------------------------------------------------------------------------------
@@ -583,18 +608,8 @@ export class StreamConnectionClient extends StreamBase<StreamClientEvent> {
 
   handleMessage(m: StreamMessage, now: number): void {
     if (this.st === 'closed') return;
-    if (m.dataType !== DATA_TYPE_PROTOBUF) {
-      this.events.push({ type: 'data', channel: m.channel, dataType: m.dataType, payload: m.payload });
-      return;
-    }
-    let msg: TakionMessage;
-    try {
-      msg = decodeTakionMessage(m.payload);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
-      this.events.push({ type: 'warning', error: e });
-      return;
-    }
+    const msg = decodeOrReport(m, (e) => this.events.push(e));
+    if (!msg) return;
     if (msg.type === 'disconnect') {
       this.st = 'closed';
       this.events.push({ type: 'disconnected', reason: msg.reason });
@@ -804,18 +819,8 @@ export class StreamConnectionConsole extends StreamBase<StreamConsoleEvent> {
   handleMessage(m: StreamMessage, now: number): void {
     if (this.st === 'closed') return;
     this.lastHeard = now;
-    if (m.dataType !== DATA_TYPE_PROTOBUF) {
-      this.events.push({ type: 'data', channel: m.channel, dataType: m.dataType, payload: m.payload });
-      return;
-    }
-    let msg: TakionMessage;
-    try {
-      msg = decodeTakionMessage(m.payload);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
-      this.events.push({ type: 'warning', error: e });
-      return;
-    }
+    const msg = decodeOrReport(m, (e) => this.events.push(e));
+    if (!msg) return;
     this.events.push({ type: 'received', channel: m.channel, message: msg });
     if (msg.type === 'disconnect') {
       this.st = 'closed';
