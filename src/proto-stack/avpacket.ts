@@ -70,7 +70,6 @@ function headerSizeOf(isVideo: boolean, version: AvVersion, nalu: boolean): numb
   return n;
 }
 
-/** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
 // big-endian fields read bytewise: no DataView per packet on the receive path (module-level
 // functions: closures inside parseAvPacket cost a helper call per packet under tsx)
 function u16(b: Uint8Array, o: number): number {
@@ -81,6 +80,7 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
+/** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
 export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   if (bytes.length < 1) throw new ParseError('av', 'empty AV packet');
   const baseType = bytes[0] & 0x0f;
