@@ -7,7 +7,6 @@
  * speaker|file:PATH|none; defaults from the profile's settings). A sink that cannot work (no
  * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../client/config-dir.js';
 import { PlayInput, resolveKeymap } from '../client/play-input.js';
@@ -20,6 +19,7 @@ import {
   attachSinks,
   createAudioSink,
   createVideoSink,
+  resolveAudioSinkSpec,
   type SinkOptions,
   type VideoSink,
 } from '../media/sinks.js';
@@ -48,24 +48,6 @@ interface ConnectOpts {
 }
 
 /**
- * Why there is certainly no sound device, or undefined. Linux lists its ALSA cards in
- * /proc/asound/cards; ALSA_CONFIG_PATH may point ALSA at a device without a card (a null or a
- * file device), so it counts as a device. Other systems: assume there is one.
- */
-function missingSoundCard(): string | undefined {
-  if (process.platform !== 'linux' || process.env.ALSA_CONFIG_PATH) return undefined;
-  let cards: string;
-  try {
-    cards = readFileSync('/proc/asound/cards', 'utf8');
-  } catch {
-    return 'this machine has no sound card (no /proc/asound/cards)';
-  }
-  return /no soundcards/i.test(cards)
-    ? 'this machine has no sound card (/proc/asound/cards lists none)'
-    : undefined;
-}
-
-/**
  * The sink for --video/--audio, else for the profile setting. A bad option is a usage error; a
  * bad profile setting (say, a file: in a directory since removed) plays without, with a notice.
  */
@@ -78,14 +60,7 @@ function makeSink<T>(
 ): T {
   const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`) };
   if (option !== undefined) return create(option, o);
-  let spec = setting;
-  if (setting === 'auto') {
-    // the audio default: the speaker when there is a sound card (the speaker sink itself says
-    // once if its package or the device fails), else none, said once
-    const missing = missingSoundCard();
-    if (missing) log(`  audio: ${missing}: no sound. --audio file:out.wav records it instead`);
-    spec = missing ? 'none' : 'speaker';
-  }
+  const spec = kind === 'audio' ? resolveAudioSinkSpec(setting, o) : setting;
   try {
     return create(spec, o);
   } catch (e) {

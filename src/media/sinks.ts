@@ -8,7 +8,7 @@
  *   video: ffplay | file:PATH | none       (file:*.mkv muxes audio too when ffmpeg exists)
  *   audio: speaker | file:PATH | none      (file: writes a WAV)
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { RemotePlaySessionApi, StreamInfo } from '../client/session-api.js';
@@ -121,6 +121,56 @@ export function parseAudioSinkSpec(spec: string): AudioSinkSpec {
     `--audio "${spec}" is not an audio output`,
     'Use speaker (the default sound device), file:PATH (a WAV file) or none',
   );
+}
+
+/**
+ * Why there is certainly no sound device, or undefined. Linux lists its ALSA cards in
+ * /proc/asound/cards; ALSA_CONFIG_PATH may point ALSA at a device without a card (a null or a
+ * file device), so it counts as a device. Other systems: assume there is one.
+ */
+function missingSoundCard(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform,
+  cardsFile: string,
+): string | undefined {
+  if (platform !== 'linux' || env.ALSA_CONFIG_PATH) return undefined;
+  let cards: string;
+  try {
+    cards = readFileSync(cardsFile, 'utf8');
+  } catch {
+    return `this machine has no sound card (no ${cardsFile})`;
+  }
+  return /no soundcards/i.test(cards)
+    ? `this machine has no sound card (${cardsFile} lists none)`
+    : undefined;
+}
+
+export interface AudioResolveOptions {
+  /** As SinkOptions.env: overrides process.env (the speaker child gets the same environment). */
+  env?: NodeJS.ProcessEnv;
+  /** Told once when `auto` resolves to none, and why. */
+  log?: (msg: string) => void;
+  /** Tests: another system, another card list. */
+  platform?: NodeJS.Platform;
+  cardsFile?: string;
+}
+
+/**
+ * A profile's audio setting as an --audio spec: `auto` is the speaker when the machine may have
+ * a sound device (the speaker sink itself says once if its package or the device fails), else
+ * none, said once through `log`. Loading the speaker package with no device aborts its process,
+ * and its child would say so on every session, hence the check. Other values pass unchanged.
+ */
+export function resolveAudioSinkSpec(spec: string, opts: AudioResolveOptions = {}): string {
+  if (spec.trim() !== 'auto') return spec;
+  const missing = missingSoundCard(
+    childEnv(opts.env),
+    opts.platform ?? process.platform,
+    opts.cardsFile ?? '/proc/asound/cards',
+  );
+  if (missing === undefined) return 'speaker';
+  opts.log?.(`${missing}: no sound. An audio output of file:out.wav records it instead`);
+  return 'none';
 }
 
 /** The default --video: ffplay when a player is found, else none (with the reason, to say once). */

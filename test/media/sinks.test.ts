@@ -13,6 +13,7 @@ import {
   defaultVideoSinkSpec,
   parseAudioSinkSpec,
   parseVideoSinkSpec,
+  resolveAudioSinkSpec,
   type SinkSession,
   videoInfoFromStream,
 } from '../../src/media/sinks.js';
@@ -112,6 +113,53 @@ describe('sink specs', () => {
     const a = createAudioSink('none');
     a.write(new Uint8Array(4));
     expect(a.stats().dropped).toBe(1);
+  });
+});
+
+describe("the profile's audio 'auto'", () => {
+  const cards = join(dir, 'asound-cards');
+  const noCards = join(dir, 'asound-none');
+  writeFileSync(cards, ' 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n');
+  writeFileSync(noCards, '--- no soundcards ---\n');
+  const resolve = (
+    spec: string,
+    o: { env?: NodeJS.ProcessEnv; platform?: NodeJS.Platform; cardsFile: string },
+  ) => {
+    const said: string[] = [];
+    const got = resolveAudioSinkSpec(spec, { platform: 'linux', ...o, log: (m) => said.push(m) });
+    return { got, said };
+  };
+  const noAlsaConf = { ALSA_CONFIG_PATH: undefined };
+
+  it('is the speaker where Linux lists a sound card', () => {
+    expect(resolve('auto', { env: noAlsaConf, cardsFile: cards })).toEqual({ got: 'speaker', said: [] });
+  });
+
+  it('is none, said once, where there is no card list or it lists none', () => {
+    const missing = resolve('auto', { env: noAlsaConf, cardsFile: join(dir, 'no-such-file') });
+    expect(missing.got).toBe('none');
+    expect(missing.said).toEqual([
+      `this machine has no sound card (no ${join(dir, 'no-such-file')}): no sound. An audio output of file:out.wav records it instead`,
+    ]);
+    const none = resolve('auto', { env: noAlsaConf, cardsFile: noCards });
+    expect(none.got).toBe('none');
+    expect(none.said).toEqual([
+      `this machine has no sound card (${noCards} lists none): no sound. An audio output of file:out.wav records it instead`,
+    ]);
+  });
+
+  it('ALSA_CONFIG_PATH counts as a device (a null or file PCM), other systems are assumed to have one', () => {
+    const conf = { ALSA_CONFIG_PATH: join(dir, 'asound.conf') };
+    expect(resolve('auto', { env: conf, cardsFile: noCards })).toEqual({ got: 'speaker', said: [] });
+    expect(resolve('auto', { env: noAlsaConf, platform: 'darwin', cardsFile: noCards })).toEqual({
+      got: 'speaker',
+      said: [],
+    });
+  });
+
+  it('leaves every other setting alone', () => {
+    for (const spec of ['speaker', 'none', 'file:out.wav', 'file:auto'])
+      expect(resolve(spec, { env: noAlsaConf, cardsFile: noCards })).toEqual({ got: spec, said: [] });
   });
 });
 

@@ -28,6 +28,7 @@ import {
   attachSinks,
   createAudioSink,
   createVideoSink,
+  resolveAudioSinkSpec,
   type SinkOptions,
   type VideoSink,
 } from '../../media/sinks.js';
@@ -230,7 +231,10 @@ export class StreamScreen implements Layer, PadConsumer {
       }
     };
     const video = make('video', profile.settings.videoSink, createVideoSink);
-    const audioSpec = profile.settings.audioSink === 'auto' ? 'speaker' : profile.settings.audioSink;
+    const audioSpec = resolveAudioSinkSpec(profile.settings.audioSink, {
+      env: sinkOpts.env,
+      log: (m) => app.notify(`audio: ${m}`, 'warn'),
+    });
     const audio = make('audio', audioSpec, createAudioSink);
     video.on('warning', (m) => app.notify(`video: ${m}`, 'warn'));
     video.on('error', (e) => app.notify(`video: ${e.message}`, 'warn'));
