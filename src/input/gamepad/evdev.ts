@@ -192,30 +192,14 @@ const COMMON_BUTTONS: [number, ButtonName][] = [
  * the same code as BTN_NORTH) and Y (top, = triangle) as BTN_Y (0x134): the two must be swapped.
  */
 export function evdevProfile(family: PadFamily, product = 0): EvdevProfile {
+  const sony = family === 'dualshock4' || family === 'dualsense';
+  const stick: AxisRange = sony ? BYTE_STICK : { min: -32768, max: 32767 };
+  const trigger: AxisRange = { min: 0, max: sony || XBOX360_PRODUCTS.has(product) ? 255 : 1023 };
   const hat: AxisRange = { min: -1, max: 1 };
-  if (family === 'dualshock4' || family === 'dualsense') {
-    const stick = BYTE_STICK;
-    const trigger: AxisRange = { min: 0, max: 255 };
-    return {
-      family,
-      buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, 'triangle'], [BTN_WEST, 'square']]),
-      axes: new Map([
-        [ABS_X, { role: 'lx', range: stick }],
-        [ABS_Y, { role: 'ly', range: stick }],
-        [ABS_RX, { role: 'rx', range: stick }],
-        [ABS_RY, { role: 'ry', range: stick }],
-        [ABS_Z, { role: 'l2', range: trigger }],
-        [ABS_RZ, { role: 'r2', range: trigger }],
-        [ABS_HAT0X, { role: 'hatx', range: hat }],
-        [ABS_HAT0Y, { role: 'haty', range: hat }],
-      ]),
-    };
-  }
-  const stick: AxisRange = { min: -32768, max: 32767 };
-  const trigger: AxisRange = { min: 0, max: XBOX360_PRODUCTS.has(product) ? 255 : 1023 };
+  const [north, west]: ButtonName[] = sony ? ['triangle', 'square'] : ['square', 'triangle'];
   return {
     family,
-    buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, 'square'], [BTN_WEST, 'triangle']]),
+    buttons: new Map([...COMMON_BUTTONS, [BTN_NORTH, north], [BTN_WEST, west]]),
     axes: new Map([
       [ABS_X, { role: 'lx', range: stick }],
       [ABS_Y, { role: 'ly', range: stick }],
