@@ -113,12 +113,7 @@ export class ReorderQueue<T> {
         return;
       }
       while (this.countVal > 0 && this.lt(totalEnd, newEnd)) {
-        const s = this.slot(this.beginSeq);
-        if (s.set) this.drop(this.beginSeq, s.item as T);
-        s.set = false;
-        s.item = undefined;
-        this.beginSeq = this.add(this.beginSeq, 1);
-        this.countVal--;
+        this.skip();
         totalEnd = this.add(end, this.size - this.countVal);
       }
       if (this.countVal === 0) this.beginSeq = seq;
