@@ -465,3 +465,41 @@ describe('fuzz', () => {
     );
   });
 });
+
+describe('fps and bitrate over the sliding window', () => {
+  const { header, frames } = clip('testsrc-720p60.h264', 'h264');
+  const { packets } = console(frames.slice(0, 120), { fecRatio: 0.2, version: 9, crypt });
+  /** Feeds the first `count` frames (60 fps from t = 0) and reads the stats at `at` ms. */
+  const statsAt = (at: number, count: number) => {
+    const fp = new FrameProcessor();
+    fp.setVideoHeaders([header]);
+    const got = framesOf(receive(fp, packets.slice(0, count).flat(), crypt, 9));
+    expect(got.length).toBe(count);
+    const bytes = got.reduce((sum, e) => sum + (e.type === 'frame' ? e.bytes.length : 0), 0);
+    return { ...fp.stats(at), bytes };
+  };
+
+  it('a stream younger than the window reads its real rate, not a share of it', () => {
+    // 49 frames = 0.8 s at 60 fps: dividing by the whole second said 49
+    for (const [count, at] of [
+      [49, 48 * FRAME_MS + 1],
+      [19, 18 * FRAME_MS + 1],
+      [3, 2 * FRAME_MS + 1],
+    ]) {
+      const s = statsAt(at, count);
+      expect(s.fps).toBeGreaterThan(57);
+      expect(s.fps).toBeLessThan(61);
+      // the frames' bits over as many frame intervals as there are frames (within 5 %)
+      const kbps = (s.bytes * 8) / (count * FRAME_MS);
+      expect(Math.abs(s.kbps - kbps) / kbps).toBeLessThan(0.05);
+    }
+  });
+
+  it('a full window divides by its length; a stall decays to 0', () => {
+    expect(statsAt(119 * FRAME_MS + 1, 120).fps).toBe(60);
+    // no frame since 0.8 s: at 1.3 s the last second holds frames 18..48 (those after 0.3 s)
+    expect(statsAt(1300, 49).fps).toBe(31);
+    expect(statsAt(1900, 49)).toMatchObject({ fps: 0, kbps: 0 });
+    expect(new FrameProcessor().stats(500)).toMatchObject({ fps: 0, kbps: 0 });
+  });
+});
