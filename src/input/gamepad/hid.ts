@@ -21,6 +21,7 @@ import {
   DS4_PRODUCTS,
   DUALSENSE_PRODUCTS,
   hat8ToDpad,
+  optionalLoadFailure,
   type PadFamily,
   SONY_VENDOR,
   unitAxis,
@@ -237,13 +238,7 @@ export function loadNodeHid(): Promise<HidLoad> {
         return { ok: false, reason: 'node-hid has an unexpected API' };
       return { ok: true, hid };
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      return {
-        ok: false,
-        reason: /Cannot find (package|module)/.test(msg)
-          ? 'node-hid is not installed (optional dependency; npm install node-hid)'
-          : `node-hid failed to load: ${msg.split('\n')[0]}`,
-      };
+      return { ok: false, reason: optionalLoadFailure('node-hid', e) };
     }
   })();
   return loaded;

@@ -1,6 +1,7 @@
 /**
  * Physical pads -> the PlayStation layout: which family a device belongs to, dead zones, and the
- * scaling of raw stick / trigger values to the console's ranges.
+ * scaling of raw stick / trigger values to the console's ranges; and why an optional pad package
+ * did not load.
  */
 import { STICK_MAX, STICK_MIN } from '../controller-state.js';
 
@@ -86,4 +87,12 @@ export function hatToDpad(
 export function hat8ToDpad(h: number): { left: boolean; right: boolean; up: boolean; down: boolean } {
   if (h > 7) return { left: false, right: false, up: false, down: false };
   return { up: h === 7 || h <= 1, right: h >= 1 && h <= 3, down: h >= 3 && h <= 5, left: h >= 5 };
+}
+
+/** Why an optional pad package could not be imported, as a user reads it. */
+export function optionalLoadFailure(pkg: string, e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  return /Cannot find (package|module)/.test(msg)
+    ? `${pkg} is not installed (optional dependency; npm install ${pkg})`
+    : `${pkg} failed to load: ${msg.split('\n')[0]}`;
 }

@@ -19,7 +19,14 @@ import {
   withStick,
   withTrigger,
 } from '../controller-state.js';
-import { applyStick, BYTE_STICK, DEFAULT_DEAD_ZONE, type PadFamily, unitAxis } from './mapping.js';
+import {
+  applyStick,
+  BYTE_STICK,
+  DEFAULT_DEAD_ZONE,
+  optionalLoadFailure,
+  type PadFamily,
+  unitAxis,
+} from './mapping.js';
 
 type Target = ButtonName | 'l2' | 'r2';
 
@@ -142,13 +149,7 @@ export function loadNodeGamepad(): Promise<NodeGamepadLoad> {
       }
       return { ok: true, Gamepad, profiles };
     } catch (e) {
-      const msg = (e as Error).message ?? String(e);
-      return {
-        ok: false,
-        reason: /Cannot find (package|module)/.test(msg)
-          ? 'node-gamepad is not installed (optional dependency; npm install node-gamepad)'
-          : `node-gamepad failed to load: ${msg.split('\n')[0]}`,
-      };
+      return { ok: false, reason: optionalLoadFailure('node-gamepad', e) };
     }
   })();
   return loaded;
