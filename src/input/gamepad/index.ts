@@ -60,18 +60,9 @@ export interface DiscoverOptions {
 /** USB vendor / product id as printed by lsusb. */
 export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
-function readable(path: string): boolean {
+function canAccess(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function writable(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
@@ -114,7 +105,7 @@ export async function discoverPads(opts: DiscoverOptions = {}): Promise<Discover
   } else {
     const found = listEvdevPads(opts.sysRoot, devRoot);
     for (const d of found) pads.push(evdevPadInfo(d));
-    const denied = found.filter((d) => !readable(d.path)).length;
+    const denied = found.filter((d) => !canAccess(d.path, constants.R_OK)).length;
     backends.push({
       backend: 'evdev',
       available: true,
@@ -152,9 +143,11 @@ function evdevPadInfo(d: EvdevDeviceInfo): PadInfo {
     vendorId: d.vendorId,
     productId: d.productId,
     path: d.path,
-    readable: readable(d.path),
+    readable: canAccess(d.path, constants.R_OK),
     rumble:
-      d.hidraw !== undefined && (d.bustype === BUS_USB || d.bustype === BUS_BLUETOOTH) && writable(d.hidraw),
+      d.hidraw !== undefined &&
+      (d.bustype === BUS_USB || d.bustype === BUS_BLUETOOTH) &&
+      canAccess(d.hidraw, constants.W_OK),
     bustype: d.bustype,
     ...(d.touchpad ? { touchpad: d.touchpad } : {}),
     ...(d.motion ? { motion: d.motion } : {}),
