@@ -406,6 +406,17 @@ export class MediaStreamer {
     this.audioBase = opts.now;
   }
 
+  /**
+   * Starts the schedule over at `now`: AV begins once the client acknowledged STREAMINFO, and the
+   * wait for that acknowledgement owes it no frames (they would arrive as one stale burst).
+   */
+  restartClock(now: number): void {
+    this.videoBase = now;
+    this.videoN = 0;
+    this.audioBase = now;
+    this.audioN = 0;
+  }
+
   /** Next wire frame index (16-bit) the video stream will use. */
   get nextFrameIndex(): number {
     return this.frameNo & 0xffff;

@@ -84,7 +84,8 @@ export class ConsoleAv {
   }
 
   /** The client acknowledged STREAMINFO: AV may flow (PROTOCOL §12: never before STREAMINFO). */
-  start(): void {
+  start(now: number): void {
+    if (!this.started) this.streamer.restartClock(now);
     this.started = true;
   }
 

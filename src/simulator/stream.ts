@@ -460,7 +460,7 @@ class ConsoleSession {
           this.feedback.setCrypt(o.remote);
         } else t.sendMessage(o.channel, o.dataType, o.payload, now);
       }
-      for (const e of r.events) this.onStreamEvent(e);
+      for (const e of r.events) this.onStreamEvent(e, now);
       if (this.ended) return false;
     }
     if (this.av?.pump(t, now, (d) => this.send(d))) moved = true;
@@ -628,7 +628,7 @@ class ConsoleSession {
     }
   }
 
-  private onStreamEvent(e: StreamConsoleEvent): void {
+  private onStreamEvent(e: StreamConsoleEvent, now: number): void {
     const ev = this.sim.events;
     switch (e.type) {
       case 'big':
@@ -672,7 +672,7 @@ class ConsoleSession {
         // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
         if (e.message.type === 'streamInfoAck') {
           this.sentAfterHandshake ??= 0;
-          this.av?.start();
+          this.av?.start(now);
         }
         const name = messageName(e.message);
         ev.emit(

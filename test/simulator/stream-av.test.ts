@@ -69,12 +69,12 @@ describe('ConsoleAv', () => {
     expect(log.filter((e) => e.event === 'frame-sent')).toHaveLength(0);
     expect(av.nextWakeup()).toBeUndefined();
     expect(av.pump(pair.console, pair.now, () => {})).toBe(false);
-    av.start();
+    av.start(pair.now);
     run(1000);
     const sent = log.filter((e) => e.event === 'frame-sent');
-    // the schedule started at construction: 100 ms of frames catch up at once, then 60 fps
-    expect(sent.length).toBeGreaterThanOrEqual(65);
-    expect(sent.length).toBeLessThanOrEqual(67);
+    // the schedule starts with the AV, 60 fps from there: the 100 ms of handshake are not owed
+    // (they came as a burst of 6 stale frames, 66 in the first second)
+    expect(sent).toHaveLength(60);
     expect(sent.map((e) => e.frameIndex)).toEqual(sent.map((_, i) => i + 1));
     expect(sent[0]).toMatchObject({ keyframe: true, clipFrame: 0 });
     expect(log.some((e) => e.event === 'drop')).toBe(false);
@@ -94,8 +94,8 @@ describe('ConsoleAv', () => {
   });
 
   it('under 10 % loss the client reports exactly the frames FEC cannot rebuild, and a key frame follows each report', () => {
-    const { av, log, frames, corrupt, run } = setup(0.1, 4);
-    av.start();
+    const { av, log, frames, corrupt, run, pair } = setup(0.1, 4);
+    av.start(pair.now);
     run(3000);
     const drops = log.filter((e) => e.event === 'drop') as unknown as DropRecord[];
     expect(drops.length).toBe(av.stats().dropped);
@@ -121,7 +121,7 @@ describe('ConsoleAv', () => {
 
   it('key frame requests: restart, then pending until it leaves, then held while it travels', () => {
     const { av, log, run, pair } = setup(0, 1);
-    av.start();
+    av.start(pair.now);
     run(200);
     const k = () => log.filter((e) => e.event === 'keyframe').at(-1);
     av.keyframeRequest('CORRUPTFRAME', pair.now);
@@ -138,7 +138,7 @@ describe('ConsoleAv', () => {
   it('a PS5 asking for H.265 gets the HEVC clip; a PS4 asking for it gets H.264; an odd frame rate streams at 60', () => {
     const hevc = setup(0, 1, spec({ codec: 'h265' }), 1000100);
     expect(hevc.av.streamer.codec).toBe('h265');
-    hevc.av.start();
+    hevc.av.start(hevc.pair.now);
     hevc.run(200);
     expect(hevc.frames[0].keyframe).toBe(true);
     expect(setup(0, 1, spec({ codec: 'h265' }), 1000).av.streamer.codec).toBe('h264');
