@@ -42,7 +42,7 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export function consoleJson(c: FoundConsole) {
+function consoleJson(c: FoundConsole) {
   return {
     name: c.hostName,
     kind: c.hostType,

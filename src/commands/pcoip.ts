@@ -19,7 +19,7 @@ import type { Register } from './index.js';
 import { jsonText, print } from './output.js';
 
 /** HEX (spaces and colons allowed) or @FILE (raw bytes). */
-export function readInput(arg: string, what: string): Uint8Array {
+function readInput(arg: string, what: string): Uint8Array {
   if (arg.startsWith('@')) {
     try {
       return new Uint8Array(readFileSync(arg.slice(1)));

@@ -140,7 +140,7 @@ function printText(report: Report): string {
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
 
-export function rifReport(files: string[]): Report {
+function rifReport(files: string[]): Report {
   const report: Report = { files: [], errors: [] };
   for (const file of files) {
     try {
