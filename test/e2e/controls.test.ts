@@ -13,7 +13,7 @@ import { KeyboardController } from '../../src/input/keyboard.js';
 import { type Keymap, keysByControl, loadKeymap } from '../../src/input/keymap.js';
 import { rptuiBin, runCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, startSimulator } from '../helpers/simulator.js';
-import { Tmux } from '../ui/tmux.js';
+import { shellQuote, Tmux } from '../ui/tmux.js';
 
 const h = useHarness();
 let term: Tmux | undefined;
@@ -168,7 +168,6 @@ async function pairedConsole(host: string) {
   return { cfg, sim };
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 let runs = 0;
 
 /**
@@ -181,7 +180,7 @@ async function connectInTmux(cfg: string) {
   const after = join(cfg, `stty-after-${run}`);
   const connect = [process.execPath, rptuiBin(), 'connect', 'tv', '--video', 'none', '--audio', 'none']
     .concat(['--duration', '20', '--no-gamepad'])
-    .map(q)
+    .map(shellQuote)
     .join(' ');
   const t = new Tmux();
   term = t;
@@ -189,7 +188,7 @@ async function connectInTmux(cfg: string) {
     command: [
       'sh',
       '-c',
-      `stty -g > ${q(before)}; ${connect}; echo "[rptui exited $?]"; stty -g > ${q(after)}`,
+      `stty -g > ${shellQuote(before)}; ${connect}; echo "[rptui exited $?]"; stty -g > ${shellQuote(after)}`,
     ],
     env: { RPTUI_CONFIG_DIR: cfg },
     width: 100,

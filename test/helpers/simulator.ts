@@ -26,6 +26,15 @@ export interface SimulatorOptions {
   timeoutMs?: number;
 }
 
+/** The events in a simulator's JSON-lines events file so far (none before the file exists). */
+export function readSimEvents(path: string): SimEvent[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as SimEvent);
+}
+
 export class SimProcess {
   output = '';
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -52,11 +61,7 @@ export class SimProcess {
 
   /** Every event written so far. */
   events(): SimEvent[] {
-    if (!existsSync(this.eventsPath)) return [];
-    return readFileSync(this.eventsPath, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as SimEvent);
+    return readSimEvents(this.eventsPath);
   }
 
   /** The first event (from the start) that matches; rejects on timeout or simulator exit. */

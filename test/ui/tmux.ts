@@ -15,7 +15,8 @@ export interface TmuxStart {
 
 let counter = 0;
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** `s` as one single-quoted sh word. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export class Tmux {
   readonly socket = `rptui-ui-${process.pid}-${++counter}`;
@@ -32,7 +33,7 @@ export class Tmux {
       '-e',
       `${k}=${v}`,
     ]);
-    const cmd = o.command.map(quote).join(' ') + (o.stderrPath ? ` 2>${quote(o.stderrPath)}` : '');
+    const cmd = o.command.map(shellQuote).join(' ') + (o.stderrPath ? ` 2>${shellQuote(o.stderrPath)}` : '');
     this.tmux(
       'new-session',
       '-d',

@@ -2,11 +2,11 @@
 // console (`--simulate`) and, where a second console is needed, `rptui simulate` as a child
 // process. Assertions are on capture-pane text and on the simulators' JSON event logs.
 // Loopback addresses of this file: 127.0.0.40-127.0.0.49.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rptuiBin, useHarness } from '../helpers/cli.js';
-import { type SimEvent, startSimulator } from '../helpers/simulator.js';
+import { readSimEvents, type SimEvent, startSimulator } from '../helpers/simulator.js';
 import { Tmux } from './tmux.js';
 
 const h = useHarness('each');
@@ -53,18 +53,10 @@ async function startTui(
   return { term: t, configDir, eventsPath } satisfies Started;
 }
 
-function readEvents(path: string): SimEvent[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as SimEvent);
-}
-
 async function waitEvent(path: string, match: (e: SimEvent) => boolean, timeoutMs = 5000): Promise<SimEvent> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const hit = readEvents(path).find(match);
+    const hit = readSimEvents(path).find(match);
     if (hit) return hit;
     if (Date.now() > deadline) throw new Error(`no matching simulator event in ${path}`);
     await new Promise((r) => setTimeout(r, 2));
