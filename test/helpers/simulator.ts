@@ -1,6 +1,6 @@
-// Starts `./bin/rptui simulate ...` as a child process and follows its --json-events file: the
-// helper resolves once the simulator says it is listening, and lets a test wait for any later
-// event. The process is registered with the Harness, so cleanup() always stops it.
+// Starts `./bin/rptui simulate ...` as a child process and follows its --json-events file:
+// startSimulator() resolves once the simulator says it is listening, and SimProcess.waitFor() waits
+// for any later event. The process is registered with the Harness, so cleanup() always stops it.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
