@@ -12,6 +12,7 @@ import {
   parseDdpResponse,
   wakeCredential,
 } from '../../src/proto-stack/discovery.js';
+import { mutatedBytes } from '../helpers/fuzz.js';
 import { loadVectors } from '../helpers/vectors.js';
 
 const generated = loadVectors('generated_chiaki');
@@ -156,17 +157,7 @@ describe('fuzz', () => {
     formatDdpRequest('WAKEUP', { ps5: true, credential: '123456' }),
     formatDdpRequest('SRCH', { ps5: false }),
   ];
-  const mutated = fc
-    .tuple(
-      fc.constantFrom(...samples),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
-      fc.nat(),
-    )
-    .map(([base, edits, cut]) => {
-      const b = Uint8Array.from(base);
-      for (const [pos, val] of edits) b[pos % b.length] = val;
-      return b.subarray(0, cut % (b.length + 1));
-    });
+  const mutated = mutatedBytes(samples, 6);
   const input = fc.oneof(fc.uint8Array({ maxLength: 512 }), mutated);
   it('parseDdpResponse / parseDdpRequest throw only typed errors, quickly', () => {
     let parsed = 0;

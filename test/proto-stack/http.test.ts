@@ -13,6 +13,7 @@ import {
   readHttpRequest,
   readHttpResponse,
 } from '../../src/proto-stack/http.js';
+import { mutatedBytes } from '../helpers/fuzz.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const http = loadVectors('http');
@@ -153,17 +154,7 @@ describe('fuzz', () => {
     ascii('HTTP/1.1 200 Ok\nhost-id:1234\nhost-type:PS4\n'),
     fromHex(vectorCase(pyrp, 'regist_headers').expected.headers),
   ];
-  const mutated = fc
-    .tuple(
-      fc.constantFrom(...sample),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
-      fc.nat(),
-    )
-    .map(([base, edits, cut]) => {
-      const b = Uint8Array.from(base);
-      for (const [pos, val] of edits) b[pos % b.length] = val;
-      return b.subarray(0, cut % (b.length + 1));
-    });
+  const mutated = mutatedBytes(sample, 8);
   const input = fc.oneof(fc.uint8Array({ maxLength: 600 }), mutated);
 
   const onlyTyped = (f: (b: Uint8Array) => unknown) => (b: Uint8Array) => {

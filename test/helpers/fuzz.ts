@@ -1,0 +1,18 @@
+// Inputs for parser fuzz tests that stay close to valid messages, so parsing gets past the first
+// check and the deeper paths are exercised too.
+import fc from 'fast-check';
+
+/** One of `seeds` with up to `maxEdits` bytes overwritten, then cut to a random length (0..all). */
+export function mutatedBytes(seeds: Uint8Array[], maxEdits: number): fc.Arbitrary<Uint8Array> {
+  return fc
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: maxEdits }),
+      fc.nat(),
+    )
+    .map(([base, edits, cut]) => {
+      const b = Uint8Array.from(base);
+      for (const [pos, val] of edits) b[pos % b.length] = val;
+      return b.subarray(0, cut % (b.length + 1));
+    });
+}
