@@ -5,6 +5,7 @@
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { NetworkError } from '../errors.js';
+import { concatBytes } from '../proto-stack/bytes.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -200,7 +201,7 @@ export async function tcpExchange(opts: {
     sock.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
-      const all = new Uint8Array(Buffer.concat(chunks, size));
+      const all = concatBytes(...chunks);
       if (size > max) finish(new NetworkError(`${what}: ${host}:${port} sent more than ${max} bytes`));
       else {
         let done: boolean;
@@ -213,7 +214,7 @@ export async function tcpExchange(opts: {
         if (done) finish(undefined, all);
       }
     });
-    sock.on('end', () => finish(undefined, new Uint8Array(Buffer.concat(chunks, size))));
+    sock.on('end', () => finish(undefined, concatBytes(...chunks)));
     sock.on('error', (err) => finish(toNetworkError(err, `${what}: ${host}:${port}`, host)));
   });
 }

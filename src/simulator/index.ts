@@ -11,6 +11,7 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import { hintFor } from '../client/net.js';
 import { NetworkError, ParseError, type RptuiError, UsageError } from '../errors.js';
+import { concatBytes } from '../proto-stack/bytes.js';
 import { DDP_PORT_PS4, DDP_PORT_PS5 } from '../proto-stack/discovery.js';
 import { formatHttpResponse, type HttpRequestHead, readHttpRequest } from '../proto-stack/http.js';
 import { REGIST_PORT } from '../proto-stack/regist.js';
@@ -261,9 +262,9 @@ export class SimulatedConsole {
       return;
     }
     socket.setTimeout(CONNECTION_IDLE_MS, () => socket.destroy());
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     const onData = (chunk: Buffer) => {
-      buf = buf.length ? new Uint8Array(Buffer.concat([buf, chunk])) : new Uint8Array(chunk);
+      buf = concatBytes(buf, chunk);
       let req: ReturnType<typeof readHttpRequest>;
       try {
         req = readHttpRequest(buf);
