@@ -25,6 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { view } from '../../proto-stack/bytes.js';
 import type { Vec3 } from '../../proto-stack/feedback.js';
 import {
   type ButtonName,
@@ -121,7 +122,7 @@ export class InputEventParser {
       buf.set(chunk, this.partial.length);
     }
     const n = Math.floor(buf.length / this.eventSize);
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const dv = view(buf);
     const out: InputEvent[] = [];
     const t = this.eventSize === 24 ? 16 : 8;
     for (let i = 0; i < n; i++) {

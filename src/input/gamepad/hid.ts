@@ -10,6 +10,7 @@
  * or two (DS4) bytes later.
  */
 import { crc32 } from 'node:zlib';
+import { view } from '../../proto-stack/bytes.js';
 import type { ButtonName, ControllerState, TouchPoint } from '../controller-state.js';
 import { BUTTONS, IDLE_STATE, stateEqual, TOUCH_MAX_Y, withButtons } from '../controller-state.js';
 import {
@@ -135,7 +136,7 @@ export function parseSonyReport(
   };
   state = withButtons(state, buttons);
   if (l.gyro !== undefined) {
-    const dv = new DataView(r.buffer, r.byteOffset, r.byteLength);
+    const dv = view(r);
     const g = (i: number): number => dv.getInt16(l.gyro! + i * 2, true) * GYRO_RAD_PER_LSB;
     const a = (i: number): number => dv.getInt16(l.gyro! + 6 + i * 2, true) * ACCEL_G_PER_LSB;
     state = { ...state, gyro: [g(0), g(1), g(2)], accel: [a(0), a(1), a(2)] };
