@@ -212,7 +212,7 @@ export class App {
     this.render();
   }
 
-  /** Replaces the top screen (or pushes when `layer` would be the first). */
+  /** Removes `layer` from the screen stack, destroys it and resumes the screen now current. */
   popScreen(layer: Layer): void {
     const i = this.screens.indexOf(layer);
     if (i < 0) return;
