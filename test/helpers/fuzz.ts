@@ -1,6 +1,7 @@
-// Inputs for parser fuzz tests that stay close to valid messages, so parsing gets past the first
-// check and the deeper paths are exercised too.
+// Parser fuzz tests: inputs that stay close to valid messages (so parsing gets past the first
+// check and the deeper paths are exercised too), and the "only typed errors" check.
 import fc from 'fast-check';
+import { RptuiError } from '../../src/errors.js';
 
 /** One of `seeds` with up to `maxEdits` bytes overwritten, then cut to a random length (0..all). */
 export function mutatedBytes(seeds: Uint8Array[], maxEdits: number): fc.Arbitrary<Uint8Array> {
@@ -15,4 +16,18 @@ export function mutatedBytes(seeds: Uint8Array[], maxEdits: number): fc.Arbitrar
       for (const [pos, val] of edits) b[pos % b.length] = val;
       return b.subarray(0, cut % (b.length + 1));
     });
+}
+
+/**
+ * Runs `f`: true when it returns, false when it throws a typed (RptuiError) error; anything else
+ * (a RangeError from an unchecked read, say) is rethrown and fails the property.
+ */
+export function typedOnly(f: () => unknown): boolean {
+  try {
+    f();
+    return true;
+  } catch (e) {
+    if (!(e instanceof RptuiError)) throw e;
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NetworkError, ParseError, RptuiError } from '../../src/errors.js';
+import { NetworkError, ParseError } from '../../src/errors.js';
 import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   CTRL,
@@ -31,6 +31,7 @@ import {
   parseCtrlResponse,
 } from '../../src/proto-stack/session.js';
 import type { Target } from '../../src/proto-stack/target.js';
+import { typedOnly } from '../helpers/fuzz.js';
 
 const nonce = fromHex('ae92e764882651ef89018cfa696c6938');
 const morning = fromHex('74a59c9693c2083ba6a84ba050fa8e5a');
@@ -356,13 +357,6 @@ describe('CtrlClient <-> CtrlConsole in memory', () => {
 });
 
 describe('fuzz: ctrl parsers only throw typed errors', () => {
-  const typedOnly = (f: () => unknown): void => {
-    try {
-      f();
-    } catch (e) {
-      if (!(e instanceof RptuiError)) throw e;
-    }
-  };
   it('random and mutated streams into reassembler, client and console', () => {
     const ch = new CtrlChannel(crypt, 1, 4);
     const valid = concatBytes(

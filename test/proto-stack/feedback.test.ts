@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError, RptuiError } from '../../src/errors.js';
+import { AuthError, ParseError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   compressQuat,
@@ -22,6 +22,7 @@ import {
 } from '../../src/proto-stack/feedback.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
+import { typedOnly } from '../helpers/fuzz.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const gen = loadVectors('generated_chiaki');
@@ -282,13 +283,6 @@ describe('console side: history receiver and log lines', () => {
 });
 
 describe('parsers never throw untyped errors (fuzz)', () => {
-  const typedOnly = (f: () => unknown): void => {
-    try {
-      f();
-    } catch (e) {
-      if (!(e instanceof RptuiError)) throw e;
-    }
-  };
   const seeds = [
     formatFeedbackPacket('state', 3, fromHex(gen.feedback_state.v12), fakeCrypt, 32),
     formatFeedbackPacket('history', 3, fromHex('8088ffd00577f3ad80ac808600'), fakeCrypt, 32),

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, ParseError, RptuiError, UsageError } from '../../src/errors.js';
+import { AuthError, ConsoleRefusedError, ParseError, UsageError } from '../../src/errors.js';
 import { ascii, concatBytes, fromAscii, fromBase64, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { parseHttpRequestHead } from '../../src/proto-stack/http.js';
 import { REASON } from '../../src/proto-stack/reason.js';
@@ -21,6 +21,7 @@ import {
 } from '../../src/proto-stack/regist.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import type { Target } from '../../src/proto-stack/target.js';
+import { typedOnly } from '../helpers/fuzz.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const regist = loadVectors('regist');
@@ -293,15 +294,6 @@ describe('fuzz', () => {
         for (const [pos, val] of edits) b[pos % b.length] = val;
         return cut === null ? b : b.subarray(0, cut % (b.length + 1));
       });
-  const onlyTyped = (f: () => unknown): boolean => {
-    try {
-      f();
-      return true;
-    } catch (e) {
-      if (!(e instanceof RptuiError)) throw e;
-      return false;
-    }
-  };
 
   it('parseRegistResponse throws only typed errors, quickly', () => {
     let ok = 0;
@@ -310,7 +302,7 @@ describe('fuzz', () => {
       fc.property(
         fc.oneof(fc.uint8Array({ maxLength: 700 }), mutate(good), mutate(formatRegistRefusal(0x80108b10))),
         (b) => {
-          if (onlyTyped(() => parseRegistResponse(b, crypt, false))) ok++;
+          if (typedOnly(() => parseRegistResponse(b, crypt, false))) ok++;
         },
       ),
       { numRuns: 2000 },
@@ -327,7 +319,7 @@ describe('fuzz', () => {
         fc.oneof(fc.uint8Array({ maxLength: 700 }), mutate(reqBody)),
         fc.constantFrom<Target>(900, 1000, 1000100),
         (b, target) => {
-          if (onlyTyped(() => parseRegistRequest(b, target, 12345678))) ok++;
+          if (typedOnly(() => parseRegistRequest(b, target, 12345678))) ok++;
         },
       ),
       { numRuns: 2000 },

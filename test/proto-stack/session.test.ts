@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, ParseError, RptuiError } from '../../src/errors.js';
+import { AuthError, ConsoleRefusedError, ParseError } from '../../src/errors.js';
 import { ascii, fromAscii, fromHex, toBase64 } from '../../src/proto-stack/bytes.js';
 import { REASON } from '../../src/proto-stack/reason.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
@@ -23,6 +23,7 @@ import {
   streamingTypeFor,
 } from '../../src/proto-stack/session.js';
 import type { Target } from '../../src/proto-stack/target.js';
+import { typedOnly } from '../helpers/fuzz.js';
 import { loadVectors } from '../helpers/vectors.js';
 
 interface SessionVector {
@@ -300,13 +301,6 @@ describe('fuzz: HTTP-level parsers only throw typed errors', () => {
       return b;
     });
   const input = fc.oneof(fc.uint8Array({ maxLength: 600 }), mutated);
-  const typedOnly = (f: () => unknown): void => {
-    try {
-      f();
-    } catch (e) {
-      if (!(e instanceof RptuiError)) throw e;
-    }
-  };
 
   it('every parser', () => {
     fc.assert(
