@@ -33,6 +33,19 @@ const info = (w: number, h: number): StreamInfo => ({
 
 type CryptPair = { local: GkCrypt; remote: GkCrypt };
 
+/** A PS4 client (640x360) and its console at time 0, not joined: the test carries each message. */
+function bareEnds(streamInfo: StreamConnectionConsoleOptions['streamInfo']) {
+  const rp = RpCrypt.forSession(1000, nonce, morning);
+  const client = new StreamConnectionClient({
+    target: 1000,
+    sessionId: SID,
+    rpcrypt: rp,
+    launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
+  });
+  const cons = new StreamConnectionConsole({ target: 1000, sessionId: SID, rpcrypt: rp, streamInfo, now: 0 });
+  return { client, cons };
+}
+
 /** Client and console StreamConnection joined by an in-memory message pipe and a test clock. */
 function pair(
   target: Target,
@@ -204,20 +217,7 @@ describe('StreamConnection client <-> console (messages only)', () => {
   });
 
   it('STREAMINFO that arrives before BANG is kept and handled after it', () => {
-    const rp = RpCrypt.forSession(1000, nonce, morning);
-    const client = new StreamConnectionClient({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
-    });
-    const cons = new StreamConnectionConsole({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      streamInfo: (s) => info(s.width, s.height),
-      now: 0,
-    });
+    const { client, cons } = bareEnds((s) => info(s.width, s.height));
     client.start(0);
     for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
     const msgs = cons
@@ -250,20 +250,7 @@ describe('StreamConnection client <-> console (messages only)', () => {
   });
 
   it('BANG but no STREAMINFO within 5 s: NetworkError', () => {
-    const rp = RpCrypt.forSession(1000, nonce, morning);
-    const client = new StreamConnectionClient({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
-    });
-    const cons = new StreamConnectionConsole({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      streamInfo: () => info(1, 1),
-      now: 0,
-    });
+    const { client, cons } = bareEnds(() => info(1, 1));
     client.start(0);
     for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
     const bang = cons.poll(0).out.find((o) => o.kind === 'message');
@@ -344,20 +331,7 @@ describe('StreamConnection client <-> console (messages only)', () => {
   });
 
   it('the console drops a client that stops talking after about 5 s', () => {
-    const rp = RpCrypt.forSession(1000, nonce, morning);
-    const client = new StreamConnectionClient({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      launch: { width: 640, height: 360, maxFps: 30, bitrateKbps: 2000, mtu: 1454, rtt: 1 },
-    });
-    const cons = new StreamConnectionConsole({
-      target: 1000,
-      sessionId: SID,
-      rpcrypt: rp,
-      streamInfo: () => info(1, 1),
-      now: 0,
-    });
+    const { client, cons } = bareEnds(() => info(1, 1));
     client.start(0);
     for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
     cons.poll(0);
