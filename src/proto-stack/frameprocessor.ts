@@ -99,6 +99,15 @@ export class FrameProcessor {
   // reorder window
   private expected = -1;
   private readonly pending = new Map<number, { u: VideoUnit; t: number; done: boolean }>();
+  /**
+   * packet_index of the pending units not handed over yet, in arrival order (may name entries
+   * already gone or done: skipped when met). takeSettled() scans only these, not the whole
+   * window, which holds the rest of a frame behind a lost packet: scanning it per packet was
+   * quadratic in the frame's unit count.
+   */
+  private undone: number[] = [];
+  /** An entry left `pending` since the last rearm(): its oldest arrival must be looked up again. */
+  private pendingLeft = false;
   private waitStart: number | undefined;
 
   // current frame
@@ -113,10 +122,16 @@ export class FrameProcessor {
   private total = 0;
   private fecField = 0;
   private unitSize = 0;
-  /** Slot spacing: the unit size rounded up to 16 so FEC works on aligned words. */
-  private stride = 0;
-  private buf = new Uint8Array(0);
+  /**
+   * The received units of the current frame, kept as the caller's views (no copy: the frame is
+   * assembled straight from them); sizes[i] = their length, 0 = not received.
+   */
+  private units: (Uint8Array | undefined)[] = [];
   private sizes = new Int32Array(0);
+  /** Zero-padded copies of short units for FEC (it needs equal sizes), `stride` bytes apart. */
+  private pad = new Uint8Array(0);
+  /** Slot spacing of `pad`: the unit size rounded up to 16 so FEC works on aligned words. */
+  private stride = 0;
   private sourceRecv = 0;
   private fecRecv = 0;
   private unitsSeen = 0;
@@ -159,7 +174,10 @@ export class FrameProcessor {
     this.profile = -1;
   }
 
-  /** Feeds one decrypted packet. The processor keeps `unit.data` until the packet is consumed. */
+  /**
+   * Feeds one decrypted packet. The processor keeps `unit.data` (a view, not a copy) until its
+   * frame is emitted or given up: the caller must not reuse that memory.
+   */
   push(unit: VideoUnit, now: number): VideoEvent[] {
     const ev: VideoEvent[] = [];
     this.st.packetsReceived++;
@@ -173,7 +191,8 @@ export class FrameProcessor {
     } else {
       // drain() hands it over at once if the gap before it can only be inside its own frame
       this.pending.set(idx, { u: unit, t: now, done: false });
-      if (this.waitStart === undefined) this.waitStart = now;
+      this.undone.push(idx);
+      if (this.waitStart === undefined || now < this.waitStart) this.waitStart = now;
       const ahead = (idx - this.expected) & 0xffff;
       if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now, ev);
     }
@@ -226,6 +245,7 @@ export class FrameProcessor {
       const p = this.pending.get(this.expected);
       if (p) {
         this.pending.delete(this.expected);
+        this.pendingLeft = true;
         this.expected = seq16Add(this.expected, 1);
         if (!p.done) this.handle(p.u, now, ev);
         continue;
@@ -255,23 +275,39 @@ export class FrameProcessor {
    * start: the gap in front of them can only be inside their own frame. True if any went in.
    */
   private takeSettled(now: number, ev: VideoEvent[]): boolean {
-    if (this.pending.size === 0) return false; // the common case: no array to build
+    const undone = this.undone;
+    if (undone.length === 0) return false; // the common case: no array to build
     const ready: [number, VideoUnit][] = [];
-    for (const [idx, p] of this.pending) {
-      if (p.done || seq16Gt((idx - p.u.unitIndex) & 0xffff, this.expected)) continue;
+    let keep = 0;
+    for (let i = 0; i < undone.length; i++) {
+      const idx = undone[i];
+      const p = this.pending.get(idx);
+      if (p === undefined || p.done) continue;
+      if (seq16Gt((idx - p.u.unitIndex) & 0xffff, this.expected)) {
+        undone[keep++] = idx;
+        continue;
+      }
       p.done = true;
       ready.push([(idx - this.expected) & 0xffff, p.u]);
     }
-    ready.sort((a, b) => a[0] - b[0]);
+    undone.length = keep;
+    if (ready.length > 1) ready.sort((a, b) => a[0] - b[0]);
     for (const [, u] of ready) this.handle(u, now, ev);
     return ready.length > 0;
   }
 
   /** A gap is waited for from the arrival of the oldest packet stuck behind it. */
   private rearm(): void {
-    let t: number | undefined;
-    for (const p of this.pending.values()) if (t === undefined || p.t < t) t = p.t;
-    this.waitStart = t;
+    if (this.pending.size === 0) {
+      this.waitStart = undefined;
+      this.undone.length = 0;
+    } else if (this.pendingLeft) {
+      // arrivals only lower the minimum (push() keeps it); a departure may raise it
+      let t: number | undefined;
+      for (const p of this.pending.values()) if (t === undefined || p.t < t) t = p.t;
+      this.waitStart = t;
+    }
+    this.pendingLeft = false;
   }
 
   /** Moves the window start to `target`, handing out what is buffered before it in order. */
@@ -281,6 +317,7 @@ export class FrameProcessor {
       this.expected = seq16Add(this.expected, 1);
       if (p) {
         this.pending.delete(seq16Add(this.expected, -1));
+        this.pendingLeft = true;
         if (!p.done) this.handle(p.u, now, ev);
       } else this.st.packetsMissing++;
     }
@@ -389,11 +426,11 @@ export class FrameProcessor {
     this.fecField = fec;
     this.unitSize = size;
     this.stride = (size + 15) & ~15;
-    const need = (k + m) * this.stride;
-    if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, this.buf.length * 2));
-    else this.buf.fill(0, 0, need);
     if (this.sizes.length < k + m) this.sizes = new Int32Array(Math.max(k + m, this.sizes.length * 2));
     else this.sizes.fill(0, 0, k + m);
+    // drop the previous frame's views (they pin their buffers)
+    this.units.fill(undefined);
+    while (this.units.length < k + m) this.units.push(undefined);
     return true;
   }
 
@@ -403,7 +440,7 @@ export class FrameProcessor {
     if (u.unitsTotal !== this.total || u.fecUnits !== this.fecField) return false;
     if (i >= this.k + this.m || n === 0 || n > this.unitSize || this.sizes[i] !== 0) return false;
     if (i < this.k && n < 2) return false;
-    this.buf.set(u.data, i * this.stride);
+    this.units[i] = u.data;
     this.sizes[i] = n;
     if (i < this.k) this.sourceRecv++;
     else this.fecRecv++;
@@ -430,9 +467,22 @@ export class FrameProcessor {
         this.fail(now, ev);
         return;
       }
+      // full-size units go to FEC as they are; short ones (a NAL unit's last) zero-padded
+      const need = (k + m) * stride;
+      if (this.pad.length < need) this.pad = new Uint8Array(Math.max(need, this.pad.length * 2));
       const units: (Uint8Array | undefined)[] = [];
-      for (let i = 0; i < k + m; i++)
-        units.push(this.sizes[i] ? this.buf.subarray(i * stride, i * stride + size) : undefined);
+      for (let i = 0; i < k + m; i++) {
+        const d = this.units[i];
+        const n = this.sizes[i];
+        if (d === undefined || n === 0) units.push(undefined);
+        else if (n === size) units.push(d);
+        else {
+          const slot = this.pad.subarray(i * stride, i * stride + size);
+          slot.set(d);
+          slot.fill(0, n);
+          units.push(slot);
+        }
+      }
       let out: Uint8Array[];
       try {
         out = fecDecode(units, k, m);
@@ -450,7 +500,7 @@ export class FrameProcessor {
           this.fail(now, ev);
           return;
         }
-        this.buf.set(out[j], j * stride);
+        this.units[j] = out[j];
         this.sizes[j] = size - pad;
       }
       recovered = true;
@@ -464,9 +514,10 @@ export class FrameProcessor {
     let o = hlen;
     for (let j = 0; j < k; j++) {
       const n = this.sizes[j] - 2;
-      frame.set(this.buf.subarray(j * stride + 2, j * stride + 2 + n), o);
+      frame.set((this.units[j] as Uint8Array).subarray(2, 2 + n), o);
       o += n;
     }
+    this.units.fill(undefined);
     this.emit(frame, recovered, hlen, now, ev);
   }
 
