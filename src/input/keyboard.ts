@@ -11,7 +11,7 @@
  * press holds for `initialHoldMs` (the OS waits that long before repeating), each repeat extends
  * the hold by `releaseTimeoutMs`. Sticks and triggers can instead toggle on each fresh press.
  */
-import { concatBytes } from '../proto-stack/bytes.js';
+import { concatBytes, fromAscii } from '../proto-stack/bytes.js';
 import {
   BUTTONS,
   type ButtonName,
@@ -173,7 +173,7 @@ export class TerminalInputDecoder {
         if (final || j - i > MAX_SEQUENCE) return buf.length - i; // garbage: drop it
         return 0;
       }
-      const params = Buffer.from(buf.subarray(i + 2, j)).toString('latin1');
+      const params = fromAscii(buf.subarray(i + 2, j));
       const ev = csiEvent(params, String.fromCharCode(buf[j]));
       if (ev) out.push(ev);
       return j + 1 - i;

@@ -10,7 +10,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { NetworkError, ParseError, UsageError } from '../errors.js';
-import { ByteReader, ByteWriter, bytesEqual, fromAscii, toBase64, view } from './bytes.js';
+import {
+  ascii,
+  ByteReader,
+  ByteWriter,
+  bytesEqual,
+  concatBytes,
+  fromAscii,
+  toBase64,
+  view,
+} from './bytes.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { ctrlLocalCounterStart } from './session.js';
 import type { Target } from './target.js';
@@ -164,11 +173,7 @@ const ALNUM = /^[A-Za-z0-9]+$/;
 
 /** SESSION_ID payload as a console sends it: the 0x4a byte, then the id text. */
 export function encodeSessionId(sessionId: string): Uint8Array {
-  const text = Buffer.from(sessionId, 'latin1');
-  const out = new Uint8Array(1 + text.length);
-  out[0] = SESSION_ID_MARKER;
-  out.set(text, 1);
-  return out;
+  return concatBytes(Uint8Array.of(SESSION_ID_MARKER), ascii(sessionId));
 }
 
 /**
@@ -200,7 +205,7 @@ export function randomSessionId(length = 74, random: (n: number) => Uint8Array =
 export function encodeLoginPin(pin: string): Uint8Array {
   if (!/^\d{1,16}$/.test(pin))
     throw new UsageError('the login passcode must be digits', 'enter the console user passcode');
-  return new Uint8Array(Buffer.from(pin, 'latin1'));
+  return ascii(pin);
 }
 
 export function decodeLoginPin(payload: Uint8Array): string {

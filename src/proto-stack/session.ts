@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AuthError, ConsoleRefusedError, ParseError, UsageError } from '../errors.js';
-import { bytesEqual, fromAscii, fromBase64, fromHex, toBase64, toHex, view } from './bytes.js';
+import { ascii, bytesEqual, fromAscii, fromBase64, fromHex, toBase64, toHex, view } from './bytes.js';
 import {
   formatHttpRequest,
   formatHttpResponse,
@@ -319,7 +319,7 @@ export function formatCtrlRequest(p: CtrlRequestParams): CtrlRequest {
   const enc = (plain: Uint8Array): string => toBase64(p.crypt.encrypt(counter++, plain));
   const auth = enc(padRegistKey(p.registKey));
   const didB64 = enc(did);
-  const osType = enc(new Uint8Array(Buffer.from(`${OS_TYPE}\0`, 'latin1')));
+  const osType = enc(ascii(`${OS_TYPE}\0`));
   const headers: Array<[string, string]> = [
     ['Host', `${p.host}:${SESSION_PORT}`],
     ['User-Agent', USER_AGENT],

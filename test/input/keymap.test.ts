@@ -15,6 +15,7 @@ import {
   normalizeKeySpec,
   parseKeymap,
 } from '../../src/input/keymap.js';
+import { ascii } from '../../src/proto-stack/bytes.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rptui-keymap-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -125,7 +126,7 @@ describe('terminal decoder fuzz', () => {
         fc.oneof(
           fc.uint8Array({ maxLength: 40 }),
           fc.tuple(fc.constantFrom(...seeds), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([s, i, v]) => {
-            const b = new Uint8Array(Buffer.from(s, 'latin1'));
+            const b = ascii(s);
             b[i % b.length] = v;
             return b;
           }),

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuthError, ParseError, RptuiError } from '../../src/errors.js';
-import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { concatBytes, fromHex, toBase64, toHex } from '../../src/proto-stack/bytes.js';
 import {
   DATA_TYPES,
   decapsulate,
@@ -135,7 +135,7 @@ describe('SCS1 token', () => {
   it('splits the document layout: [4..47] server mask, [48..91] client mask, [92..] tag', () => {
     const token = makeScs1Token(server, client, 'CONNECTION-TAG-0001');
     expect(token.length).toBe(92 + 19);
-    expect(token.slice(4, 48)).toBe(Buffer.from(server).toString('base64'));
+    expect(token.slice(4, 48)).toBe(toBase64(server));
     const t = parsePcoipToken(token);
     expect(t.obfuscated).toBe(true);
     expect(toHex(t.serverKeyXor!)).toBe(toHex(server));

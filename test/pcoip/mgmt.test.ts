@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
-import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ascii, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   CHUNKS,
   decodeMgmt,
@@ -250,7 +250,7 @@ describe('MGMT fuzz: only typed errors, and a decoded message re-encodes to the 
         (cs, size, lie) => {
           const body = cs.flatMap((c) => {
             const h = new Uint8Array(8);
-            h.set(Buffer.from(c.tag, 'latin1'));
+            h.set(ascii(c.tag));
             new DataView(h.buffer).setUint32(4, c.size);
             return [...h, ...c.data];
           });

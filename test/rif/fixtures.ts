@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ascii } from '../../src/proto-stack/bytes.js';
 import { encodeRidx, encodeRif, encodeRifa, NEVER_EXPIRES } from '../../src/proto-stack/rif/index.js';
 
 /** Deterministic filler bytes: SHA-256 chained over a label. */
@@ -53,7 +54,7 @@ export function freeRif(): Uint8Array {
  * not have (so the inspector has something to warn about). */
 export function fakeRif(): Uint8Array {
   const contentIdField = new Uint8Array(0x30);
-  contentIdField.set(Buffer.from('UP0001-CUSA00002_00-FAKEPKGSAMPLE001', 'latin1'));
+  contentIdField.set(ascii('UP0001-CUSA00002_00-FAKEPKGSAMPLE001'));
   const iv = createHash('sha256').update(contentIdField).digest().subarray(0, 16);
   return encodeRif({
     version: 1,

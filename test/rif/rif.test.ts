@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
-import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ascii, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   accountText,
   CONTENT_TYPE_NAMES,
@@ -29,7 +29,7 @@ function handWrittenRif(): Uint8Array {
   b.set(fromHex('abcdef0102347891'), 0x008); // the document's example account id
   b.set(fromHex('0000000052856400'), 0x010); // start
   b.set(fromHex('7fffffffffffffff'), 0x018); // end: INT64_MAX
-  b.set(Buffer.from('IP9100-CUSA00001_00-PLAYROOM00000000', 'latin1'), 0x020);
+  b.set(ascii('IP9100-CUSA00001_00-PLAYROOM00000000'), 0x020);
   b.set(fromHex('0000'), 0x050); // type KDS
   b.set(fromHex('000f'), 0x052); // DRM Local (PS4)
   b.set(fromHex('001b'), 0x054); // PS4AC
