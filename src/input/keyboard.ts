@@ -11,7 +11,7 @@
  * press holds for `initialHoldMs` (the OS waits that long before repeating), each repeat extends
  * the hold by `releaseTimeoutMs`. Sticks and triggers can instead toggle on each fresh press.
  */
-import { concatBytes, fromAscii } from '../proto-stack/bytes.js';
+import { concatBytes, fromAscii, fromUtf8 } from '../proto-stack/bytes.js';
 import {
   BUTTONS,
   type ButtonName,
@@ -151,7 +151,7 @@ export class TerminalInputDecoder {
       } else {
         const n = utf8Length(b);
         if (i + n > buf.length) return final ? buf.length : i;
-        out.push(textKey(Buffer.from(buf.subarray(i, i + n)).toString('utf8'), false));
+        out.push(textKey(fromUtf8(buf.subarray(i, i + n)), false));
         i += n;
       }
     }
@@ -197,7 +197,7 @@ export class TerminalInputDecoder {
     }
     const n = utf8Length(next);
     if (i + 1 + n > buf.length) return final ? buf.length - i : 0;
-    out.push(textKey(Buffer.from(buf.subarray(i + 1, i + 1 + n)).toString('utf8'), true));
+    out.push(textKey(fromUtf8(buf.subarray(i + 1, i + 1 + n)), true));
     return 1 + n;
   }
 }

@@ -35,6 +35,9 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 export const fromAscii = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+export const utf8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
+export const fromUtf8 = (b: Uint8Array): string =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 export const toBase64 = (b: Uint8Array): string =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 export function fromBase64(s: string, layer = 'base64'): Uint8Array {

@@ -17,7 +17,9 @@ import {
   bytesEqual,
   concatBytes,
   fromAscii,
+  fromUtf8,
   toBase64,
+  utf8,
   view,
 } from './bytes.js';
 import type { RpCrypt } from './rpcrypt.js';
@@ -215,12 +217,9 @@ export function decodeLoginPin(payload: Uint8Array): string {
 export const LOGIN_SUCCESS = 0;
 export const LOGIN_PIN_INCORRECT = 1;
 
-const textBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
-const utf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
-
 /** KEYBOARD_OPEN: 28 unknown bytes, u32 text length, text. */
 export function encodeKeyboardOpen(text: string): Uint8Array {
-  const t = textBytes(text);
+  const t = utf8(text);
   return new ByteWriter(32 + t.length).zeros(28).u32(t.length).bytes(t).finish();
 }
 
@@ -228,12 +227,12 @@ export function decodeKeyboardOpen(payload: Uint8Array): string {
   const r = new ByteReader(payload, 'ctrl');
   r.skip(28, 'keyboard open header');
   const len = r.u32('text length');
-  return utf8(r.bytes(len, 'keyboard text'));
+  return fromUtf8(r.bytes(len, 'keyboard text'));
 }
 
 /** KEYBOARD_TEXT_CHANGE_REQ: u32 counter, u32 len, 24 zero bytes, u32 len, text. */
 export function encodeKeyboardTextRequest(counter: number, text: string): Uint8Array {
-  const t = textBytes(text);
+  const t = utf8(text);
   return new ByteWriter(36 + t.length).u32(counter).u32(t.length).zeros(24).u32(t.length).bytes(t).finish();
 }
 
@@ -242,12 +241,12 @@ export function decodeKeyboardTextRequest(payload: Uint8Array): { counter: numbe
   const counter = r.u32('counter');
   const len = r.u32('text length');
   r.skip(28, 'keyboard request header');
-  return { counter, text: utf8(r.bytes(len, 'keyboard text')) };
+  return { counter, text: fromUtf8(r.bytes(len, 'keyboard text')) };
 }
 
 /** KEYBOARD_TEXT_CHANGE_RES: u32 counter, u32, u32 len, u32, 16 bytes, u32, u32 len, text. */
 export function encodeKeyboardTextResponse(counter: number, text: string): Uint8Array {
-  const t = textBytes(text);
+  const t = utf8(text);
   return new ByteWriter(40 + t.length)
     .u32(counter)
     .u32(0)
@@ -266,7 +265,7 @@ export function decodeKeyboardTextResponse(payload: Uint8Array): { counter: numb
   r.skip(4);
   const len = r.u32('text length');
   r.skip(28, 'keyboard response header');
-  return { counter, text: utf8(r.bytes(len, 'keyboard text')) };
+  return { counter, text: fromUtf8(r.bytes(len, 'keyboard text')) };
 }
 
 /** KEYBOARD_CLOSE_REQ: 0 accept, 1 reject. */

@@ -6,8 +6,8 @@
  * console's facts. Client side and console side (simulator).
  */
 import { ConfigError, ParseError, UsageError } from '../errors.js';
-import { concatBytes } from './bytes.js';
-import { parseHttpRequestText, parseHttpResponseText, utf8Encode } from './http.js';
+import { concatBytes, utf8 } from './bytes.js';
+import { parseHttpRequestText, parseHttpResponseText } from './http.js';
 import { type Target, targetFromDiscovery } from './target.js';
 
 const LAYER = 'discovery';
@@ -56,7 +56,7 @@ export function formatDdpRequest(cmd: DdpCommand, opts: { ps5: boolean; credenti
       throw new UsageError(`unknown DDP command ${JSON.stringify(cmd)}`);
   }
   lines.push(`device-discovery-protocol-version:${opts.ps5 ? DDP_VERSION_PS5 : DDP_VERSION_PS4}`);
-  return concatBytes(utf8Encode(`${lines.join('\n')}\n`), Uint8Array.of(0));
+  return concatBytes(utf8(`${lines.join('\n')}\n`), Uint8Array.of(0));
 }
 
 /** Datagrams may carry trailing NULs (the reference C client sends one). */
@@ -165,7 +165,7 @@ export function formatDdpResponse(host: Omit<DdpHost, 'target' | 'status'>): Uin
       throw new UsageError(`DDP ${k} must be one line, got ${JSON.stringify(v)}`);
     text += `${k}:${v}\n`;
   }
-  return utf8Encode(text);
+  return utf8(text);
 }
 
 /**

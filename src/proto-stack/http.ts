@@ -9,12 +9,7 @@
  * make a reader buffer forever).
  */
 import { ParseError, UsageError } from '../errors.js';
-import { ascii, concatBytes } from './bytes.js';
-
-const utf8Decode = (b: Uint8Array): string =>
-  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
-/** UTF-8 bytes of a text (heads and header-style bodies are UTF-8 on the wire). */
-export const utf8Encode = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
+import { ascii, concatBytes, fromUtf8, utf8 } from './bytes.js';
 
 const LAYER = 'http';
 /** Longest head we wait for; console heads are a few hundred bytes. */
@@ -62,7 +57,7 @@ function headText(buf: Uint8Array, layer: string): string {
       throw new ParseError(layer, `control byte 0x${b.toString(16)} at offset ${i}`);
   }
   // UTF-8: console names may hold any character; invalid sequences decode to U+FFFD, never throw.
-  return utf8Decode(buf);
+  return fromUtf8(buf);
 }
 
 function splitLines(text: string): string[] {
@@ -228,7 +223,7 @@ export function formatHttpRequest(
   headers: Array<[string, string]>,
   body?: Uint8Array,
 ): Uint8Array {
-  const head = utf8Encode(`${firstLine}\r\n${headerLines(headers)}\r\n`);
+  const head = utf8(`${firstLine}\r\n${headerLines(headers)}\r\n`);
   return body && body.length > 0 ? concatBytes(head, body) : head;
 }
 
@@ -241,6 +236,6 @@ export function formatHttpResponse(
 ): Uint8Array {
   if (!Number.isInteger(status) || status < 100 || status > 999 || /[\r\n]/.test(reason))
     throw new UsageError(`bad HTTP status line ${status} "${reason.slice(0, 40)}"`);
-  const head = utf8Encode(`HTTP/1.1 ${status} ${reason}\r\n${headerLines(headers)}\r\n`);
+  const head = utf8(`HTTP/1.1 ${status} ${reason}\r\n${headerLines(headers)}\r\n`);
   return body && body.length > 0 ? concatBytes(head, body) : head;
 }

@@ -7,7 +7,7 @@
  * `"adaptiveStreamMode": "resize"`), so it is built as text, not with JSON.stringify.
  */
 import { ParseError, UsageError } from '../errors.js';
-import { fromAscii, fromBase64, toBase64 } from './bytes.js';
+import { fromAscii, fromBase64, toBase64, utf8 } from './bytes.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { isPs5, type Target } from './target.js';
 
@@ -106,7 +106,7 @@ function mask(data: Uint8Array, crypt: RpCrypt): Uint8Array {
 
 /** JSON text + NUL, XORed with rpcrypt-encrypt(counter 0, zeros), base64 (the BIG launch_spec). */
 export function encodeLaunchSpec(json: string, crypt: RpCrypt): string {
-  const text = Buffer.from(json, 'utf8');
+  const text = utf8(json);
   const plain = new Uint8Array(text.length + 1);
   plain.set(text, 0);
   return toBase64(mask(plain, crypt));

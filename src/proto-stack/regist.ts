@@ -7,14 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AuthError, ConsoleRefusedError, ParseError, UsageError } from '../errors.js';
-import { ascii, bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex } from './bytes.js';
+import { ascii, bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
 import {
   contentLength,
   formatHttpRequest,
   formatHttpResponse,
   parseHeaderBlock,
   parseHttpResponseHead,
-  utf8Encode,
 } from './http.js';
 import { parseReason, REASON, reasonInfo } from './reason.js';
 import { aeropause, ambassadorFromAeropause, RpCrypt } from './rpcrypt.js';
@@ -379,7 +378,7 @@ export function formatRegistResponse(
     if (/[\r\n]/.test(v)) throw new UsageError(`${k} must be one line`);
     text += `${k}: ${v}\r\n`;
   }
-  const body = crypt.encrypt(0, utf8Encode(text));
+  const body = crypt.encrypt(0, utf8(text));
   return formatHttpResponse(
     200,
     'OK',
