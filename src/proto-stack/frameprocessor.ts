@@ -201,6 +201,18 @@ export class FrameProcessor {
     return ev;
   }
 
+  /**
+   * True when a packet of this frame would be dropped or ignored whatever its payload (an older
+   * frame, or the current one already emitted or given up): the caller may push it without
+   * decrypting it. Typically the spare FEC units of a frame that completed without them.
+   */
+  ignoresFrame(frameIndex: number): boolean {
+    if (this.cur < 0) return false;
+    const fi = frameIndex & 0xffff;
+    // k === 0: the frame's first packet was unusable, a later one may still describe it (handle())
+    return seq16Lt(fi, this.cur) || (fi === this.cur && this.flushed && this.k > 0);
+  }
+
   /** Time-driven work: gives up on a missing packet once it is `reorderWaitMs` overdue. */
   poll(now: number): VideoEvent[] {
     const ev: VideoEvent[] = [];
