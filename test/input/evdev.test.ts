@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/input/controller-state.js';
 import {
   combinePadDevices,
@@ -18,7 +17,10 @@ import {
   listEvdevPads,
 } from '../../src/input/gamepad/evdev.js';
 import { applyStick, applyTrigger, hat8ToDpad, padFamily } from '../../src/input/gamepad/mapping.js';
+import { useHarness } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/vectors.js';
+
+const h = useHarness();
 
 const fixture = (name: string): Uint8Array =>
   new Uint8Array(readFileSync(join(repoRoot, 'test', 'fixtures', 'evdev', name)));
@@ -158,48 +160,44 @@ describe('evdev backend on recorded input_event streams', () => {
   });
 
   it('rumbles a Sony pad through its hidraw node with a plain write', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rptui-hidraw-'));
-    try {
-      const hidraw = join(dir, 'hidraw3');
-      writeFileSync(hidraw, '');
-      const path = join(repoRoot, 'test', 'fixtures', 'evdev', 'dualshock4-usb.events');
-      const info = {
-        path,
-        name: 'DS4',
-        vendorId: 0x054c,
-        productId: 0x09cc,
-        bustype: 3,
-        family: 'dualshock4' as const,
-      };
-      const usb = new EvdevPad(
-        { ...info, hidraw },
-        () => {},
-        () => {},
-      );
-      expect(usb.rumble(200, 50)).toBe(true);
-      usb.close();
-      const written = new Uint8Array(readFileSync(hidraw));
-      expect([written.length, written[0], written[1], written[4], written[5]]).toEqual([
-        32, 0x05, 0x01, 50, 200,
-      ]);
-      const bt = new EvdevPad(
-        { ...info, bustype: 5, hidraw },
-        () => {},
-        () => {},
-      );
-      expect(bt.rumble(1, 1)).toBe(true); // Bluetooth: the 78-byte report with its CRC32
-      bt.close();
-      expect([...readFileSync(hidraw).subarray(0, 2)]).toEqual([0x11, 0xc0]);
-      const none = new EvdevPad(
-        info,
-        () => {},
-        () => {},
-      );
-      expect(none.rumble(1, 1)).toBe(false);
-      none.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = h.tempDir('rptui-hidraw-');
+    const hidraw = join(dir, 'hidraw3');
+    writeFileSync(hidraw, '');
+    const path = join(repoRoot, 'test', 'fixtures', 'evdev', 'dualshock4-usb.events');
+    const info = {
+      path,
+      name: 'DS4',
+      vendorId: 0x054c,
+      productId: 0x09cc,
+      bustype: 3,
+      family: 'dualshock4' as const,
+    };
+    const usb = new EvdevPad(
+      { ...info, hidraw },
+      () => {},
+      () => {},
+    );
+    expect(usb.rumble(200, 50)).toBe(true);
+    usb.close();
+    const written = new Uint8Array(readFileSync(hidraw));
+    expect([written.length, written[0], written[1], written[4], written[5]]).toEqual([
+      32, 0x05, 0x01, 50, 200,
+    ]);
+    const bt = new EvdevPad(
+      { ...info, bustype: 5, hidraw },
+      () => {},
+      () => {},
+    );
+    expect(bt.rumble(1, 1)).toBe(true); // Bluetooth: the 78-byte report with its CRC32
+    bt.close();
+    expect([...readFileSync(hidraw).subarray(0, 2)]).toEqual([0x11, 0xc0]);
+    const none = new EvdevPad(
+      info,
+      () => {},
+      () => {},
+    );
+    expect(none.rumble(1, 1)).toBe(false);
+    none.close();
   });
 
   it('parses struct fields, including negative values and timestamps', () => {
@@ -246,8 +244,7 @@ describe('mapping helpers', () => {
 });
 
 describe('sysfs discovery', () => {
-  const root = mkdtempSync(join(tmpdir(), 'rptui-sysfs-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const root = useHarness('all').tempDir('rptui-sysfs-');
   const device = (event: string, name: string, vendor: string, product: string, keyCaps: string) => {
     const d = join(root, event, 'device');
     mkdirSync(join(d, 'id'), { recursive: true });

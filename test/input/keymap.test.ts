@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { CONTROLS } from '../../src/input/controller-state.js';
 import { TerminalInputDecoder } from '../../src/input/keyboard.js';
@@ -16,9 +15,9 @@ import {
   parseKeymap,
 } from '../../src/input/keymap.js';
 import { ascii } from '../../src/proto-stack/bytes.js';
+import { useHarness } from '../helpers/cli.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'rptui-keymap-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = useHarness('all').tempDir('rptui-keymap-');
 
 describe('key maps', () => {
   it('the default map is valid, binds every control and leaves the stream with ctrl+q', () => {
