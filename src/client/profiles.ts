@@ -18,7 +18,7 @@ export const ProfileSettingsSchema = z.object({
   bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
   /** A --video spec: 'ffplay' (a window), 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
   videoSink: z.string().min(1).default('ffplay'),
-  /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto': the speaker when there is a sound card. */
+  /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto' (resolveAudioSinkSpec: speaker or none). */
   audioSink: z.string().min(1).default('auto'),
   /** Keymap name or path. */
   keymap: z.string().min(1).default('default'),
