@@ -19,15 +19,19 @@ export function mutatedBytes(seeds: Uint8Array[], maxEdits: number): fc.Arbitrar
 }
 
 /**
- * Runs `f`: true when it returns, false when it throws a typed (RptuiError) error; anything else
- * (a RangeError from an unchecked read, say) is rethrown and fails the property.
+ * Runs `f`: true when it returns, false when it throws a typed error (`allowed`, RptuiError by
+ * default); anything else (a RangeError from an unchecked read, say) is rethrown and fails the
+ * property.
  */
-export function typedOnly(f: () => unknown): boolean {
+export function typedOnly(
+  f: () => unknown,
+  allowed: abstract new (...args: never[]) => Error = RptuiError,
+): boolean {
   try {
     f();
     return true;
   } catch (e) {
-    if (!(e instanceof RptuiError)) throw e;
+    if (!(e instanceof allowed)) throw e;
     return false;
   }
 }
