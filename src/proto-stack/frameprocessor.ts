@@ -106,6 +106,8 @@ export class FrameProcessor {
    * quadratic in the frame's unit count.
    */
   private undone: number[] = [];
+  /** How many of `undone` are in use (its length is never set: that is a slow path in V8). */
+  private undoneN = 0;
   /** An entry left `pending` since the last rearm(): its oldest arrival must be looked up again. */
   private pendingLeft = false;
   private waitStart: number | undefined;
@@ -191,7 +193,7 @@ export class FrameProcessor {
     } else {
       // drain() hands it over at once if the gap before it can only be inside its own frame
       this.pending.set(idx, { u: unit, t: now, done: false });
-      this.undone.push(idx);
+      this.undone[this.undoneN++] = idx;
       if (this.waitStart === undefined || now < this.waitStart) this.waitStart = now;
       const ahead = (idx - this.expected) & 0xffff;
       if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now, ev);
@@ -288,10 +290,11 @@ export class FrameProcessor {
    */
   private takeSettled(now: number, ev: VideoEvent[]): boolean {
     const undone = this.undone;
-    if (undone.length === 0) return false; // the common case: no array to build
+    const n = this.undoneN;
+    if (n === 0) return false; // the common case: no array to build
     const ready: [number, VideoUnit][] = [];
     let keep = 0;
-    for (let i = 0; i < undone.length; i++) {
+    for (let i = 0; i < n; i++) {
       const idx = undone[i];
       const p = this.pending.get(idx);
       if (p === undefined || p.done) continue;
@@ -302,7 +305,7 @@ export class FrameProcessor {
       p.done = true;
       ready.push([(idx - this.expected) & 0xffff, p.u]);
     }
-    undone.length = keep;
+    this.undoneN = keep;
     if (ready.length > 1) ready.sort((a, b) => a[0] - b[0]);
     for (const [, u] of ready) this.handle(u, now, ev);
     return ready.length > 0;
@@ -312,7 +315,7 @@ export class FrameProcessor {
   private rearm(): void {
     if (this.pending.size === 0) {
       this.waitStart = undefined;
-      this.undone.length = 0;
+      this.undoneN = 0;
     } else if (this.pendingLeft) {
       // arrivals only lower the minimum (push() keeps it); a departure may raise it
       let t: number | undefined;

@@ -28,7 +28,7 @@
  * A pure-JS GHASH (8-bit tables per byte position, Int32Array, no allocations) measured ~10 us
  * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
  */
-import { type Cipher, createCipheriv, createHash, createHmac } from 'node:crypto';
+import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { Aes128 } from './aes128.js';
 import { GHASH_SLOTS, Ghash } from './ghash.js';
@@ -112,11 +112,12 @@ function fold(h: Uint8Array): Uint8Array {
 
 /** GMAC key for refresh index n > 0: fold(SHA-256(gmacBase || (iv + n * 44910))). */
 export function genGmacKey(n: number, gmacBase: Uint8Array, iv: Uint8Array): Uint8Array {
-  const h = createHash('sha256')
-    .update(gmacBase)
-    .update(counterAdd(iv, n * GMAC_KEY_REFRESH_IV_OFFSET))
-    .digest();
-  return fold(h);
+  // one-shot hash(): a received stream refreshes every ~32 packets, and the createHash() chain
+  // cost 2.5x as much (~12 against ~5 us)
+  const msg = new Uint8Array(gmacBase.length + 16);
+  msg.set(gmacBase);
+  counterAdd(iv, n * GMAC_KEY_REFRESH_IV_OFFSET, msg.subarray(gmacBase.length));
+  return fold(hash('sha256', msg, 'buffer'));
 }
 
 interface GmacSlot {
