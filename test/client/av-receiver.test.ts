@@ -10,6 +10,7 @@ import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { loadClip, type MediaClip } from '../../src/simulator/media-streamer.js';
 import { type PipelineRun, runPipeline } from '../helpers/av-pipeline.js';
+import { goertzel, leftChannel } from '../helpers/tone.js';
 import { loadVectors } from '../helpers/vectors.js';
 
 const AUDIO_HEADER = formatAudioHeader({ channels: 2, bits: 16, rate: 48000, frameSize: 960, unknown: 0 });
@@ -387,25 +388,11 @@ describe('AV pipeline end to end (in memory)', () => {
       expect(dec.stats.decoded).toBeGreaterThan(40);
       expect(dec.stats.errors).toBe(0);
       const pcm = concatBytes(...chunks);
-      const dv = new DataView(pcm.buffer, pcm.byteOffset, pcm.byteLength);
       // left channel, 0.5 s from 100 ms in (past the encoder's pre-skip)
-      const n = 24000;
-      const left = new Float64Array(n);
-      for (let i = 0; i < n; i++) left[i] = dv.getInt16((4800 + i) * 4, true) / 32768;
-      const power = (hz: number) => {
-        const w = (2 * Math.PI * hz) / 48000;
-        const c = 2 * Math.cos(w);
-        let s1 = 0;
-        let s2 = 0;
-        for (const x of left) {
-          const s = x + c * s1 - s2;
-          s2 = s1;
-          s1 = s;
-        }
-        return s1 * s1 + s2 * s2 - c * s1 * s2;
-      };
-      const tone = power(1000);
-      for (const hz of [500, 800, 1200, 2000]) expect(tone).toBeGreaterThan(100 * power(hz));
+      const left = leftChannel(pcm).subarray(4800, 4800 + 24000);
+      const tone = goertzel(left, 1000, 48000);
+      // 100x the power of any other bin
+      for (const hz of [500, 800, 1200, 2000]) expect(tone).toBeGreaterThan(10 * goertzel(left, hz, 48000));
     } finally {
       dec.free();
     }

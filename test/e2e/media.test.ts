@@ -1,4 +1,4 @@
-// End to end (issue 4): `rptui simulate` streams its fixture clip and Opus tone, `rptui connect`
+// End to end: `rptui simulate` streams its fixture clip and Opus tone, `rptui connect`
 // receives it through the real session and media sinks. Addresses 127.0.0.20-29.
 // - 720p to an .h264 file: ffprobe decodes 1280x720 with as many frames as the simulator sent;
 //   the WAV holds the 1 kHz tone;
@@ -14,19 +14,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { runCli, runStateless, spawnCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, type SimProcess, startSimulator } from '../helpers/simulator.js';
+import { onPath } from '../helpers/system.js';
+import { goertzel } from '../helpers/tone.js';
 
 const h = useHarness('all');
 const ACCOUNT = '1234567890123456789';
 const PIN = '24681357';
 
-const onPath = (tool: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const haveFfprobe = onPath('ffprobe');
 const haveFfplay = onPath('ffplay');
 const haveXvfb = onPath('Xvfb') && onPath('import');
@@ -83,19 +77,6 @@ function ffprobe(
 function framesSent(ev: SimEvent[]): SimEvent[] {
   const bye = ev.find((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
   return ev.filter((e) => e.event === 'frame-sent' && (!bye || e.t <= bye.t));
-}
-
-/** Magnitude of `freq` in `samples` (Goertzel), normalised by the sample count. */
-function goertzel(samples: Int16Array, rate: number, freq: number): number {
-  const k = 2 * Math.cos((2 * Math.PI * freq) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  for (const x of samples) {
-    const s0 = x + k * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return Math.sqrt(s1 * s1 + s2 * s2 - k * s1 * s2) / samples.length;
 }
 
 /** The left channel of a 16-bit PCM WAV file. */
@@ -190,10 +171,10 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
     expect(wav.left.length).toBeGreaterThan(48000 * 4);
     // one second from the middle of the recording: the tone dominates every other bin
     const mid = wav.left.subarray(wav.left.length / 2 - 24000, wav.left.length / 2 + 24000);
-    const tone = goertzel(mid, 48000, 1000);
+    const tone = goertzel(mid, 1000, 48000);
     expect(tone).toBeGreaterThan(500); // full-scale is 16384 for a sine of amplitude 32767
     for (const f of [250, 500, 900, 1100, 1500, 2000, 3000])
-      expect(goertzel(mid, 48000, f)).toBeLessThan(tone / 20);
+      expect(goertzel(mid, f, 48000)).toBeLessThan(tone / 20);
   }, 40_000);
 
   it('5 % loss: every frame FEC can rebuild is rebuilt, the others are reported corrupt and the stream restarts at a key frame', async () => {

@@ -10,27 +10,16 @@ import { isKeyframe, splitAccessUnits } from '../../src/media/annexb.js';
 import { FfplaySink, ffplayArgs, withoutLeadingAud } from '../../src/media/ffplay.js';
 import type { VideoInfo } from '../../src/media/sinks.js';
 import { findTool } from '../../src/media/tools.js';
+import { alive, onPath } from '../helpers/system.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 const clip = readFileSync(join(repoRoot, 'test/fixtures/media/testsrc-720p60.h264'));
 const frames = splitAccessUnits(clip, 'h264').map((au) => ({ au, key: isKeyframe(au, 'h264') }));
 const info: VideoInfo = { codec: 'h264', width: 1280, height: 720, fps: 60, title: 'PS5-Test Living Room' };
 const haveFfplay = findTool('ffplay').found;
-const onPath = (name: string) =>
-  (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, name)));
 const haveXvfb = onPath('Xvfb') && onPath('import') && onPath('xwininfo');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Feeds the clip in a loop at the stream's frame rate for `ms`. */
 async function play(sink: FfplaySink, ms: number, from = 0): Promise<void> {

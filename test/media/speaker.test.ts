@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alsaReason, SpeakerSink } from '../../src/media/speaker.js';
+import { alive } from '../helpers/system.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rptui-speaker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,16 +26,6 @@ const haveSpeaker = (() => {
 /** A machine with a real sound card would play the "no device" test out loud, so it runs only here-like. */
 const noSoundCard =
   !existsSync('/proc/asound/cards') || readFileSync('/proc/asound/cards', 'utf8').includes('no soundcards');
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function pattern(bytes: number, seed: number): Uint8Array {
   const out = new Uint8Array(bytes);

@@ -3,6 +3,7 @@
 // with it every process in the pane.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { alive } from '../helpers/system.js';
 
 export interface TmuxStart {
   command: string[];
@@ -117,14 +118,5 @@ function childPids(pid: number): number[] {
       .map(Number);
   } catch {
     return []; // pgrep exits 1 when there are none
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
