@@ -1,5 +1,5 @@
 /**
- * Network faults for the simulator's outgoing AV datagrams (issue 4: `--loss P --reorder P --dup P
+ * Network faults for the simulator's outgoing AV datagrams (`--loss P --reorder P --dup P
  * --jitter MS`), sans-I/O and seeded so a run can be repeated exactly.
  *
  * API (the stream driver sits between MediaStreamer and the socket):

@@ -1,5 +1,5 @@
 /**
- * The simulated console's AV output for one stream session (issue 4): the fixture clip for the
+ * The simulated console's AV output for one stream session: the fixture clip for the
  * launch spec through MediaStreamer (packets, FEC, pacing), encrypted and tagged by the console's
  * TakionEndpoint, then through FaultInjector (--loss/--reorder/--dup/--jitter) to the socket.
  *
