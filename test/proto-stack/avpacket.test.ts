@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RptuiError } from '../../src/errors.js';
 import { type AvPacketFields, formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
-import { loadVectors, repoRoot } from '../helpers/vectors.js';
+import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { verifyGmac } from '../../src/proto-stack/takion.js';
+import { loadVectors } from '../helpers/vectors.js';
 
 const takion = loadVectors('takion');
 const byName = (name: string) => takion.cases.find((c: { name: string }) => c.name === name);
@@ -58,16 +58,12 @@ describe('takion.json real_video_v9 (headers)', () => {
   }
 });
 
-// The stream crypto (gkcrypt.ts) and the Takion GMAC check (takion.ts) are separate modules (H3);
-// each check runs once its module is in the tree.
-const has = (f: string) => existsSync(join(repoRoot, 'src/proto-stack', f));
 const realVideo = () => {
   const c = byName('real_video_v9');
   return { c, packets: c.expected.packets as { packet: string; decrypted_data: string }[] };
 };
-describe.skipIf(!has('gkcrypt.ts'))('takion.json real_video_v9 (decrypt at key_pos + 16)', () => {
-  it('decrypts all 24 payloads byte-exact with gkcrypt index 3', async () => {
-    const { GkCrypt } = await import('../../src/proto-stack/gkcrypt.js');
+describe('takion.json real_video_v9 (decrypt at key_pos + 16)', () => {
+  it('decrypts all 24 payloads byte-exact with gkcrypt index 3', () => {
     const { c, packets } = realVideo();
     const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.ecdh_secret));
     for (const pk of packets) {
@@ -77,11 +73,8 @@ describe.skipIf(!has('gkcrypt.ts'))('takion.json real_video_v9 (decrypt at key_p
     expect(packets.length).toBe(24);
   });
 });
-describe.skipIf(!has('gkcrypt.ts') || !has('takion.ts'))('takion.json real_video_v9 (GMAC)', () => {
-  it('every packet tag verifies at its key_pos', async () => {
-    const { GkCrypt } = await import('../../src/proto-stack/gkcrypt.js');
-    const takionModule = '../../src/proto-stack/takion.js';
-    const { verifyGmac } = await import(/* @vite-ignore */ takionModule);
+describe('takion.json real_video_v9 (GMAC)', () => {
+  it('every packet tag verifies at its key_pos', () => {
     const { c, packets } = realVideo();
     const crypt = new GkCrypt(c.inputs.index, fromHex(c.inputs.handshake_key), fromHex(c.inputs.ecdh_secret));
     for (const pk of packets) {
