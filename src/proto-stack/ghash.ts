@@ -243,9 +243,10 @@ export class Ghash {
     dv.setInt32(IV_ADDR + 24, 0, false);
     dv.setInt32(IV_ADDR + 28, 128, false);
     m.set(data, IN_ADDR);
-    m.fill(0, IN_ADDR + len, IN_ADDR + padded + 16);
-    if (zeroAt >= 0) m.fill(0, IN_ADDR + zeroAt, Math.min(IN_ADDR + zeroAt + 4, IN_ADDR + len));
-    if (zeroAt2 >= 0) m.fill(0, IN_ADDR + zeroAt2, Math.min(IN_ADDR + zeroAt2 + 4, IN_ADDR + len));
+    // short ranges zeroed in loops: the fill() calls took as many profile samples as the copy
+    for (let i = IN_ADDR + len; i < IN_ADDR + padded + 16; i++) m[i] = 0;
+    if (zeroAt >= 0) for (let i = zeroAt; i < zeroAt + 4 && i < len; i++) m[IN_ADDR + i] = 0;
+    if (zeroAt2 >= 0) for (let i = zeroAt2; i < zeroAt2 + 4 && i < len; i++) m[IN_ADDR + i] = 0;
     const bits = len * 8;
     dv.setUint32(IN_ADDR + padded, Math.floor(bits / 0x1_0000_0000), false);
     dv.setUint32(IN_ADDR + padded + 4, bits >>> 0, false);
