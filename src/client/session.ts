@@ -685,7 +685,8 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       case 'connectionQuality':
         this.emit('console', {
           type: 'connectionQuality',
-          targetBitrateKbps: e.quality.targetBitrate ?? 0,
+          // a console sends bit/s (a captured PS5 message: 14563000 for a 15 Mbit/s stream)
+          targetBitrateKbps: Math.round((e.quality.targetBitrate ?? 0) / 1000),
           rttMs: e.quality.rtt ?? 0,
           loss: e.quality.loss ?? 0,
         });
