@@ -23,6 +23,17 @@ interface SimulateOpts {
   dup?: string;
   jitter?: string;
   seed?: string;
+  rumbleEvery?: string;
+  keyboardAfter?: string;
+}
+
+/** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
+function secondsOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v <= 0 || v > 3600)
+    throw new UsageError(`--${name} takes seconds (more than 0, at most 3600), got "${text}"`);
+  return Math.round(v * 1000);
 }
 
 /** --loss/--reorder/--dup/--jitter/--seed as FaultInjector options (undefined when none is given). */
@@ -74,6 +85,8 @@ export const register = (program: Command): void => {
     .option('--dup <p>', 'send this fraction of AV datagrams twice')
     .option('--jitter <ms>', 'delay each AV datagram by a random 0..ms')
     .option('--seed <n>', 'seed of the fault dice (default 1): the same seed repeats the same faults')
+    .option('--rumble-every <s>', 'while streaming, send a rumble message every s seconds (on, off, on, ...)')
+    .option('--keyboard-after <s>', 'open the on-screen keyboard s seconds after streaming started')
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -88,7 +101,8 @@ export const register = (program: Command): void => {
         'A stream plays the committed test clip closest to the requested resolution (H.264 720p/1080p,\n' +
         'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone, FEC-protected as a console does;\n' +
         'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +
-        'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n\n' +
+        'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n' +
+        'While streaming it reports CONNECTIONQUALITY every second (loss = datagrams --loss dropped in it).\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
         '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890\n' +
         '  rptui connect PS5-sim --duration 10',
@@ -106,6 +120,8 @@ export const register = (program: Command): void => {
         throw new UsageError(`--login-pin takes 4 digits, got "${o.loginPin}"`);
       }
       const faults = faultOptions(o);
+      const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
+      const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
       const sim = await SimulatedConsole.start({
         host: o.host,
         kind: o.ps5 ? 'PS5' : 'PS4',
@@ -120,7 +136,13 @@ export const register = (program: Command): void => {
         pairingClosed: o.pairingClosed,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
-      await startStreamService(sim, { tamperAfter, loginPin: o.loginPin, faults }).catch(async (err) => {
+      await startStreamService(sim, {
+        tamperAfter,
+        loginPin: o.loginPin,
+        faults,
+        rumbleEveryMs,
+        keyboardAfterMs,
+      }).catch(async (err) => {
         await sim.stop();
         throw err;
       });

@@ -24,6 +24,8 @@ export type SimEventName =
   | 'stream' // a stream-connection (protobuf) message sent or received
   | 'controller' // a controller event decoded from feedback
   | 'stats' // periodic and final counters, incl. gmacFailures
+  | 'rumble' // a rumble message sent (left/right motor strength)
+  | 'keyboard' // on-screen keyboard opened; text changes and close/accept from the client
   // AV (src/simulator/stream-av.ts)
   | 'frame-sent' // a video frame's first packet left
   | 'drop' // fault injection dropped an AV datagram

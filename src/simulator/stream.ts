@@ -14,6 +14,10 @@
  *   out every second and when the session ends.
  * - AV: once the client acknowledged STREAMINFO the clip streams (stream-av.ts), through the fault
  *   injector when `faults` is set; CORRUPTFRAME and IDRREQUEST restart it from a key frame.
+ * - While streaming: CONNECTIONQUALITY every second (target bitrate from the launch spec, its rtt,
+ *   the AV datagrams the fault injector dropped since the last one); with `rumbleEveryMs` a rumble
+ *   DATA message (type 7) that alternates on and off; with `keyboardAfterMs` the on-screen
+ *   keyboard opens once, and the client's text changes and close are logged as `keyboard` events.
  * - `tamperAfter: N` flips one bit (in the GMAC field) of the Nth datagram sent after the client
  *   acknowledged STREAMINFO: a test of the client's GMAC check (drop that packet, carry on).
  */
@@ -43,6 +47,7 @@ import {
   sessionInitPath,
 } from '../proto-stack/session.js';
 import {
+  CHANNEL,
   StreamConnectionConsole,
   type StreamConsoleEvent,
   type StreamInfo,
@@ -59,6 +64,11 @@ export const TAKION_PORT = 9296;
 /** A nonce handed out at session init is good for this long (the ctrl request follows at once). */
 const NONCE_TTL_MS = 10_000;
 export const SIM_STATS_INTERVAL_MS = 1000;
+export const SIM_QUALITY_INTERVAL_MS = 1000;
+/** Takion DATA type of a rumble message (PROTOCOL §8): payload `[0, left, right]`. */
+const DATA_TYPE_RUMBLE = 7;
+/** The "on" half of the simulated rumble: strong left motor, weak right one. */
+const RUMBLE_ON = { left: 0xc0, right: 0x40 } as const;
 
 export interface StreamServiceOptions extends ConsoleAvOptions {
   /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
@@ -66,6 +76,12 @@ export interface StreamServiceOptions extends ConsoleAvOptions {
   statsIntervalMs?: number;
   /** The console user has this 4-digit login passcode: ask for it before the session id. */
   loginPin?: string;
+  /** CONNECTIONQUALITY period while streaming (default 1000 ms). */
+  qualityIntervalMs?: number;
+  /** Send a rumble message this often while streaming (on, off, on, ...). */
+  rumbleEveryMs?: number;
+  /** Open the on-screen keyboard this long after streaming started. */
+  keyboardAfterMs?: number;
 }
 
 interface PendingSession {
@@ -356,6 +372,13 @@ class ConsoleSession {
   private wakeAt: number | undefined;
   private nextStats: number | undefined;
   private sentAfterHandshake: number | undefined;
+  private spec: ParsedLaunchSpec | undefined;
+  private nextQuality: number | undefined;
+  private nextRumble: number | undefined;
+  private rumbleSent = 0;
+  private keyboardAt: number | undefined;
+  /** AV datagrams dropped by the fault injector at the last CONNECTIONQUALITY. */
+  private droppedAtLastQuality = 0;
   private servicing = false;
   private readonly feedback = new FeedbackConsoleDecoder();
   private readonly counts = {
@@ -365,6 +388,8 @@ class ConsoleSession {
     heartbeatsIn: 0,
     ctrlHeartbeatsIn: 0,
     tampered: 0,
+    rumble: 0,
+    connectionQuality: 0,
   };
 
   constructor(
@@ -450,6 +475,7 @@ class ConsoleSession {
     if (evs.length) moved = true;
     for (const e of evs) this.onTakionEvent(e, now);
     if (this.ended) return false;
+    if (this.consoleMessages(t, now)) moved = true;
     if (this.stream) {
       const r = this.stream.poll(now);
       if (r.out.length || r.events.length) moved = true;
@@ -475,6 +501,64 @@ class ConsoleSession {
     if (out.length) moved = true;
     for (const d of out) this.send(d);
     return moved;
+  }
+
+  /** Starts the timed console->client messages once the client acknowledged STREAMINFO. */
+  private startConsoleMessages(now: number): void {
+    if (this.nextQuality !== undefined) return; // a resent STREAMINFOACK
+    const o = this.owner.opts;
+    this.nextQuality = now + (o.qualityIntervalMs ?? SIM_QUALITY_INTERVAL_MS);
+    if (o.rumbleEveryMs !== undefined) this.nextRumble = now + o.rumbleEveryMs;
+    if (o.keyboardAfterMs !== undefined) this.keyboardAt = now + o.keyboardAfterMs;
+  }
+
+  /** CONNECTIONQUALITY, rumble and the keyboard, when due. True when something was sent. */
+  private consoleMessages(t: TakionEndpoint, now: number): boolean {
+    if (t.state !== 'connected') return false;
+    const o = this.owner.opts;
+    let moved = false;
+    if (this.nextQuality !== undefined && now >= this.nextQuality && this.stream) {
+      const interval = o.qualityIntervalMs ?? SIM_QUALITY_INTERVAL_MS;
+      this.nextQuality = Math.max(this.nextQuality + interval, now + 1);
+      this.sendQuality(this.stream);
+      moved = true;
+    }
+    if (this.nextRumble !== undefined && o.rumbleEveryMs !== undefined && now >= this.nextRumble) {
+      this.nextRumble = Math.max(this.nextRumble + o.rumbleEveryMs, now + 1);
+      const on = this.rumbleSent++ % 2 === 0;
+      const { left, right } = on ? RUMBLE_ON : { left: 0, right: 0 };
+      t.sendMessage(CHANNEL.default, DATA_TYPE_RUMBLE, new Uint8Array([0, left, right]), now);
+      this.counts.rumble++;
+      this.sim.events.emit('rumble', { dir: 'out', left, right }, `  rumble -> left ${left} right ${right}`);
+      moved = true;
+    }
+    if (this.keyboardAt !== undefined && now >= this.keyboardAt) {
+      this.keyboardAt = undefined;
+      this.ctrl.openKeyboard('');
+      this.sim.events.emit('keyboard', { dir: 'out', action: 'open', text: '' }, '  ctrl -> KEYBOARD_OPEN');
+      moved = true;
+    }
+    return moved;
+  }
+
+  /**
+   * Units as a console sends them (a captured PS5 message): target bitrate in bit/s, rtt in ms
+   * (a double), loss a count (uint64): here the AV datagrams the fault injector dropped since the
+   * last report. The rtt is the client's own estimate from its launch spec.
+   */
+  private sendQuality(stream: StreamConnectionConsole): void {
+    const dropped = this.av?.stats().dropped ?? 0;
+    const q = {
+      targetBitrate: (this.spec?.bitrateKbps ?? 0) * 1000,
+      upstreamBitrate: 0,
+      upstreamLoss: 0,
+      rtt: this.spec?.rtt ?? 0,
+      loss: dropped - this.droppedAtLastQuality,
+    };
+    this.droppedAtLastQuality = dropped;
+    stream.sendConnectionQuality(q);
+    this.counts.connectionQuality++;
+    this.sim.events.emit('stream', { dir: 'out', message: 'CONNECTIONQUALITY', ...q });
   }
 
   private send(d: Uint8Array): void {
@@ -510,6 +594,9 @@ class ConsoleSession {
     min(this.stream?.nextWakeup());
     min(this.av?.nextWakeup());
     min(this.nextStats);
+    min(this.nextQuality);
+    min(this.nextRumble);
+    min(this.keyboardAt);
     if (t === undefined || t === this.wakeAt) return;
     this.wakeAt = t;
     const generation = ++this.timerGeneration;
@@ -535,6 +622,18 @@ class ConsoleSession {
         return;
       case 'received':
         if (e.name === 'HEARTBEAT_REP') this.counts.ctrlHeartbeatsIn++;
+        if (e.msgType === CTRL.KEYBOARD_TEXT_CHANGE_REQ)
+          ev.emit(
+            'keyboard',
+            { dir: 'in', action: 'text', text: e.detail?.text },
+            `  keyboard <- text ${JSON.stringify(e.detail?.text)}`,
+          );
+        else if (e.msgType === CTRL.KEYBOARD_CLOSE_REQ)
+          ev.emit(
+            'keyboard',
+            { dir: 'in', action: 'close', accepted: e.detail?.accepted },
+            `  keyboard <- ${e.detail?.accepted ? 'accept' : 'reject'}`,
+          );
         ev.emit(
           'ctrl',
           { dir: 'in', message: e.name, ...(e.detail ?? {}) },
@@ -594,6 +693,7 @@ class ConsoleSession {
   private streamInfo(spec: ParsedLaunchSpec, now: number): StreamInfo {
     const av = new ConsoleAv(spec, this.target, this.sim.events, this.owner.opts, now);
     this.av = av;
+    this.spec = spec;
     const ms = av.streamer;
     return {
       resolutions: [{ width: ms.width, height: ms.height, videoHeader: ms.videoHeader }],
@@ -673,6 +773,7 @@ class ConsoleSession {
         if (e.message.type === 'streamInfoAck') {
           this.sentAfterHandshake ??= 0;
           this.av?.start(now);
+          this.startConsoleMessages(now);
         }
         const name = messageName(e.message);
         ev.emit(
