@@ -182,6 +182,7 @@ async function connectInTmux(cfg: string) {
     .concat(['--duration', '20', '--no-gamepad'])
     .map(shellQuote)
     .join(' ');
+  await term?.kill(); // one pane at a time: a test that connects twice must not leak the first server
   const t = new Tmux();
   term = t;
   t.start({
