@@ -1,6 +1,6 @@
 /**
  * Constant key material of the Remote Play session crypto (rpcrypt), transcribed as data from the
- * reference tables (see ../shared/vectors/rpcrypt_key_tables.json, which the tests compare against).
+ * reference tables (see test/vectors/rpcrypt_key_tables.json, which the tests compare against).
  * Stored as hex and decoded once at load; the runtime never reads the vector files.
  */
 import { fromHex } from './bytes.js';
