@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AvReceiver } from '../src/client/av-receiver.js';
-import { splitAccessUnits } from '../src/media/annexb.js';
+import { splitAccessUnits } from '../src/proto-stack/annexb.js';
 import type { AvVersion } from '../src/proto-stack/avpacket.js';
 import { fromHex, toHex } from '../src/proto-stack/bytes.js';
 import { GkCrypt } from '../src/proto-stack/gkcrypt.js';

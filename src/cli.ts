@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { RptuiError } from './errors.js';
+import { RptuiError } from './proto-stack/errors.js';
 
 const debug = process.argv.includes('--debug');
 

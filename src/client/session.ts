@@ -14,7 +14,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { ConsoleRefusedError, NetworkError, RptuiError, UsageError } from '../errors.js';
+import { ConsoleRefusedError, NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import { type ControllerState, IDLE_STATE } from '../input/controller-state.js';
 import { type FeedbackOutput, FeedbackSender } from '../input/feedback-sender.js';
 import { type AudioHeader, parseAudioHeader } from '../proto-stack/audio.js';
@@ -49,7 +49,7 @@ import {
 import { TakionEndpoint, type TakionEvent } from '../proto-stack/takion.js';
 import { isPs5, type Target } from '../proto-stack/target.js';
 import { AvAudioDecoder, type AvOutput, AvReceiver } from './av-receiver.js';
-import { hintFor, tcpExchange, toNetworkError } from './net.js';
+import { hintFor, tcpExchange, toNetworkError } from '../common/net.js';
 import type { Profile } from './profiles.js';
 import type {
   CloseReason,
@@ -58,7 +58,7 @@ import type {
   SessionState,
   SessionStats,
   StreamInfo,
-} from './session-api.js';
+} from '../common/session-api.js';
 
 export const TAKION_PORT = 9296;
 /** PROTOCOL §10.4: ctrl connect/expect. */

@@ -8,12 +8,12 @@
  * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
  */
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../client/config-dir.js';
+import { writeFileAtomic } from '../common/config-dir.js';
 import { PlayInput, resolveKeymap } from '../client/play-input.js';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
-import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../client/session-api.js';
-import { NetworkError, RptuiError, UsageError } from '../errors.js';
+import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../common/session-api.js';
+import { NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import {
   type AudioSink,
   attachSinks,

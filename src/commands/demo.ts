@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { discover } from '../client/discovery.js';
 import { ProfileStore } from '../client/profiles.js';
 import { wake } from '../client/wake.js';
-import { ConsoleRefusedError } from '../errors.js';
+import { ConsoleRefusedError } from '../proto-stack/errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
 import { SimulatedConsole } from '../simulator/index.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { discover, type FoundConsole } from '../client/discovery.js';
-import { NetworkError, UsageError } from '../errors.js';
+import { NetworkError, UsageError } from '../proto-stack/errors.js';
 
 /** Seconds from the command line as milliseconds (0 < s <= 600). */
 export function parseSeconds(text: string, option: string): number {

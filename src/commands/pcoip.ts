@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { ascii, fromHex, toHex } from '../proto-stack/bytes.js';
 import {
   type DecodedMgmt,

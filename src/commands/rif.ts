@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ParseError, RptuiError, UsageError } from '../errors.js';
+import { ParseError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import { toHex } from '../proto-stack/bytes.js';
 import {
   accountText,

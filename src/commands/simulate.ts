@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../proto-stack/errors.js';
 import type { FaultOptions } from '../simulator/faults.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';
 import { noColorRequested } from '../ui/theme.js';

@@ -8,8 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configDir } from '../client/config-dir.js';
-import { ConfigError } from '../errors.js';
+import { configDir } from '../common/config-dir.js';
+import { ConfigError } from '../proto-stack/errors.js';
 import { CONTROLS, type Control, isControl } from './controller-state.js';
 
 /** The config dir is shared with profiles; re-exported for key map users. */

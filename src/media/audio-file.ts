@@ -4,7 +4,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { RptuiError } from '../errors.js';
+import { RptuiError } from '../proto-stack/errors.js';
 import { wavHeader } from './opus.js';
 import type { AudioInfo, AudioSink, SinkOptions } from './sinks.js';
 import { PipeWriter, SinkEvents } from './tools.js';

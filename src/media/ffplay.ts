@@ -11,7 +11,7 @@
  * comes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { nalType, type VideoCodec } from './annexb.js';
+import { nalType, type VideoCodec } from '../proto-stack/annexb.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
 import {
   childEnv,

@@ -3,7 +3,7 @@
  * logical stream, without the OpusHead / OpusTags header packets. Every page CRC is checked, so a
  * damaged file fails with a ParseError instead of producing garbage audio.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from '../proto-stack/errors.js';
 import { concatBytes } from '../proto-stack/bytes.js';
 
 export interface OpusHead {

@@ -4,7 +4,7 @@
  * to one frame. Also a WAV header writer for `--audio file:PATH`.
  */
 import { OpusDecoder } from 'opus-decoder';
-import { ParseError, UsageError } from '../errors.js';
+import { ParseError, UsageError } from '../proto-stack/errors.js';
 
 export interface OpusPcmOptions {
   channels?: number;

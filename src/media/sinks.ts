@@ -11,10 +11,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { RemotePlaySessionApi, StreamInfo } from '../client/session-api.js';
-import type { RptuiError } from '../errors.js';
-import { UsageError } from '../errors.js';
-import type { VideoCodec } from './annexb.js';
+import type { RemotePlaySessionApi, StreamInfo } from '../common/session-api.js';
+import type { RptuiError } from '../proto-stack/errors.js';
+import { UsageError } from '../proto-stack/errors.js';
+import type { VideoCodec } from '../proto-stack/annexb.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
 import { SpeakerSink } from './speaker.js';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { RptuiError } from '../errors.js';
+import { RptuiError } from '../proto-stack/errors.js';
 
 export type MediaTool = 'ffplay' | 'ffmpeg' | 'ffprobe';
 

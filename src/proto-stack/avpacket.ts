@@ -13,7 +13,7 @@
  * The payload stays encrypted here: the caller verifies the GMAC and XORs the data with the
  * remote key stream at keyPos + 16.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from './errors.js';
 
 export type AvVersion = 9 | 12;
 

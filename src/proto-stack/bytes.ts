@@ -2,7 +2,7 @@
  * Byte helpers shared by every codec. Wire integers are big-endian unless a method says LE.
  * Readers throw ParseError (never RangeError) so bad network input always surfaces typed.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from './errors.js';
 
 export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

@@ -9,7 +9,7 @@
  * write and the events seen; nextWakeup() says when poll() must run again for their timers.
  */
 import { randomBytes } from 'node:crypto';
-import { NetworkError, ParseError, UsageError } from '../errors.js';
+import { NetworkError, ParseError, UsageError } from './errors.js';
 import {
   ascii,
   ByteReader,

@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { AuthError, ParseError, UsageError } from '../errors.js';
+import { AuthError, ParseError, UsageError } from './errors.js';
 
 export const ECDH_PUBLIC_KEY_SIZE = 65;
 export const ECDH_SECRET_SIZE = 32;

@@ -9,7 +9,7 @@
  * a small WebAssembly SIMD module, 16 bytes per step (see "decoding in WebAssembly SIMD" below):
  * it took FEC from ~11 % to ~3 % of bench/receive.ts's profile.
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from './errors.js';
 import {
   compileWasm,
   get,

@@ -8,7 +8,7 @@
  *
  * Everything here is pure; the console side (parse/decode/describe) is used by the simulator.
  */
-import { AuthError, ParseError } from '../errors.js';
+import { AuthError, ParseError } from './errors.js';
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
 
 const LAYER = 'feedback';

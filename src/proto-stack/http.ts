@@ -8,7 +8,7 @@
  * malformed, including a head that grows past MAX_HEAD without ending (so a chatty peer cannot
  * make a reader buffer forever).
  */
-import { ParseError, UsageError } from '../errors.js';
+import { ParseError, UsageError } from './errors.js';
 import { ascii, concatBytes, fromUtf8, utf8 } from './bytes.js';
 
 const LAYER = 'http';

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { ConfigError, ParseError, RptuiError } from '../errors.js';
+import { ConfigError, ParseError, RptuiError } from './errors.js';
 
 const SCHEMA_FILE = join('proto', 'takion.proto');
 

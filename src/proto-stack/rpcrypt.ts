@@ -7,7 +7,7 @@
  * counter as u64 BE), truncated to 16 bytes.
  */
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { UsageError } from './errors.js';
 import { ByteWriter, concatBytes } from './bytes.js';
 import {
   ECHO_A_PS4_PRE10,

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type protobuf from 'protobufjs';
-import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from '../errors.js';
+import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
 import { ByteWriter, bytesEqual } from './bytes.js';
 import { Ecdh } from './ecdh.js';
 import { GkCrypt } from './gkcrypt.js';

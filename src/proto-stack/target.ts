@@ -3,7 +3,7 @@
  * 800 = PS4 fw < 7 (RP-Version 8.0), 900 = PS4 7.x (9.0), 1000 = PS4 fw >= 8 (10.0),
  * 1000000 = PS5 of unknown firmware, 1000100 = PS5 (1.0).
  */
-import { ParseError } from '../errors.js';
+import { ParseError } from './errors.js';
 
 export type Target = 800 | 900 | 1000 | 1000000 | 1000100;
 export type ConsoleKind = 'PS4' | 'PS5';

@@ -5,7 +5,7 @@
  * line to `print`.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../proto-stack/errors.js';
 
 export type SimEventName =
   | 'listening' // all sockets are bound

@@ -19,7 +19,7 @@
  * `fecOutcome(drops)` turns the drop log into the frames FEC can and cannot rebuild: a video frame
  * survives iff no more of its units were dropped than it has FEC units.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../proto-stack/errors.js';
 
 /** What the injector needs to know about a datagram (MediaStreamer's AvSend has these fields). */
 export interface AvMeta {

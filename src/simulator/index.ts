@@ -9,8 +9,8 @@
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
-import { hintFor } from '../client/net.js';
-import { NetworkError, ParseError, type RptuiError, UsageError } from '../errors.js';
+import { hintFor } from '../common/net.js';
+import { NetworkError, ParseError, type RptuiError, UsageError } from '../proto-stack/errors.js';
 import { concatBytes } from '../proto-stack/bytes.js';
 import { DDP_PORT_PS4, DDP_PORT_PS5 } from '../proto-stack/discovery.js';
 import { formatHttpResponse, type HttpRequestHead, readHttpRequest } from '../proto-stack/http.js';

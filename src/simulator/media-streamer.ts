@@ -39,14 +39,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
   splitAccessUnits,
   stripParameterSets,
   type VideoCodec,
-} from '../media/annexb.js';
+} from '../proto-stack/annexb.js';
 import { readOggOpus } from '../media/ogg.js';
 import { formatAudioHeader, packetizeAudio, padOpusPacket } from '../proto-stack/audio.js';
 import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';

@@ -24,8 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
-import { hintFor } from '../client/net.js';
-import { AuthError, NetworkError, ParseError, RptuiError } from '../errors.js';
+import { hintFor } from '../common/net.js';
+import { AuthError, NetworkError, ParseError, RptuiError } from '../proto-stack/errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { parseCongestion } from '../proto-stack/congestion.js';
 import { CTRL, CtrlConsole, type CtrlConsoleEvent } from '../proto-stack/ctrl.js';

@@ -3,7 +3,7 @@
  * screens it opens. Returns when the user quits and everything is shut down.
  */
 import type { Profile, ProfileStore } from '../client/profiles.js';
-import type { RemotePlaySessionApi } from '../client/session-api.js';
+import type { RemotePlaySessionApi } from '../common/session-api.js';
 import type { SinkOptions } from '../media/sinks.js';
 import { App } from './app.js';
 import { ConsoleMonitor } from './monitor.js';

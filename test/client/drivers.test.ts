@@ -11,7 +11,7 @@ import { ProfileStore } from '../../src/client/profiles.js';
 import { parsePin, register } from '../../src/client/regist.js';
 import { wake } from '../../src/client/wake.js';
 import { pairAndStore } from '../../src/commands/register.js';
-import { ConfigError, ConsoleRefusedError, NetworkError, ParseError, UsageError } from '../../src/errors.js';
+import { ConfigError, ConsoleRefusedError, NetworkError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, toHex } from '../../src/proto-stack/bytes.js';
 import { wakeCredential } from '../../src/proto-stack/discovery.js';
 import { parseAccountId } from '../../src/proto-stack/regist.js';

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlayInput, type PlayInputOptions, resolveKeymap } from '../../src/client/play-input.js';
-import type { ConsoleMessage } from '../../src/client/session-api.js';
+import type { ConsoleMessage } from '../../src/common/session-api.js';
 import { type ControllerState, IDLE_STATE, isPressed } from '../../src/input/controller-state.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
 import { parseKeymap } from '../../src/input/keymap.js';

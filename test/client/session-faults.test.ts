@@ -5,7 +5,7 @@ import { createSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RemotePlaySession } from '../../src/client/session.js';
-import { ConsoleRefusedError, NetworkError, ParseError, RptuiError } from '../../src/errors.js';
+import { ConsoleRefusedError, NetworkError, ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { fromAscii, toBase64 } from '../../src/proto-stack/bytes.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import { formatCtrlResponse } from '../../src/proto-stack/session.js';

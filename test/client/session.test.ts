@@ -12,8 +12,8 @@ import type {
   SessionState,
   SessionStats,
   StreamInfo,
-} from '../../src/client/session-api.js';
-import { ConsoleRefusedError, UsageError } from '../../src/errors.js';
+} from '../../src/common/session-api.js';
+import { ConsoleRefusedError, UsageError } from '../../src/proto-stack/errors.js';
 import { IDLE_STATE, withButton, withStick } from '../../src/input/controller-state.js';
 import { ChunkType } from '../../src/proto-stack/takion.js';
 import type { SimEvent } from '../../src/simulator/events.js';

@@ -1,7 +1,7 @@
 // Parser fuzz tests: inputs that stay close to valid messages (so parsing gets past the first
 // check and the deeper paths are exercised too), and the "only typed errors" check.
 import fc from 'fast-check';
-import { RptuiError } from '../../src/errors.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 
 /** One of `seeds` with up to `maxEdits` bytes overwritten, then cut to a random length (0..all). */
 export function mutatedBytes(seeds: Uint8Array[], maxEdits: number): fc.Arbitrary<Uint8Array> {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RptuiError } from '../../src/errors.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 import { oggCrc, readOggOpus } from '../../src/media/ogg.js';
 import { ascii } from '../../src/proto-stack/bytes.js';
 import { repoRoot } from '../helpers/vectors.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/errors.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { readOggOpus } from '../../src/media/ogg.js';
 import { OpusPcmDecoder, wavHeader } from '../../src/media/opus.js';
 import { AudioReceiver, packetizeAudio, padOpusPacket } from '../../src/proto-stack/audio.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { StreamInfo } from '../../src/client/session-api.js';
-import { RptuiError, UsageError } from '../../src/errors.js';
+import type { StreamInfo } from '../../src/common/session-api.js';
+import { RptuiError, UsageError } from '../../src/proto-stack/errors.js';
 import {
   attachSinks,
   createAudioSink,

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isKeyframe, splitAccessUnits, type VideoCodec } from '../../src/media/annexb.js';
+import { isKeyframe, splitAccessUnits, type VideoCodec } from '../../src/proto-stack/annexb.js';
 import { findTool } from '../../src/media/tools.js';
 import { createVideoFileSink, ElementaryFileSink, MkvFileSink } from '../../src/media/video-file.js';
 import { concatBytes } from '../../src/proto-stack/bytes.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NetworkError, ParseError } from '../../src/errors.js';
+import { NetworkError, ParseError } from '../../src/proto-stack/errors.js';
 import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   CTRL,

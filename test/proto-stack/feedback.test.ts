@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError } from '../../src/errors.js';
+import { AuthError, ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   compressQuat,

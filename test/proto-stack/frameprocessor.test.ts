@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RptuiError } from '../../src/errors.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
   splitAccessUnits,
   stripParameterSets,
   type VideoCodec,
-} from '../../src/media/annexb.js';
+} from '../../src/proto-stack/annexb.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { fecDecode } from '../../src/proto-stack/fec.js';

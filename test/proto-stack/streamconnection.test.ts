@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/errors.js';
+import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/proto-stack/errors.js';
 import { fromHex } from '../../src/proto-stack/bytes.js';
 import { Ecdh } from '../../src/proto-stack/ecdh.js';
 import type { GkCrypt } from '../../src/proto-stack/gkcrypt.js';

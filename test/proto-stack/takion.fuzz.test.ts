@@ -2,7 +2,7 @@
 // Only typed errors (parsers) or counted drops (endpoint) are allowed; no crash, no hang.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError, RptuiError } from '../../src/errors.js';
+import { ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { parseCongestion } from '../../src/proto-stack/congestion.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import {

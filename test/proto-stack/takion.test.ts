@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/errors.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex, view } from '../../src/proto-stack/bytes.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { KeyState } from '../../src/proto-stack/keystate.js';

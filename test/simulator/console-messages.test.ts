@@ -4,7 +4,7 @@
 // client's text, accept). Plus the CLI's checks of --rumble-every / --keyboard-after.
 import { describe, expect, it } from 'vitest';
 import { RemotePlaySession, type RemotePlaySessionOptions } from '../../src/client/session.js';
-import type { ConsoleMessage } from '../../src/client/session-api.js';
+import type { ConsoleMessage } from '../../src/common/session-api.js';
 import type { SimEvent } from '../../src/simulator/events.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { type StreamServiceOptions, startStreamService } from '../../src/simulator/stream.js';

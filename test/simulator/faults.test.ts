@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/proto-stack/errors.js';
 import { type AvMeta, type DropRecord, FaultInjector, fecOutcome } from '../../src/simulator/faults.js';
 
 const meta = (i: number): AvMeta => ({

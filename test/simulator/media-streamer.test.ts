@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
   splitAccessUnits,
   stripParameterSets,
-} from '../../src/media/annexb.js';
+} from '../../src/proto-stack/annexb.js';
 import { parseAudioHeader } from '../../src/proto-stack/audio.js';
 import { parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes } from '../../src/proto-stack/bytes.js';

@@ -14,8 +14,8 @@ import type {
   SessionEvents,
   SessionState,
   SessionStats,
-} from '../../src/client/session-api.js';
-import { ConsoleRefusedError } from '../../src/errors.js';
+} from '../../src/common/session-api.js';
+import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/input/controller-state.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';

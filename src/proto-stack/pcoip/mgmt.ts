@@ -12,7 +12,7 @@
  * Chunks keep their raw data, so encode(decode(bytes)) reproduces the input byte for byte, including
  * unknown chunks and known chunks whose data does not fit the table.
  */
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../errors.js';
 import { ascii, ByteWriter, fromAscii, fromHex, toHex, view } from '../bytes.js';
 
 const LAYER = 'pcoip-mgmt';

@@ -4,7 +4,7 @@
  * 20-round variant and node:crypto has no Salsa20 at all, so this is a small core of our own.
  * Tests pin it to the eSTREAM Salsa20/12 vectors and to @noble/ciphers at 20 rounds.
  */
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../errors.js';
 
 const LAYER = 'salsa20';
 // "expand 32-byte k" / "expand 16-byte k" as little-endian words.

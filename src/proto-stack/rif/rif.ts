@@ -7,7 +7,7 @@
  * Observations the document makes ("zeroed if not KDS", version per type, ...) become warnings.
  */
 import { createHash } from 'node:crypto';
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../errors.js';
 import { ascii, ByteReader, ByteWriter, bytesEqual, fromAscii, toHex } from '../bytes.js';
 
 const LAYER = 'rif';

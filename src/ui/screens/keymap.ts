@@ -5,7 +5,7 @@
  * <config dir>/keymaps/<name>.json.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../client/config-dir.js';
+import { writeFileAtomic } from '../../common/config-dir.js';
 import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { CONTROLS, type Control } from '../../input/controller-state.js';

@@ -16,9 +16,9 @@ import type {
   SessionState,
   SessionStats,
   StreamInfo,
-} from '../../client/session-api.js';
+} from '../../common/session-api.js';
 import { wake } from '../../client/wake.js';
-import { RptuiError } from '../../errors.js';
+import { RptuiError } from '../../proto-stack/errors.js';
 import { mergeStates } from '../../input/controller-input.js';
 import { type ControllerState, IDLE_STATE, pressedButtons } from '../../input/controller-state.js';
 import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/errors.js';
-import { ascii, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../../src/proto-stack/errors.js';
+import { ascii, fromHex, toHex } from '../../../src/proto-stack/bytes.js';
 import {
   CHUNKS,
   decodeMgmt,
@@ -12,8 +12,8 @@ import {
   mgmtChunk,
   PSEC_NAMES,
   SSIG_NAMES,
-} from '../../src/proto-stack/pcoip/mgmt.js';
-import { typedOnly } from '../helpers/fuzz.js';
+} from '../../../src/proto-stack/pcoip/mgmt.js';
+import { typedOnly } from '../../helpers/fuzz.js';
 
 const msg = (...chunks: Parameters<typeof encodeMgmt>[0]) => decodeMgmt(encodeMgmt(chunks));
 

@@ -1,12 +1,12 @@
 // Runs ./bin/rptui rif as child processes on the committed fixtures (vitest's global setup rebuilds
-// dist/ first), and checks that the fixtures are what test/rif/fixtures.ts builds. Independent runs
+// dist/ first), and checks that the fixtures are what test/proto-stack/rif/fixtures.ts builds. Independent runs
 // go in parallel: each costs a node start-up.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/proto-stack/bytes.js';
 import { runStateless as rptui, useHarness } from '../helpers/cli.js';
-import { FIXTURES, fixtureDir } from './fixtures.js';
+import { FIXTURES, fixtureDir } from '../proto-stack/rif/fixtures.js';
 
 const h = useHarness();
 const fx = (name: string) => join('test', 'fixtures', 'rif', name);

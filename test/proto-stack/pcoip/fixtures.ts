@@ -1,18 +1,18 @@
 // Builds the synthetic PCoIP fixtures in test/fixtures/pcoip from the document's tables. Nothing
 // here is a capture: keys, addresses and tags are made up. Regenerate with
-//   npx tsx test/pcoip/fixtures.ts
+//   npx tsx test/proto-stack/pcoip/fixtures.ts
 // fixtures.test.ts checks that the committed files equal what this builds.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromHex } from '../../src/proto-stack/bytes.js';
+import { fromHex } from '../../../src/proto-stack/bytes.js';
 import {
   encapsulateSalsa,
   encodeDataMessage,
   encodeMgmt,
   MEDIA_TYPE,
   mgmtChunk,
-} from '../../src/proto-stack/pcoip/index.js';
+} from '../../../src/proto-stack/pcoip/index.js';
 
 export const DATA_KEY_HEX = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 export const DATA_IV_HEX = 'a1a2a3a4a5a6a7a8';
@@ -68,7 +68,7 @@ export const FIXTURES: Record<string, () => Uint8Array> = {
   'audio-salsa.pkt': audioPacket,
 };
 
-export const fixtureDir = fileURLToPath(new URL('../fixtures/pcoip/', import.meta.url));
+export const fixtureDir = fileURLToPath(new URL('../../fixtures/pcoip/', import.meta.url));
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const [name, build] of Object.entries(FIXTURES)) writeFileSync(join(fixtureDir, name), build());

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError, RptuiError } from '../../src/errors.js';
-import { concatBytes, fromHex, toBase64, toHex } from '../../src/proto-stack/bytes.js';
+import { AuthError, ParseError, RptuiError } from '../../../src/proto-stack/errors.js';
+import { concatBytes, fromHex, toBase64, toHex } from '../../../src/proto-stack/bytes.js';
 import {
   DATA_TYPES,
   decapsulate,
@@ -9,8 +9,8 @@ import {
   decodeDataMessage,
   encapsulateSalsa,
   encodeDataMessage,
-} from '../../src/proto-stack/pcoip/data.js';
-import { makeScs1Token, parsePcoipToken, xorKey } from '../../src/proto-stack/pcoip/scs1.js';
+} from '../../../src/proto-stack/pcoip/data.js';
+import { makeScs1Token, parsePcoipToken, xorKey } from '../../../src/proto-stack/pcoip/scs1.js';
 
 // The eSTREAM Salsa20/12 keystream for the 256-bit key 80 00..00 and IV 0 (see salsa20.test.ts for
 // its sources). A packet built by XOR with it is independent of our cipher code.

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../proto-stack/errors.js';
 
 /** `$RPTUI_CONFIG_DIR`, else `$XDG_CONFIG_HOME/rptui`, else `~/.config/rptui`. */
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {

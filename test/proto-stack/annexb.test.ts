@@ -10,7 +10,7 @@ import {
   splitAccessUnits,
   stripParameterSets,
   type VideoCodec,
-} from '../../src/media/annexb.js';
+} from '../../src/proto-stack/annexb.js';
 import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { repoRoot } from '../helpers/vectors.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/errors.js';
-import { ascii, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../../src/proto-stack/errors.js';
+import { ascii, fromHex, toHex } from '../../../src/proto-stack/bytes.js';
 import {
   accountText,
   CONTENT_TYPE_NAMES,
@@ -17,8 +17,8 @@ import {
   RIF_TYPES,
   SKU_NAMES,
   validityText,
-} from '../../src/proto-stack/rif/index.js';
-import { typedOnly } from '../helpers/fuzz.js';
+} from '../../../src/proto-stack/rif/index.js';
+import { typedOnly } from '../../helpers/fuzz.js';
 import { fakeRif, freeRif, kdsIndex, kdsIndexBad, kdsRifa } from './fixtures.js';
 
 /** A RIF written byte by byte at the document's offsets (big-endian), independent of encodeRif. */

@@ -1,12 +1,12 @@
 // Runs ./bin/rptui pcoip as child processes on the committed fixtures (vitest's global setup rebuilds
-// dist/ first), and checks that the fixtures are what test/pcoip/fixtures.ts builds. Independent
+// dist/ first), and checks that the fixtures are what test/proto-stack/pcoip/fixtures.ts builds. Independent
 // runs go in parallel: each costs a node start-up.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/proto-stack/bytes.js';
 import { runStateless as rptui } from '../helpers/cli.js';
-import { DATA_KEY_HEX, FIXTURES, fixtureDir } from './fixtures.js';
+import { DATA_KEY_HEX, FIXTURES, fixtureDir } from '../proto-stack/pcoip/fixtures.js';
 
 const fx = (name: string) => `@${join('test', 'fixtures', 'pcoip', name)}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseReason, REASON, reasonInfo } from '../src/proto-stack/reason.js';
+import { parseReason, REASON, reasonInfo } from '../../src/proto-stack/reason.js';
 
 describe('RP-Application-Reason', () => {
   it('parses hex header values', () => {

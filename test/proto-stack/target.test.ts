@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../src/errors.js';
-import { parseRpVersion, rpVersionString, targetFromDiscovery } from '../src/proto-stack/target.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
+import { parseRpVersion, rpVersionString, targetFromDiscovery } from '../../src/proto-stack/target.js';
 
 describe('target', () => {
   it('maps discovery facts to the protocol generation', () => {

@@ -1,14 +1,14 @@
 // Builds the synthetic license fixtures in test/fixtures/rif from the document's layouts. Nothing
 // here comes from a real console: ids, accounts and dates are made up, and the secret, IV and
 // signature fields are SHA-256-derived filler (no real key material). Regenerate with
-//   npx tsx test/rif/fixtures.ts
+//   npx tsx test/proto-stack/rif/fixtures.ts
 // fixtures.test.ts checks that the committed files equal what this builds.
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ascii } from '../../src/proto-stack/bytes.js';
-import { encodeRidx, encodeRif, encodeRifa, NEVER_EXPIRES } from '../../src/proto-stack/rif/index.js';
+import { ascii } from '../../../src/proto-stack/bytes.js';
+import { encodeRidx, encodeRif, encodeRifa, NEVER_EXPIRES } from '../../../src/proto-stack/rif/index.js';
 
 /** Deterministic filler bytes: SHA-256 chained over a label. */
 export function filler(label: string, n: number): Uint8Array {
@@ -127,7 +127,7 @@ export const FIXTURES: Record<string, () => Uint8Array> = {
   'kds-container-bad.idx': kdsIndexBad,
 };
 
-export const fixtureDir = fileURLToPath(new URL('../fixtures/rif/', import.meta.url));
+export const fixtureDir = fileURLToPath(new URL('../../fixtures/rif/', import.meta.url));
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const [name, build] of Object.entries(FIXTURES)) writeFileSync(join(fixtureDir, name), build());
