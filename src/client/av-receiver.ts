@@ -29,10 +29,11 @@
  * `AvAudioDecoder` (async create: the Opus decoder is WASM) turns opus / opusLost outputs into
  * PCM s16le at the STREAMINFO rate and channel count.
  */
-import { ParseError, RptuiError } from '../proto-stack/errors.js';
+
 import { OpusPcmDecoder } from '../media/opus.js';
 import { type AudioHeader, AudioReceiver, parseAudioHeader } from '../proto-stack/audio.js';
 import { type AvVersion, parseAvPacket } from '../proto-stack/avpacket.js';
+import { ParseError, RptuiError } from '../proto-stack/errors.js';
 import { FrameProcessor } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
 import {

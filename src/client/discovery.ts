@@ -4,7 +4,7 @@
  * Answers come back to our ephemeral port from the console's address.
  */
 import { isIPv4 } from 'node:net';
-import { ParseError } from '../proto-stack/errors.js';
+import { UdpEndpoint } from '../common/net.js';
 import {
   DDP_PORT_PS4,
   DDP_PORT_PS5,
@@ -12,8 +12,8 @@ import {
   formatDdpRequest,
   parseDdpResponse,
 } from '../proto-stack/discovery.js';
+import { ParseError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
-import { UdpEndpoint } from '../common/net.js';
 
 export interface FoundConsole extends DdpHost {
   /** Address the answer came from (use it to connect). */

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import { profilesPath, withFileLock, writeFileAtomic } from '../common/config-dir.js';
+import { ConfigError, UsageError } from '../proto-stack/errors.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 

@@ -3,6 +3,8 @@
  * then the UDP search on 9295 (SRC2/SRC3 -> RES2/RES3, up to 3 s), a short pause (a PS4 does not
  * accept the connection right away), and one TCP POST whose encrypted answer holds the secrets.
  */
+
+import { sleep, tcpExchange, UdpEndpoint } from '../common/net.js';
 import { ConsoleRefusedError, NetworkError, UsageError } from '../proto-stack/errors.js';
 import { readHttpResponse } from '../proto-stack/http.js';
 import {
@@ -15,7 +17,6 @@ import {
 } from '../proto-stack/regist.js';
 import { type ConsoleKind, consoleKind, type Target, targetFromDiscovery } from '../proto-stack/target.js';
 import { type FoundConsole, probe } from './discovery.js';
-import { sleep, tcpExchange, UdpEndpoint } from '../common/net.js';
 
 /** Generation assumed when the console does not answer discovery. */
 export const DEFAULT_TARGET: Record<ConsoleKind, Target> = { PS4: 1000, PS5: 1000100 };

@@ -14,13 +14,22 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type Socket, connect as tcpConnect } from 'node:net';
-import { ConsoleRefusedError, NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
+import { hintFor, tcpExchange, toNetworkError } from '../common/net.js';
+import type {
+  CloseReason,
+  RemotePlaySessionApi,
+  SessionEvents,
+  SessionState,
+  SessionStats,
+  StreamInfo,
+} from '../common/session-api.js';
 import { type ControllerState, IDLE_STATE } from '../input/controller-state.js';
 import { type FeedbackOutput, FeedbackSender } from '../input/feedback-sender.js';
 import { type AudioHeader, parseAudioHeader } from '../proto-stack/audio.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { formatCongestion } from '../proto-stack/congestion.js';
 import { CtrlClient, type CtrlClientEvent } from '../proto-stack/ctrl.js';
+import { ConsoleRefusedError, NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import { formatFeedbackPacket } from '../proto-stack/feedback.js';
 import {
   type FpsPreset,
@@ -49,16 +58,7 @@ import {
 import { TakionEndpoint, type TakionEvent } from '../proto-stack/takion.js';
 import { isPs5, type Target } from '../proto-stack/target.js';
 import { AvAudioDecoder, type AvOutput, AvReceiver } from './av-receiver.js';
-import { hintFor, tcpExchange, toNetworkError } from '../common/net.js';
 import type { Profile } from './profiles.js';
-import type {
-  CloseReason,
-  RemotePlaySessionApi,
-  SessionEvents,
-  SessionState,
-  SessionStats,
-  StreamInfo,
-} from '../common/session-api.js';
 
 export const TAKION_PORT = 9296;
 /** PROTOCOL §10.4: ctrl connect/expect. */

@@ -4,11 +4,11 @@
  * repeated every few seconds while it still rests, in case a datagram was lost.
  */
 import { isIPv4 } from 'node:net';
-import { NetworkError, UsageError } from '../proto-stack/errors.js';
+import { sleep, UdpEndpoint } from '../common/net.js';
 import { formatDdpRequest } from '../proto-stack/discovery.js';
+import { NetworkError, UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 import { ddpPort, type FoundConsole, probe } from './discovery.js';
-import { sleep, UdpEndpoint } from '../common/net.js';
 
 export interface WakeOptions {
   host: string;

@@ -8,12 +8,11 @@
  * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
  */
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../common/config-dir.js';
 import { PlayInput, resolveKeymap } from '../client/play-input.js';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
+import { writeFileAtomic } from '../common/config-dir.js';
 import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../common/session-api.js';
-import { NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import {
   type AudioSink,
   attachSinks,
@@ -23,6 +22,7 @@ import {
   type SinkOptions,
   type VideoSink,
 } from '../media/sinks.js';
+import { NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import {
   type FpsPreset,
   isResolutionPreset,

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../proto-stack/errors.js';
 import { ascii, fromHex, toHex } from '../proto-stack/bytes.js';
+import { UsageError } from '../proto-stack/errors.js';
 import {
   type DecodedMgmt,
   decapsulate,

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { PROFILE_NAME_RE, type Profile, ProfileStore, uniqueProfileName } from '../client/profiles.js';
 import { parsePin, type Registration, register as registerConsole } from '../client/regist.js';
-import { UsageError } from '../proto-stack/errors.js';
 import { toBase64, toHex } from '../proto-stack/bytes.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { parseAccountId } from '../proto-stack/regist.js';
 import { spinner } from './discover.js';
 

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ParseError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import { toHex } from '../proto-stack/bytes.js';
+import { ParseError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import {
   accountText,
   crossCheck,

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { ProfileStore } from '../client/profiles.js';
 import { wake } from '../client/wake.js';
-import { UsageError } from '../proto-stack/errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
+import { UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 import { parseSeconds, spinner } from './discover.js';
 

@@ -4,8 +4,8 @@
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { NetworkError } from '../proto-stack/errors.js';
 import { concatBytes } from '../proto-stack/bytes.js';
+import { NetworkError } from '../proto-stack/errors.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -2,8 +2,9 @@
  * The contract between the stream session (src/client/session.ts) and its users (the CLI's
  * `connect`, the TUI, tests). Types only: the session implements it, the UI codes against it.
  */
-import type { RptuiError } from '../proto-stack/errors.js';
+
 import type { ControllerState } from '../input/controller-state.js';
+import type { RptuiError } from '../proto-stack/errors.js';
 
 export type SessionState =
   | 'idle'

@@ -3,8 +3,9 @@
  * logical stream, without the OpusHead / OpusTags header packets. Every page CRC is checked, so a
  * damaged file fails with a ParseError instead of producing garbage audio.
  */
-import { ParseError } from '../proto-stack/errors.js';
+
 import { concatBytes } from '../proto-stack/bytes.js';
+import { ParseError } from '../proto-stack/errors.js';
 
 export interface OpusHead {
   channels: number;

@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { RptuiError } from '../proto-stack/errors.js';
 import type { VideoCodec } from '../proto-stack/annexb.js';
+import { RptuiError } from '../proto-stack/errors.js';
 import type { AudioInfo, AudioSink, SinkOptions, VideoInfo, VideoSink } from './sinks.js';
 import {
   childEnv,

@@ -12,9 +12,10 @@
  * in-order stream adds no delay; a frame still missing when the stream is that far ahead is
  * reported as lost so the decoder can conceal it.
  */
-import { ParseError, UsageError } from './errors.js';
+
 import { type AvPacketFields, type AvVersion, HAPTICS_MARKER } from './avpacket.js';
 import { ByteReader, ByteWriter } from './bytes.js';
+import { ParseError, UsageError } from './errors.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
 
 export const OPUS_CODEC = 5;

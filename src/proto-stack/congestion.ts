@@ -4,8 +4,9 @@
  * `05 | word_0 u16 | received u16 | lost u16 | gmac[4] | key_pos u32` = 15 bytes; tagged with the
  * local gkcrypt while the key_pos field is zeroed (the reference rule, pinned by its test).
  */
-import { ParseError } from './errors.js';
+
 import { view } from './bytes.js';
+import { ParseError } from './errors.js';
 import type { GkCrypt } from './gkcrypt.js';
 import { applyGmac, TakionType } from './takion.js';
 

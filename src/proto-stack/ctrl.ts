@@ -9,7 +9,6 @@
  * write and the events seen; nextWakeup() says when poll() must run again for their timers.
  */
 import { randomBytes } from 'node:crypto';
-import { NetworkError, ParseError, UsageError } from './errors.js';
 import {
   ascii,
   ByteReader,
@@ -22,6 +21,7 @@ import {
   utf8,
   view,
 } from './bytes.js';
+import { NetworkError, ParseError, UsageError } from './errors.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { ctrlLocalCounterStart } from './session.js';
 import type { Target } from './target.js';

@@ -5,8 +5,9 @@
  * `key:value` lines; answers are `HTTP/1.1 200 Ok` (ready) or `620 Server Standby` with the
  * console's facts. Client side and console side (simulator).
  */
-import { ConfigError, ParseError, UsageError } from './errors.js';
+
 import { concatBytes, utf8 } from './bytes.js';
+import { ConfigError, ParseError, UsageError } from './errors.js';
 import { parseHttpRequestText, parseHttpResponseText } from './http.js';
 import { type Target, targetFromDiscovery } from './target.js';
 

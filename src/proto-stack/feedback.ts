@@ -8,8 +8,9 @@
  *
  * Everything here is pure; the console side (parse/decode/describe) is used by the simulator.
  */
-import { AuthError, ParseError } from './errors.js';
+
 import { ByteReader, ByteWriter, bytesEqual } from './bytes.js';
+import { AuthError, ParseError } from './errors.js';
 
 const LAYER = 'feedback';
 

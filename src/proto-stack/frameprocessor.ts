@@ -22,9 +22,10 @@
  * The sending side (`packetizeVideoFrame`) is here too so the simulator splits frames exactly the
  * way this receiver expects a console to.
  */
-import { UsageError } from './errors.js';
+
 import { isKeyframe, nalUnits, type VideoCodec } from './annexb.js';
 import type { AvPacketFields, AvVersion } from './avpacket.js';
+import { UsageError } from './errors.js';
 import { FecError, fecDecode, fecEncode } from './fec.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
 

@@ -29,8 +29,8 @@
  * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
-import { UsageError } from './errors.js';
 import { Aes128 } from './aes128.js';
+import { UsageError } from './errors.js';
 import { GHASH_SLOTS, Ghash } from './ghash.js';
 
 export const GKCRYPT_BLOCK = 16;

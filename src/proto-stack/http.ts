@@ -8,8 +8,9 @@
  * malformed, including a head that grows past MAX_HEAD without ending (so a chatty peer cannot
  * make a reader buffer forever).
  */
-import { ParseError, UsageError } from './errors.js';
+
 import { ascii, concatBytes, fromUtf8, utf8 } from './bytes.js';
+import { ParseError, UsageError } from './errors.js';
 
 const LAYER = 'http';
 /** Longest head we wait for; console heads are a few hundred bytes. */

@@ -6,8 +6,9 @@
  * The JSON text is fixed byte for byte (field order, `0.001000`, the single space in PS5's
  * `"adaptiveStreamMode": "resize"`), so it is built as text, not with JSON.stringify.
  */
-import { ParseError, UsageError } from './errors.js';
+
 import { fromAscii, fromBase64, toBase64, utf8 } from './bytes.js';
+import { ParseError, UsageError } from './errors.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { isPs5, type Target } from './target.js';
 

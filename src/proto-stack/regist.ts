@@ -6,8 +6,8 @@
  * side (the simulator recovers the request and refuses a wrong PIN like a console would).
  */
 import { randomBytes } from 'node:crypto';
-import { AuthError, ConsoleRefusedError, ParseError, UsageError } from './errors.js';
 import { ascii, bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
+import { AuthError, ConsoleRefusedError, ParseError, UsageError } from './errors.js';
 import {
   contentLength,
   formatHttpRequest,

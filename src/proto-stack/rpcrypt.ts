@@ -7,8 +7,8 @@
  * counter as u64 BE), truncated to 16 bytes.
  */
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { UsageError } from './errors.js';
 import { ByteWriter, concatBytes } from './bytes.js';
+import { UsageError } from './errors.js';
 import {
   ECHO_A_PS4_PRE10,
   ECHO_B_PS4_PRE10,

@@ -6,8 +6,8 @@
  * 0..4, and the console proves its side with RP-Server-Type at remote counter 0.
  */
 import { randomBytes } from 'node:crypto';
-import { AuthError, ConsoleRefusedError, ParseError, UsageError } from './errors.js';
 import { ascii, bytesEqual, fromAscii, fromBase64, fromHex, toBase64, toHex, view } from './bytes.js';
+import { AuthError, ConsoleRefusedError, ParseError, UsageError } from './errors.js';
 import {
   formatHttpRequest,
   formatHttpResponse,

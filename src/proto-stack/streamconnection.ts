@@ -12,9 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type protobuf from 'protobufjs';
-import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
 import { ByteWriter, bytesEqual } from './bytes.js';
 import { Ecdh } from './ecdh.js';
+import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
 import { GkCrypt } from './gkcrypt.js';
 import {
   decodeLaunchSpec,

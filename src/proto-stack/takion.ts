@@ -10,8 +10,8 @@
  * for the calling convention.
  */
 import { randomBytes } from 'node:crypto';
-import { NetworkError, ParseError, RptuiError, UsageError } from './errors.js';
 import { bytesEqual, concatBytes, view } from './bytes.js';
+import { NetworkError, ParseError, RptuiError, UsageError } from './errors.js';
 import { type GkCrypt, GMAC_SIZE } from './gkcrypt.js';
 import { KeyState } from './keystate.js';
 import { ReorderQueue } from './reorderqueue.js';

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../common/config-dir.js';
-import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import { toHex } from '../proto-stack/bytes.js';
+import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 
 const PairedClientSchema = z.object({

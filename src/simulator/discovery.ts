@@ -3,7 +3,7 @@
  * a WAKEUP is honoured only with the credential of a paired client, like a real console, and
  * never answered (a console just boots).
  */
-import { ConfigError, ParseError } from '../proto-stack/errors.js';
+
 import { fromHex } from '../proto-stack/bytes.js';
 import {
   DDP_STATUS_READY,
@@ -14,6 +14,7 @@ import {
   parseDdpRequest,
   wakeCredential,
 } from '../proto-stack/discovery.js';
+import { ConfigError, ParseError } from '../proto-stack/errors.js';
 import type { SimulatedConsole, UdpHandler } from './index.js';
 
 /** What consoles put in host-request-port. */

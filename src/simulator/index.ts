@@ -10,9 +10,9 @@
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import { hintFor } from '../common/net.js';
-import { NetworkError, ParseError, type RptuiError, UsageError } from '../proto-stack/errors.js';
 import { concatBytes } from '../proto-stack/bytes.js';
 import { DDP_PORT_PS4, DDP_PORT_PS5 } from '../proto-stack/discovery.js';
+import { NetworkError, ParseError, type RptuiError, UsageError } from '../proto-stack/errors.js';
 import { formatHttpResponse, type HttpRequestHead, readHttpRequest } from '../proto-stack/http.js';
 import { REGIST_PORT } from '../proto-stack/regist.js';
 import { type ConsoleKind, type Target, targetFromDiscovery } from '../proto-stack/target.js';

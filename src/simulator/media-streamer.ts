@@ -39,7 +39,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, UsageError } from '../proto-stack/errors.js';
+import { readOggOpus } from '../media/ogg.js';
 import {
   extractVideoHeader,
   isKeyframe,
@@ -47,9 +47,9 @@ import {
   stripParameterSets,
   type VideoCodec,
 } from '../proto-stack/annexb.js';
-import { readOggOpus } from '../media/ogg.js';
 import { formatAudioHeader, packetizeAudio, padOpusPacket } from '../proto-stack/audio.js';
 import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
+import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
 import { seq16Gt } from '../proto-stack/seqnum.js';

@@ -5,8 +5,8 @@
  * The answer (header and encrypted body) goes out in one write (PROTOCOL §12).
  */
 import { randomBytes } from 'node:crypto';
-import { AuthError, ParseError } from '../proto-stack/errors.js';
 import { ascii, toBase64, toHex } from '../proto-stack/bytes.js';
+import { AuthError, ParseError } from '../proto-stack/errors.js';
 import { REASON } from '../proto-stack/reason.js';
 import {
   formatRegistRefusal,

@@ -5,8 +5,9 @@
  * connection get a header a decoder accepts. The simulator itself announces the parameter sets
  * of the clip it streams (stream-av.ts).
  */
-import { UsageError } from '../proto-stack/errors.js';
+
 import { ByteWriter, concatBytes } from '../proto-stack/bytes.js';
+import { UsageError } from '../proto-stack/errors.js';
 
 /** MSB-first bit writer with the Exp-Golomb codes of H.264 (ITU-T H.264 §9.1). */
 class BitWriter {

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AvAudioDecoder, type AvOutput, AvReceiver, PayloadDecryptor } from '../../src/client/av-receiver.js';
-import { ParseError } from '../../src/proto-stack/errors.js';
 import { splitAccessUnits, stripParameterSets, type VideoCodec } from '../../src/proto-stack/annexb.js';
 import { formatAudioHeader, packetizeAudio } from '../../src/proto-stack/audio.js';
 import { formatAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes, fromHex } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { loadClip, type MediaClip } from '../../src/simulator/media-streamer.js';

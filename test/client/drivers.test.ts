@@ -11,9 +11,15 @@ import { ProfileStore } from '../../src/client/profiles.js';
 import { parsePin, register } from '../../src/client/regist.js';
 import { wake } from '../../src/client/wake.js';
 import { pairAndStore } from '../../src/commands/register.js';
-import { ConfigError, ConsoleRefusedError, NetworkError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, toHex } from '../../src/proto-stack/bytes.js';
 import { wakeCredential } from '../../src/proto-stack/discovery.js';
+import {
+  ConfigError,
+  ConsoleRefusedError,
+  NetworkError,
+  ParseError,
+  UsageError,
+} from '../../src/proto-stack/errors.js';
 import { parseAccountId } from '../../src/proto-stack/regist.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { useHarness } from '../helpers/cli.js';

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configDir, profilesPath, withFileLock, writeFileAtomic } from '../../src/common/config-dir.js';
 import { type ProfileInput, ProfileStore, uniqueProfileName } from '../../src/client/profiles.js';
+import { configDir, profilesPath, withFileLock, writeFileAtomic } from '../../src/common/config-dir.js';
 import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import { useHarness } from '../helpers/cli.js';
 

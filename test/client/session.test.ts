@@ -13,8 +13,8 @@ import type {
   SessionStats,
   StreamInfo,
 } from '../../src/common/session-api.js';
-import { ConsoleRefusedError, UsageError } from '../../src/proto-stack/errors.js';
 import { IDLE_STATE, withButton, withStick } from '../../src/input/controller-state.js';
+import { ConsoleRefusedError, UsageError } from '../../src/proto-stack/errors.js';
 import { ChunkType } from '../../src/proto-stack/takion.js';
 import type { SimEvent } from '../../src/simulator/events.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';

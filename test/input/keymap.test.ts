@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/proto-stack/errors.js';
 import { CONTROLS } from '../../src/input/controller-state.js';
 import { TerminalInputDecoder } from '../../src/input/keyboard.js';
 import {
@@ -15,6 +14,7 @@ import {
   parseKeymap,
 } from '../../src/input/keymap.js';
 import { ascii } from '../../src/proto-stack/bytes.js';
+import { ConfigError } from '../../src/proto-stack/errors.js';
 import { useHarness } from '../helpers/cli.js';
 
 const tmp = useHarness('all').tempDir('rptui-keymap-');

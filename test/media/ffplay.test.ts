@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isKeyframe, splitAccessUnits } from '../../src/proto-stack/annexb.js';
 import { FfplaySink, ffplayArgs, withoutLeadingAud } from '../../src/media/ffplay.js';
 import type { VideoInfo } from '../../src/media/sinks.js';
 import { findTool } from '../../src/media/tools.js';
+import { isKeyframe, splitAccessUnits } from '../../src/proto-stack/annexb.js';
 import { alive, onPath } from '../helpers/system.js';
 import { repoRoot } from '../helpers/vectors.js';
 

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RptuiError } from '../../src/proto-stack/errors.js';
 import { oggCrc, readOggOpus } from '../../src/media/ogg.js';
 import { ascii } from '../../src/proto-stack/bytes.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 const file = join(repoRoot, 'test/fixtures/media/tone-1khz-48k-stereo.opus');

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/proto-stack/errors.js';
 import { readOggOpus } from '../../src/media/ogg.js';
 import { OpusPcmDecoder, wavHeader } from '../../src/media/opus.js';
 import { AudioReceiver, packetizeAudio, padOpusPacket } from '../../src/proto-stack/audio.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { toHex } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { goertzel, leftChannel } from '../helpers/tone.js';
 import { repoRoot } from '../helpers/vectors.js';

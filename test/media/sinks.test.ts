@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamInfo } from '../../src/common/session-api.js';
-import { RptuiError, UsageError } from '../../src/proto-stack/errors.js';
 import {
   attachSinks,
   createAudioSink,
@@ -18,6 +17,7 @@ import {
   videoInfoFromStream,
 } from '../../src/media/sinks.js';
 import { childEnv, findTool, KeyframeGate, requireTool } from '../../src/media/tools.js';
+import { RptuiError, UsageError } from '../../src/proto-stack/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rptui-sinks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isKeyframe, splitAccessUnits, type VideoCodec } from '../../src/proto-stack/annexb.js';
 import { findTool } from '../../src/media/tools.js';
 import { createVideoFileSink, ElementaryFileSink, MkvFileSink } from '../../src/media/video-file.js';
+import { isKeyframe, splitAccessUnits, type VideoCodec } from '../../src/proto-stack/annexb.js';
 import { concatBytes } from '../../src/proto-stack/bytes.js';
 import { repoRoot } from '../helpers/vectors.js';
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/proto-stack/errors.js';
 import {
   type AudioEvent,
   AudioReceiver,
@@ -11,6 +10,7 @@ import {
 } from '../../src/proto-stack/audio.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { UsageError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 
 const frame = (i: number, size = 40) => Uint8Array.from({ length: size }, (_, j) => (i * 7 + j) & 0xff);

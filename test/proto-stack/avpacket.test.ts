@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RptuiError } from '../../src/proto-stack/errors.js';
 import { type AvPacketFields, formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
 import { loadVectors } from '../helpers/vectors.js';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { formatCongestion, parseCongestion } from '../../src/proto-stack/congestion.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';

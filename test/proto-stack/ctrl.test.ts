@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NetworkError, ParseError } from '../../src/proto-stack/errors.js';
 import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import {
   CTRL,
@@ -23,6 +22,7 @@ import {
   fallbackSessionId,
   randomSessionId,
 } from '../../src/proto-stack/ctrl.js';
+import { NetworkError, ParseError } from '../../src/proto-stack/errors.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import {
   formatCtrlRequest,

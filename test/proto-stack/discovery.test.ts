@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, fromAscii, fromHex } from '../../src/proto-stack/bytes.js';
 import {
   DDP_VERSION_PS4,
@@ -12,6 +11,7 @@ import {
   parseDdpResponse,
   wakeCredential,
 } from '../../src/proto-stack/discovery.js';
+import { ConfigError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { mutatedBytes, typedOnly } from '../helpers/fuzz.js';
 import { loadVectors } from '../helpers/vectors.js';
 

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { Ecdh } from '../../src/proto-stack/ecdh.js';
+import { AuthError, ParseError } from '../../src/proto-stack/errors.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const gk = loadVectors('gkcrypt');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/proto-stack/errors.js';
 import { bytesEqual, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { cauchyMatrix, FecError, fecDecode, fecEncode, gfInv, gfMul } from '../../src/proto-stack/fec.js';
 import { loadVectors } from '../helpers/vectors.js';
 

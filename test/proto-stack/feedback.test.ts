@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { AuthError, ParseError } from '../../src/proto-stack/errors.js';
 import {
   compressQuat,
   decodeFeedbackHistory,

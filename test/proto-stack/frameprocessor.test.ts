@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RptuiError } from '../../src/proto-stack/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
@@ -12,6 +11,7 @@ import {
 } from '../../src/proto-stack/annexb.js';
 import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { RptuiError } from '../../src/proto-stack/errors.js';
 import { fecDecode } from '../../src/proto-stack/fec.js';
 import {
   FrameProcessor,

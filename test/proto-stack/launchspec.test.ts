@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { fromHex, toBase64 } from '../../src/proto-stack/bytes.js';
+import { ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import {
   decodeLaunchSpec,
   encodeLaunchSpec,

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { ascii, concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ConfigError, ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { decodeProto, encodeProto, findSchemaPath, takionType } from '../../src/proto-stack/protobuf.js';
 import {
   decodeTakionMessage,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, concatBytes, fromAscii, fromBase64, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { AuthError, ConsoleRefusedError, ParseError, UsageError } from '../../src/proto-stack/errors.js';
 import { parseHttpRequestHead } from '../../src/proto-stack/http.js';
 import { REASON } from '../../src/proto-stack/reason.js';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, fromBase64, fromHex, toBase64, toHex } from '../../src/proto-stack/bytes.js';
+import { UsageError } from '../../src/proto-stack/errors.js';
 import { aeropause, ambassadorFromAeropause, RpCrypt, registBright } from '../../src/proto-stack/rpcrypt.js';
 import * as tables from '../../src/proto-stack/rpcrypt-tables.js';
 import type { Target } from '../../src/proto-stack/target.js';

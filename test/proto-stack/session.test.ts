@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, ParseError } from '../../src/proto-stack/errors.js';
 import { ascii, fromAscii, fromHex, toBase64 } from '../../src/proto-stack/bytes.js';
+import { AuthError, ConsoleRefusedError, ParseError } from '../../src/proto-stack/errors.js';
 import { REASON } from '../../src/proto-stack/reason.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import {

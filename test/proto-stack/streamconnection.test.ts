@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/proto-stack/errors.js';
 import { fromHex } from '../../src/proto-stack/bytes.js';
 import { Ecdh } from '../../src/proto-stack/ecdh.js';
+import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/proto-stack/errors.js';
 import type { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import {

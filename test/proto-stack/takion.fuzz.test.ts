@@ -2,8 +2,8 @@
 // Only typed errors (parsers) or counted drops (endpoint) are allowed; no crash, no hang.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { parseCongestion } from '../../src/proto-stack/congestion.js';
+import { ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import {
   parseControl,

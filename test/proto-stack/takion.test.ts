@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../src/proto-stack/errors.js';
 import { fromHex, toHex, view } from '../../src/proto-stack/bytes.js';
+import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { KeyState } from '../../src/proto-stack/keystate.js';
 import {

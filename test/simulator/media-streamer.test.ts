@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import {
   extractVideoHeader,
   isKeyframe,
@@ -12,6 +11,7 @@ import {
 import { parseAudioHeader } from '../../src/proto-stack/audio.js';
 import { parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes } from '../../src/proto-stack/bytes.js';
+import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import {
   type AvSend,

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Datagram, tcpExchange, UdpEndpoint } from '../../src/common/net.js';
-import { ConfigError, NetworkError, UsageError } from '../../src/proto-stack/errors.js';
 import { ascii, fromHex, toBase64 } from '../../src/proto-stack/bytes.js';
 import { formatDdpRequest, parseDdpResponse, wakeCredential } from '../../src/proto-stack/discovery.js';
+import { ConfigError, NetworkError, UsageError } from '../../src/proto-stack/errors.js';
 import { parseHttpResponseHead, readHttpResponse } from '../../src/proto-stack/http.js';
 import {
   buildRegistRequest,

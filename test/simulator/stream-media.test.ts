@@ -2,8 +2,8 @@
 // an independent Exp-Golomb reader, emulation prevention, and the audio header.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/proto-stack/errors.js';
 import { nalUnits } from '../../src/proto-stack/annexb.js';
+import { UsageError } from '../../src/proto-stack/errors.js';
 import { RESOLUTION_PRESETS } from '../../src/proto-stack/launchspec.js';
 import { audioHeader, escapeRbsp, h264ParameterSets } from '../../src/simulator/stream-media.js';
 

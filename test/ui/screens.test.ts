@@ -15,9 +15,9 @@ import type {
   SessionState,
   SessionStats,
 } from '../../src/common/session-api.js';
-import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/input/controller-state.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
+import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { App, type Layer } from '../../src/ui/app.js';
 import { ConsoleMonitor } from '../../src/ui/monitor.js';

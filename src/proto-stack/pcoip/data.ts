@@ -11,8 +11,9 @@
  * means a wrong key or not a Salsa20/12 packet: that is an AuthError. The AES-128/256 encapsulations
  * are left undocumented by the document, so they are refused with a clear error.
  */
-import { AuthError, ParseError } from '../errors.js';
+
 import { ByteReader, ByteWriter, bytesEqual, concatBytes, toHex } from '../bytes.js';
+import { AuthError, ParseError } from '../errors.js';
 import { salsa20Xor } from './salsa20.js';
 
 const LAYER = 'pcoip-data';

@@ -12,8 +12,9 @@
  * Chunks keep their raw data, so encode(decode(bytes)) reproduces the input byte for byte, including
  * unknown chunks and known chunks whose data does not fit the table.
  */
-import { ParseError } from '../errors.js';
+
 import { ascii, ByteWriter, fromAscii, fromHex, toHex, view } from '../bytes.js';
+import { ParseError } from '../errors.js';
 
 const LAYER = 'pcoip-mgmt';
 const HEADER = 8;

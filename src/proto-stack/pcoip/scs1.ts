@@ -7,8 +7,9 @@
  * server key mask (token[4..47]), 44 of the client key mask (token[48..91]), then the connection tag.
  * 44 base64 characters hold 32 bytes, the size of the largest key (s12k / 2key).
  */
-import { ParseError } from '../errors.js';
+
 import { fromBase64, toBase64 } from '../bytes.js';
+import { ParseError } from '../errors.js';
 
 const LAYER = 'pcoip-scs1';
 const MIN_LENGTH = 104;

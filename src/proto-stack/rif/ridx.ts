@@ -7,8 +7,9 @@
  * Choices where the document is silent: labels and the service id are latin1 text up to the first
  * NUL; bytes after the last entry are a warning; crossCheck() compares an index with its RIFA.
  */
-import { ParseError } from '../errors.js';
+
 import { ascii, ByteReader, ByteWriter, bytesEqual, fromAscii, toHex } from '../bytes.js';
+import { ParseError } from '../errors.js';
 import { entitlementLabel, RIF_SIZE } from './rif.js';
 import { RIFA_HEADER, type Rifa } from './rifa.js';
 

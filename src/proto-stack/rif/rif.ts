@@ -7,8 +7,8 @@
  * Observations the document makes ("zeroed if not KDS", version per type, ...) become warnings.
  */
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
 import { ascii, ByteReader, ByteWriter, bytesEqual, fromAscii, toHex } from '../bytes.js';
+import { ParseError } from '../errors.js';
 
 const LAYER = 'rif';
 export const RIF_SIZE = 0x400;

@@ -6,8 +6,9 @@
  * latin1 text up to the first NUL; a RIF slot that does not parse is reported with its offset and
  * the others are still read; a tail shorter than a RIF is a warning.
  */
-import { ParseError } from '../errors.js';
+
 import { ascii, ByteWriter, bytesEqual, concatBytes, fromAscii, toHex } from '../bytes.js';
+import { ParseError } from '../errors.js';
 import { parseRif, RIF_SIZE, type Rif, serviceIdOf } from './rif.js';
 
 const LAYER = 'rifa';

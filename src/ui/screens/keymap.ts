@@ -5,9 +5,9 @@
  * <config dir>/keymaps/<name>.json.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../common/config-dir.js';
 import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
+import { writeFileAtomic } from '../../common/config-dir.js';
 import { CONTROLS, type Control } from '../../input/controller-state.js';
 import { comboName, TerminalInputDecoder } from '../../input/keyboard.js';
 import { configDir, type Keymap, keymapJson, parseKeymap } from '../../input/keymap.js';

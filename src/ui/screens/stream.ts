@@ -9,6 +9,7 @@
 
 import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile } from '../../client/profiles.js';
+import { wake } from '../../client/wake.js';
 import type {
   CloseReason,
   ConsoleMessage,
@@ -17,8 +18,6 @@ import type {
   SessionStats,
   StreamInfo,
 } from '../../common/session-api.js';
-import { wake } from '../../client/wake.js';
-import { RptuiError } from '../../proto-stack/errors.js';
 import { mergeStates } from '../../input/controller-input.js';
 import { type ControllerState, IDLE_STATE, pressedButtons } from '../../input/controller-state.js';
 import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';
@@ -34,6 +33,7 @@ import {
 } from '../../media/sinks.js';
 import { fromHex } from '../../proto-stack/bytes.js';
 import { wakeCredential } from '../../proto-stack/discovery.js';
+import { RptuiError } from '../../proto-stack/errors.js';
 import type { App, Layer, PadConsumer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { barGraph, fitText, formatDuration, formatKbps, History } from '../format.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ParseError, RptuiError } from '../../../src/proto-stack/errors.js';
 import { concatBytes, fromHex, toBase64, toHex } from '../../../src/proto-stack/bytes.js';
+import { AuthError, ParseError, RptuiError } from '../../../src/proto-stack/errors.js';
 import {
   DATA_TYPES,
   decapsulate,

@@ -1,8 +1,8 @@
 import { salsa20 } from '@noble/ciphers/salsa.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../../src/proto-stack/errors.js';
 import { fromHex, toHex } from '../../../src/proto-stack/bytes.js';
+import { ParseError } from '../../../src/proto-stack/errors.js';
 import { salsa20Keystream, salsa20Xor } from '../../../src/proto-stack/pcoip/salsa20.js';
 
 const zeroIv = new Uint8Array(8);

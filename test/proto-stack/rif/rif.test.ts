@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParseError } from '../../../src/proto-stack/errors.js';
 import { ascii, fromHex, toHex } from '../../../src/proto-stack/bytes.js';
+import { ParseError } from '../../../src/proto-stack/errors.js';
 import {
   accountText,
   CONTENT_TYPE_NAMES,
