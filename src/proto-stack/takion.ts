@@ -14,6 +14,7 @@ import { bytesEqual, concatBytes, view } from './bytes.js';
 import { NetworkError, ParseError, RptuiError, UsageError } from './errors.js';
 import { type GkCrypt, GMAC_SIZE } from './gkcrypt.js';
 import { KeyState } from './keystate.js';
+import { type Machine, Queue } from './machine.js';
 import { ReorderQueue } from './reorderqueue.js';
 import { seq32Add, seq32Lt } from './seqnum.js';
 
@@ -478,16 +479,11 @@ interface InFlight {
 }
 
 /**
- * One side of a Takion connection, with no I/O and no clock of its own.
+ * One side of a Takion connection: a Machine (machine.ts) whose input is a received datagram and
+ * whose transmits are datagrams. Malformed, forged or unexpected input never throws: it is
+ * dropped and counted in `stats`. Act on the events of one datagram before feeding the next.
  *
- * Calling convention: feed every received datagram to `handleDatagram(bytes, now)`; after that,
- * after `connect`/`sendMessage`/`sendRaw`, and whenever `nextWakeup()` is reached, call
- * `poll(now)` and send every datagram it returns, in order. Events queue up inside; take them
- * with `drainEvents()` right after each handleDatagram (and after poll), and act on them before
- * feeding the next datagram. Malformed, forged or unexpected input never throws: it is dropped
- * and counted in `stats`.
- *
- * DATA_ACKs are built by poll(), not by handleDatagram: so a setCrypt() made while handling the
+ * DATA_ACKs are built by pollTransmit(), not by handle(): so a setCrypt() made while handling the
  * BANG message already covers the ack of BANG, which the console (crypt on since it sent BANG)
  * verifies.
  *
@@ -498,7 +494,7 @@ interface InFlight {
  * AV and feedback senders get a key_pos from `allocKeyPos(size)`, encrypt at key_pos + 16 with
  * `localCrypt`, and hand the packet to `sendRaw(packet, keyPos)`, which writes key_pos and the tag.
  */
-export class TakionEndpoint {
+export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Array> {
   readonly role: TakionRole;
   readonly mtu: number;
   readonly stats: TakionStats = {
@@ -542,8 +538,8 @@ export class TakionEndpoint {
 
   /** Cumulative TSN to acknowledge at the next poll. */
   private ackDue: number | undefined;
-  private outbox: Uint8Array[] = [];
-  private events: TakionEvent[] = [];
+  private readonly outbox = new Queue<Uint8Array>();
+  private readonly events = new Queue<TakionEvent>();
 
   constructor(opts: TakionEndpointOptions) {
     this.role = opts.role;
@@ -709,19 +705,19 @@ export class TakionEndpoint {
     this.hsDeadline = undefined;
   }
 
-  /** Runs the timers (handshake retries, resends, peer silence) and returns the datagrams to send. */
-  poll(now: number): Uint8Array[] {
-    if (this.st !== 'closed') {
-      if (this.ackDue !== undefined) this.sendDataAck(this.ackDue);
-      this.runTimers(now);
-    }
-    const out = this.outbox;
-    this.outbox = [];
-    return out;
+  /** Runs the timers: handshake retries, resends, peer silence. */
+  handleTimeout(now: number): void {
+    if (this.st !== 'closed') this.runTimers(now);
   }
 
-  /** The time poll() next has work to do, or undefined when closed (or idle with nothing pending). */
-  nextWakeup(): number | undefined {
+  /** The next datagram to send (a due DATA_ACK is built here, see the class comment). */
+  pollTransmit(): Uint8Array | undefined {
+    if (this.st !== 'closed' && this.ackDue !== undefined) this.sendDataAck(this.ackDue);
+    return this.outbox.shift();
+  }
+
+  /** When handleTimeout next has work to do, or undefined when closed (or idle with nothing pending). */
+  pollTimeout(): number | undefined {
     if (this.st === 'closed') return undefined;
     let t: number | undefined = this.hsDeadline;
     const min = (x: number) => {
@@ -732,11 +728,8 @@ export class TakionEndpoint {
     return t;
   }
 
-  /** Takes every event queued since the last call. */
-  drainEvents(): TakionEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+  pollEvent(): TakionEvent | undefined {
+    return this.events.shift();
   }
 
   private push(bytes: Uint8Array): void {
@@ -809,7 +802,7 @@ export class TakionEndpoint {
   }
 
   /** Feeds one received datagram. Never throws on bad input: drops and counts it instead. */
-  handleDatagram(bytes: Uint8Array, now: number): void {
+  handle(bytes: Uint8Array, now: number): void {
     this.stats.datagramsIn++;
     if (this.st === 'closed') return;
     try {
