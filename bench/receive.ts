@@ -24,7 +24,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AvReceiver } from '../src/client/av-receiver.js';
+import { AvReceiver } from '../src/proto-stack/avreceiver.js';
 import { splitAccessUnits } from '../src/proto-stack/annexb.js';
 import type { AvVersion } from '../src/proto-stack/avpacket.js';
 import { fromHex, toHex } from '../src/proto-stack/bytes.js';

@@ -17,7 +17,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleMessage } from '../common/session-api.js';
 import { ControllerInput, type TerminalInput } from '../input/controller-input.js';
-import type { ControllerState } from '../input/controller-state.js';
+import type { ControllerState } from '../proto-stack/controller.js';
 import { describePad, type PadManagerOptions } from '../input/gamepad/index.js';
 import { comboName, TerminalInputDecoder } from '../input/keyboard.js';
 import { type Keymap, loadKeymap, loadKeymapFile } from '../input/keymap.js';

@@ -10,7 +10,7 @@
  *     onState: (s) => session.setController(s), onExit: () => session.stop() });
  *   await input.start(); ... input.stop();
  */
-import { type ControllerState, IDLE_STATE, stateEqual } from './controller-state.js';
+import { type ControllerState, IDLE_STATE, stateEqual } from '../proto-stack/controller.js';
 import { PadManager, type PadManagerOptions, type PadManagerStats } from './gamepad/index.js';
 import { KeyboardController, type KeyboardUpdate } from './keyboard.js';
 import type { Keymap } from './keymap.js';

@@ -23,7 +23,7 @@ import {
   stateEqual,
   TRIGGERS,
   type TriggerName,
-} from './controller-state.js';
+} from '../proto-stack/controller.js';
 import type { Keymap, StickMode } from './keymap.js';
 import {
   csiUKeyName,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { configDir } from '../common/config-dir.js';
 import { ConfigError } from '../proto-stack/errors.js';
-import { CONTROLS, type Control, isControl } from './controller-state.js';
+import { CONTROLS, type Control, isControl } from '../proto-stack/controller.js';
 
 /** The config dir is shared with profiles; re-exported for key map users. */
 export { configDir };

@@ -1,9 +1,12 @@
 /**
  * Opus -> PCM s16le (interleaved) with the pure-WASM `opus-decoder` package, so no native build is
  * needed. Lost frames are concealed by libopus' packet-loss concealment (an empty packet), trimmed
- * to one frame. Also a WAV header writer for `--audio file:PATH`.
+ * to one frame. AvAudioDecoder turns the receive path's Opus events into PCM; also a WAV header
+ * writer for `--audio file:PATH`.
  */
 import { OpusDecoder } from 'opus-decoder';
+import type { AudioHeader } from '../proto-stack/audio.js';
+import type { AvOutput } from '../proto-stack/avreceiver.js';
 import { ParseError, UsageError } from '../proto-stack/errors.js';
 
 export interface OpusPcmOptions {
@@ -115,4 +118,63 @@ export function wavHeader(sampleRate: number, channels: number, dataBytes: numbe
   tag(36, 'data');
   dv.setUint32(40, Math.min(0xffffffff, dataBytes), true);
   return h;
+}
+
+/** Lost frames beyond this many in a row are not concealed (the gap is skipped instead). */
+const MAX_CONCEAL_FRAMES = 25;
+
+const OPUS_RATES = [8000, 12000, 16000, 24000, 48000] as const;
+
+/** The Opus events of AvReceiver -> PCM s16le interleaved, in the STREAMINFO format. */
+export class AvAudioDecoder {
+  readonly sampleRate: number;
+  readonly channels: number;
+  readonly stats = { decoded: 0, concealed: 0, errors: 0 };
+
+  private constructor(private readonly dec: OpusPcmDecoder) {
+    this.sampleRate = dec.sampleRate;
+    this.channels = dec.channels;
+  }
+
+  /** Throws ParseError for an audio header the Opus decoder cannot produce (rate, channels). */
+  static async create(header: AudioHeader): Promise<AvAudioDecoder> {
+    const rate = OPUS_RATES.find((r) => r === header.rate);
+    if (rate === undefined || header.channels < 1 || header.channels > 2)
+      throw new ParseError(
+        'audio-header',
+        `the console announced ${header.channels} channel(s) at ${header.rate} Hz; Opus output supports 1-2 channels at ${OPUS_RATES.join('/')} Hz`,
+      );
+    const dec = await OpusPcmDecoder.create({
+      channels: header.channels,
+      sampleRate: rate,
+      frameSamples: header.frameSize > 0 ? header.frameSize : 480,
+    });
+    return new AvAudioDecoder(dec);
+  }
+
+  /** PCM for an `opus` or `opusLost` output; undefined for every other output. */
+  pcm(o: AvOutput): Uint8Array | undefined {
+    if (o.type === 'opus') {
+      try {
+        const pcm = this.dec.decode(o.packet);
+        this.stats.decoded++;
+        return pcm;
+      } catch (err) {
+        if (!(err instanceof ParseError)) throw err;
+        this.stats.errors++;
+        return this.conceal(1);
+      }
+    }
+    if (o.type === 'opusLost') return this.conceal(Math.min(o.count, MAX_CONCEAL_FRAMES));
+    return undefined;
+  }
+
+  free(): void {
+    this.dec.free();
+  }
+
+  private conceal(frames: number): Uint8Array {
+    this.stats.concealed += frames;
+    return this.dec.conceal(frames);
+  }
 }

@@ -16,6 +16,7 @@
 import { type AvPacketFields, type AvVersion, HAPTICS_MARKER } from './avpacket.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import { ParseError, UsageError } from './errors.js';
+import { type Machine, Queue } from './machine.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
 
 export const OPUS_CODEC = 5;
@@ -72,7 +73,8 @@ export interface AudioStats {
   hapticsFrames: number;
 }
 
-export class AudioReceiver {
+export class AudioReceiver implements Machine<AudioUnit, AudioEvent> {
+  private readonly events = new Queue<AudioEvent>();
   private readonly jitter: number;
   private next: number | undefined;
   private newest = 0;
@@ -95,8 +97,8 @@ export class AudioReceiver {
     this.jitter = Math.max(1, opts.jitterFrames ?? 3);
   }
 
-  push(p: AudioUnit): AudioEvent[] {
-    const ev: AudioEvent[] = [];
+  /** One decrypted audio packet (the time is not used: the jitter window counts frames). */
+  handle(p: AudioUnit, _now: number): void {
     this.st.packetsReceived++;
     const { sourceUnits: src, fecUnits: fec, unitSize: size } = p;
     if (
@@ -106,7 +108,7 @@ export class AudioReceiver {
       p.data.length !== size * p.unitsTotal
     ) {
       this.st.packetsDropped++;
-      return ev;
+      return;
     }
     const fi = p.frameIndex & 0xffff;
     if (fi > 0x8000) this.startup = false;
@@ -130,16 +132,29 @@ export class AudioReceiver {
         idx = back & 0xffff;
       }
       const data = p.data.slice(i * size, (i + 1) * size);
-      if (p.isHaptics) this.haptics(idx, data, ev);
+      if (p.isHaptics) this.haptics(idx, data);
       else this.store(idx, data, i >= src);
     }
-    if (!p.isHaptics) this.drain(ev);
-    return ev;
+    if (!p.isHaptics) this.drain();
   }
 
+  pollEvent(): AudioEvent | undefined {
+    return this.events.shift();
+  }
+
+  /** Nothing to send, no timers: the jitter window is counted in frames. */
+  pollTransmit(): undefined {
+    return undefined;
+  }
+
+  pollTimeout(): undefined {
+    return undefined;
+  }
+
+  handleTimeout(_now: number): void {}
+
   /** Hands out everything still buffered (end of stream), declaring the gaps lost. */
-  flush(): AudioEvent[] {
-    const ev: AudioEvent[] = [];
+  flush(): void {
     while (this.next !== undefined && this.buf.size > 0) {
       const start = this.next;
       let n = 0;
@@ -147,10 +162,9 @@ export class AudioReceiver {
         n++;
         this.next = seq16Add(this.next, 1);
       }
-      if (n > 0) this.lost(start, n, ev);
-      this.drain(ev);
+      if (n > 0) this.lost(start, n);
+      this.drain();
     }
-    return ev;
   }
 
   stats(): AudioStats {
@@ -174,11 +188,11 @@ export class AudioReceiver {
     if (this.lastPacketFrame === undefined || seq16Gt(fi, this.lastPacketFrame)) this.lastPacketFrame = fi;
   }
 
-  private haptics(idx: number, data: Uint8Array, ev: AudioEvent[]): void {
+  private haptics(idx: number, data: Uint8Array): void {
     if (this.hapticsPrev !== undefined && !seq16Gt(idx, this.hapticsPrev)) return;
     this.hapticsPrev = idx;
     this.st.hapticsFrames++;
-    ev.push({ type: 'haptics', index: idx, data });
+    this.events.push({ type: 'haptics', index: idx, data });
   }
 
   private store(idx: number, data: Uint8Array, recovered: boolean): void {
@@ -190,7 +204,7 @@ export class AudioReceiver {
     if (seq16Gt(idx, this.newest) || this.buf.size === 1) this.newest = idx;
   }
 
-  private drain(ev: AudioEvent[]): void {
+  private drain(): void {
     for (;;) {
       const next = this.next as number;
       const b = this.buf.get(next);
@@ -199,7 +213,7 @@ export class AudioReceiver {
         this.next = seq16Add(next, 1);
         this.st.framesReceived++;
         if (b.recovered) this.st.framesRecovered++;
-        ev.push({ type: 'frame', index: next, data: b.data, recovered: b.recovered });
+        this.events.push({ type: 'frame', index: next, data: b.data, recovered: b.recovered });
         continue;
       }
       if (this.buf.size === 0) return;
@@ -209,14 +223,14 @@ export class AudioReceiver {
       let nearest = 0x10000;
       for (const k of this.buf.keys()) nearest = Math.min(nearest, (k - next) & 0xffff);
       const n = Math.min(nearest, ahead - this.jitter + 1);
-      this.lost(next, n, ev);
+      this.lost(next, n);
       this.next = seq16Add(next, n);
     }
   }
 
-  private lost(index: number, count: number, ev: AudioEvent[]): void {
+  private lost(index: number, count: number): void {
     this.st.framesLost += count;
-    ev.push({ type: 'lost', index, count });
+    this.events.push({ type: 'lost', index, count });
   }
 }
 

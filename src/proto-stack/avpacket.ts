@@ -211,3 +211,13 @@ export function formatAvPacket(f: AvPacketFields, encryptedData: Uint8Array): Ui
   out.set(encryptedData, off);
   return out;
 }
+
+/** Which frame and unit an AV datagram carries: what a drop log and fault injection need. */
+export interface AvMeta {
+  kind: 'video' | 'audio';
+  /** Wire frame index (16-bit). */
+  frameIndex: number;
+  unitIndex: number;
+  unitsTotal: number;
+  fecUnits: number;
+}

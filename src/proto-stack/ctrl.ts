@@ -22,6 +22,7 @@ import {
   view,
 } from './bytes.js';
 import { NetworkError, ParseError, UsageError } from './errors.js';
+import { type Machine, Queue } from './machine.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { ctrlLocalCounterStart } from './session.js';
 import type { Target } from './target.js';
@@ -310,12 +311,6 @@ export type CtrlClientEvent =
   /** Silence beyond silenceTimeoutMs; the channel is closed afterwards. */
   | { type: 'lost'; error: NetworkError };
 
-export interface CtrlPoll<E> {
-  /** Write these in order (each one complete frame). */
-  send: Uint8Array[];
-  events: E[];
-}
-
 export interface CtrlClientOptions {
   target: Target;
   crypt: RpCrypt;
@@ -338,11 +333,12 @@ export interface CtrlClientOptions {
 export const CTRL_SILENCE_TIMEOUT_MS = 5000;
 export const CTRL_SESSION_ID_TIMEOUT_MS = 10000;
 
-export class CtrlClient {
+export class CtrlClient implements Machine<Uint8Array, CtrlClientEvent, Uint8Array> {
   private readonly channel: CtrlChannel;
   private readonly opts: CtrlClientOptions;
-  private out: Uint8Array[] = [];
-  private events: CtrlClientEvent[] = [];
+  /** Complete frames to write, in order. */
+  private readonly out = new Queue<Uint8Array>();
+  private readonly events = new Queue<CtrlClientEvent>();
   private lastHeard: number;
   private sessionIdDeadline: number | undefined;
   private closed = false;
@@ -369,10 +365,10 @@ export class CtrlClient {
   }
 
   /** Bytes read from the socket (including those that followed the HTTP answer). */
-  feed(bytes: Uint8Array, now: number): void {
+  handle(bytes: Uint8Array, now: number): void {
     if (this.closed) return;
     this.lastHeard = now;
-    for (const m of this.channel.feed(bytes)) this.handle(m, now);
+    for (const m of this.channel.feed(bytes)) this.onMessage(m, now);
   }
 
   /** Other proof that the console is alive (e.g. Takion traffic) postpones "console lost". */
@@ -380,7 +376,7 @@ export class CtrlClient {
     if (now > this.lastHeard) this.lastHeard = now;
   }
 
-  poll(now: number): CtrlPoll<CtrlClientEvent> {
+  handleTimeout(now: number): void {
     if (!this.closed) {
       const silence = this.opts.silenceTimeoutMs ?? CTRL_SILENCE_TIMEOUT_MS;
       if (now - this.lastHeard >= silence) {
@@ -398,13 +394,17 @@ export class CtrlClient {
         this.adoptSessionId(fallbackSessionId(now, (this.opts.random ?? randomBytes)(48)), true);
       }
     }
-    const r = { send: this.out, events: this.events };
-    this.out = [];
-    this.events = [];
-    return r;
   }
 
-  nextWakeup(): number | undefined {
+  pollTransmit(): Uint8Array | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): CtrlClientEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
     if (this.closed) return undefined;
     const lost = this.lastHeard + (this.opts.silenceTimeoutMs ?? CTRL_SILENCE_TIMEOUT_MS);
     return this.sessionIdDeadline === undefined ? lost : Math.min(lost, this.sessionIdDeadline);
@@ -471,7 +471,7 @@ export class CtrlClient {
     this.send(CTRL.DISPLAY_DEVICES, CTRL_PAYLOAD.displayDevices);
   }
 
-  private handle(m: CtrlMessage, now: number): void {
+  private onMessage(m: CtrlMessage, now: number): void {
     try {
       this.dispatch(m, now);
     } catch (e) {
@@ -602,12 +602,12 @@ export const CONSOLE_SESSION_ID_DELAY_MS = 300;
 export const CONSOLE_HEARTBEAT_INTERVAL_MS = 1000;
 export const CONSOLE_CLIENT_TIMEOUT_MS = 5000;
 
-export class CtrlConsole {
+export class CtrlConsole implements Machine<Uint8Array, CtrlConsoleEvent, Uint8Array> {
   private readonly channel: CtrlChannel;
   private readonly opts: CtrlConsoleOptions;
   readonly sessionId: string;
-  private out: Uint8Array[] = [];
-  private events: CtrlConsoleEvent[] = [];
+  private readonly out = new Queue<Uint8Array>();
+  private readonly events = new Queue<CtrlConsoleEvent>();
   private lastHeard: number;
   private nextHeartbeat: number;
   /** When to send SESSION_ID (or the login PIN request); undefined once done or while waiting for the PIN. */
@@ -633,12 +633,12 @@ export class CtrlConsole {
     return this.closed;
   }
 
-  feed(bytes: Uint8Array, now: number): void {
+  handle(bytes: Uint8Array, now: number): void {
     if (this.closed) return;
     this.lastHeard = now;
     for (const m of this.channel.feed(bytes)) {
       try {
-        this.handle(m, now);
+        this.onMessage(m, now);
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
         this.events.push({ type: 'warning', message: `${ctrlTypeName(m.type)}: ${e.message}` });
@@ -646,7 +646,7 @@ export class CtrlConsole {
     }
   }
 
-  poll(now: number): CtrlPoll<CtrlConsoleEvent> {
+  handleTimeout(now: number): void {
     if (!this.closed) {
       const timeout = this.opts.clientTimeoutMs ?? CONSOLE_CLIENT_TIMEOUT_MS;
       if (now - this.lastHeard >= timeout) {
@@ -668,13 +668,17 @@ export class CtrlConsole {
         }
       }
     }
-    const r = { send: this.out, events: this.events };
-    this.out = [];
-    this.events = [];
-    return r;
   }
 
-  nextWakeup(): number | undefined {
+  pollTransmit(): Uint8Array | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): CtrlConsoleEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
     if (this.closed) return undefined;
     let t = Math.min(
       this.nextHeartbeat,
@@ -722,7 +726,7 @@ export class CtrlConsole {
     });
   }
 
-  private handle(m: CtrlMessage, now: number): void {
+  private onMessage(m: CtrlMessage, now: number): void {
     const p = m.payload;
     switch (m.type) {
       case CTRL.LOGIN_PIN_REP: {

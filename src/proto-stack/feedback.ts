@@ -298,11 +298,12 @@ export function decodeFeedbackHistory(payload: Uint8Array): FeedbackHistoryEvent
 // Packets
 
 /**
- * Builds a whole feedback datagram. With `crypt` (the local gkcrypt, index 2) the payload is
- * encrypted at keyPos + 16 and tagged; without it (before BANG) key_pos and gmac stay zero and the
- * payload plain. The caller advances its key_pos by `payload.length + 16` afterwards.
+ * A feedback datagram without its tag: with `crypt` (the local gkcrypt, index 2) the payload is
+ * encrypted at keyPos + 16 and key_pos written, the gmac field left zero for the transport to fill
+ * (TakionEndpoint.sendRaw); without it (before BANG) key_pos stays zero and the payload plain.
+ * The caller advances its key_pos by `payload.length + 16`.
  */
-export function formatFeedbackPacket(
+export function encodeFeedbackPacket(
   type: FeedbackType,
   seq: number,
   payload: Uint8Array,
@@ -319,8 +320,19 @@ export function formatFeedbackPacket(
   }
   packet.set(crypt.crypt(payload, keyPos + FEEDBACK_KEY_POS_EXTRA), FEEDBACK_HEADER_SIZE);
   dv.setUint32(4, keyPos >>> 0);
-  // key_pos stays in the tag input for feedback types; only the gmac field (still zero) is blanked.
-  packet.set(crypt.gmac(packet, keyPos).subarray(0, 4), 8);
+  return packet;
+}
+
+/** The whole datagram, tagged: encodeFeedbackPacket plus the GMAC (key_pos stays in the tag input). */
+export function formatFeedbackPacket(
+  type: FeedbackType,
+  seq: number,
+  payload: Uint8Array,
+  crypt: FeedbackCrypt | undefined,
+  keyPos: number,
+): Uint8Array {
+  const packet = encodeFeedbackPacket(type, seq, payload, crypt, keyPos);
+  if (crypt) packet.set(crypt.gmac(packet, keyPos).subarray(0, 4), 8);
   return packet;
 }
 

@@ -1,8 +1,8 @@
 /**
- * Video frame assembly (PROTOCOL §7), sans-I/O: feed decrypted VIDEO packets in arrival order
- * with the current time; get back complete Annex-B frames and the CORRUPTFRAME / IDRREQUEST
- * messages the session should send. Call poll(now) at nextWakeup() so a lost packet does not
- * stall the reorder window.
+ * Video frame assembly (PROTOCOL §7), a Machine (machine.ts): feed decrypted VIDEO packets in
+ * arrival order with the current time; its events are complete Annex-B frames and the
+ * CORRUPTFRAME / IDRREQUEST messages the session should send. handleTimeout at pollTimeout()
+ * keeps a lost packet from stalling the reorder window.
  *
  * Layers, in order:
  * 1. reorder window by 16-bit packet_index: a gap is waited for at most `reorderWaitMs`
@@ -27,6 +27,7 @@ import { isKeyframe, nalUnits, type VideoCodec } from './annexb.js';
 import type { AvPacketFields, AvVersion } from './avpacket.js';
 import { UsageError } from './errors.js';
 import { FecError, fecDecode, fecEncode } from './fec.js';
+import { type Machine, Queue } from './machine.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
 
 /** The parts of a parsed VIDEO packet the processor reads; `data` must already be decrypted. */
@@ -87,7 +88,8 @@ const MAX_UNIT_SLOTS = 512;
 /** Larger than any UDP payload on an Ethernet path; bounds what a bogus padding field can allocate. */
 const MAX_UNIT_SIZE = 4096;
 
-export class FrameProcessor {
+export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
+  private readonly events = new Queue<VideoEvent>();
   private readonly codec: VideoCodec;
   private readonly reorderWaitMs: number;
   private readonly reorderSlots: number;
@@ -181,14 +183,13 @@ export class FrameProcessor {
    * Feeds one decrypted packet. The processor keeps `unit.data` (a view, not a copy) until its
    * frame is emitted or given up: the caller must not reuse that memory.
    */
-  push(unit: VideoUnit, now: number): VideoEvent[] {
-    const ev: VideoEvent[] = [];
+  handle(unit: VideoUnit, now: number): void {
     this.st.packetsReceived++;
     const idx = unit.packetIndex & 0xffff;
     if (this.expected < 0) this.expected = (idx - unit.unitIndex) & 0xffff;
     if (idx === this.expected) {
       this.expected = seq16Add(this.expected, 1);
-      this.handle(unit, now, ev);
+      this.accept(unit, now);
     } else if (seq16Lt(idx, this.expected) || this.pending.has(idx)) {
       this.st.packetsDropped++;
     } else {
@@ -197,11 +198,10 @@ export class FrameProcessor {
       this.undone[this.undoneN++] = idx;
       if (this.waitStart === undefined || now < this.waitStart) this.waitStart = now;
       const ahead = (idx - this.expected) & 0xffff;
-      if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now, ev);
+      if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now);
     }
-    this.drain(now, ev);
-    this.checkTimeout(now, ev);
-    return ev;
+    this.drain(now);
+    this.checkTimeout(now);
   }
 
   /**
@@ -217,15 +217,22 @@ export class FrameProcessor {
   }
 
   /** Time-driven work: gives up on a missing packet once it is `reorderWaitMs` overdue. */
-  poll(now: number): VideoEvent[] {
-    const ev: VideoEvent[] = [];
-    this.checkTimeout(now, ev);
-    return ev;
+  handleTimeout(now: number): void {
+    this.checkTimeout(now);
   }
 
-  /** When poll() has something to do, or undefined while nothing is waiting. */
-  nextWakeup(): number | undefined {
+  /** When handleTimeout has something to do, or undefined while nothing is waiting. */
+  pollTimeout(): number | undefined {
     return this.waitStart === undefined ? undefined : this.waitStart + this.reorderWaitMs;
+  }
+
+  pollEvent(): VideoEvent | undefined {
+    return this.events.shift();
+  }
+
+  /** Nothing: CORRUPTFRAME and IDR requests are events for the session to send. */
+  pollTransmit(): undefined {
+    return undefined;
   }
 
   stats(now: number): VideoStats {
@@ -255,14 +262,14 @@ export class FrameProcessor {
     if (i > 0) this.window.splice(0, i);
   }
 
-  private drain(now: number, ev: VideoEvent[]): void {
+  private drain(now: number): void {
     for (;;) {
       const p = this.pending.get(this.expected);
       if (p) {
         this.pending.delete(this.expected);
         this.pendingLeft = true;
         this.expected = seq16Add(this.expected, 1);
-        if (!p.done) this.handle(p.u, now, ev);
+        if (!p.done) this.accept(p.u, now);
         continue;
       }
       // A gap inside a frame that is already decided (emitted or failed) is not worth waiting for.
@@ -275,13 +282,13 @@ export class FrameProcessor {
         }
         continue;
       }
-      if (this.takeSettled(now, ev)) continue;
+      if (this.takeSettled(now)) continue;
       break;
     }
     // Every packet index of the current frame is settled: nothing more can complete it.
     const past = (this.expected - this.curFirst) & 0xffff;
     if (this.cur >= 0 && !this.flushed && this.k > 0 && past >= this.curTotal && past < 0x8000)
-      this.flush(now, ev);
+      this.flush(now);
     this.rearm();
   }
 
@@ -289,7 +296,7 @@ export class FrameProcessor {
    * Hands over, in packet order, the buffered units whose frame starts at or before the window
    * start: the gap in front of them can only be inside their own frame. True if any went in.
    */
-  private takeSettled(now: number, ev: VideoEvent[]): boolean {
+  private takeSettled(now: number): boolean {
     const undone = this.undone;
     const n = this.undoneN;
     if (n === 0) return false; // the common case: no array to build
@@ -308,7 +315,7 @@ export class FrameProcessor {
     }
     this.undoneN = keep;
     if (ready.length > 1) ready.sort((a, b) => a[0] - b[0]);
-    for (const [, u] of ready) this.handle(u, now, ev);
+    for (const [, u] of ready) this.accept(u, now);
     return ready.length > 0;
   }
 
@@ -327,20 +334,20 @@ export class FrameProcessor {
   }
 
   /** Moves the window start to `target`, handing out what is buffered before it in order. */
-  private skipTo(target: number, now: number, ev: VideoEvent[]): void {
+  private skipTo(target: number, now: number): void {
     while (seq16Lt(this.expected, target)) {
       const p = this.pending.get(this.expected);
       this.expected = seq16Add(this.expected, 1);
       if (p) {
         this.pending.delete(seq16Add(this.expected, -1));
         this.pendingLeft = true;
-        if (!p.done) this.handle(p.u, now, ev);
+        if (!p.done) this.accept(p.u, now);
       } else this.st.packetsMissing++;
     }
-    this.drain(now, ev);
+    this.drain(now);
   }
 
-  private checkTimeout(now: number, ev: VideoEvent[]): void {
+  private checkTimeout(now: number): void {
     // Same expression as nextWakeup(), so polling exactly at the wakeup time always makes progress
     // (now - start >= wait can be false there through floating-point rounding).
     while (
@@ -357,13 +364,13 @@ export class FrameProcessor {
           first = k;
         }
       }
-      this.skipTo(first, now, ev);
+      this.skipTo(first, now);
     }
   }
 
   // ---- frame layer ----
 
-  private handle(u: VideoUnit, now: number, ev: VideoEvent[]): void {
+  private accept(u: VideoUnit, now: number): void {
     const fi = u.frameIndex & 0xffff;
     if (this.cur >= 0 && seq16Lt(fi, this.cur)) {
       this.st.packetsDropped++;
@@ -382,14 +389,14 @@ export class FrameProcessor {
     if (this.cur < 0 || seq16Gt(fi, this.cur)) {
       if (this.cur >= 0) {
         this.closeReport();
-        if (!this.flushed) this.flush(now, ev);
+        if (!this.flushed) this.flush(now);
         const next = seq16Add(this.prevComplete, 1);
         if (seq16Gt(fi, next)) {
           const end = seq16Add(fi, -1);
-          ev.push({ type: 'corrupt', start: next, end });
+          this.events.push({ type: 'corrupt', start: next, end });
           this.st.framesLost += ((end - next) & 0xffff) + 1;
           this.prevComplete = end;
-          this.lossDetected(now, ev);
+          this.lossDetected(now);
         }
       } else {
         this.prevComplete = seq16Add(fi, -1);
@@ -411,7 +418,7 @@ export class FrameProcessor {
       return;
     }
     // (The other flush points: a newer frame starts, or drain() finds the frame's packets all settled.)
-    if (this.sourceRecv + this.fecRecv >= this.k) this.flush(now, ev);
+    if (this.sourceRecv + this.fecRecv >= this.k) this.flush(now);
   }
 
   private alloc(u: VideoUnit): boolean {
@@ -470,17 +477,17 @@ export class FrameProcessor {
     this.reportLost += this.total - got;
   }
 
-  private flush(now: number, ev: VideoEvent[]): void {
+  private flush(now: number): void {
     this.flushed = true;
     if (this.k === 0) {
-      this.fail(now, ev);
+      this.fail(now);
       return;
     }
     const { k, m, unitSize: size, stride } = this;
     let recovered = false;
     if (this.sourceRecv < k) {
       if (this.sourceRecv + this.fecRecv < k || k + m > 256) {
-        this.fail(now, ev);
+        this.fail(now);
         return;
       }
       // full-size units go to FEC as they are; short ones (a NAL unit's last) zero-padded
@@ -504,7 +511,7 @@ export class FrameProcessor {
         out = fecDecode(units, k, m);
       } catch (e) {
         if (e instanceof FecError) {
-          this.fail(now, ev);
+          this.fail(now);
           return;
         }
         throw e;
@@ -513,7 +520,7 @@ export class FrameProcessor {
         if (this.sizes[j]) continue;
         const pad = (out[j][0] << 8) | out[j][1];
         if (pad + 2 > size) {
-          this.fail(now, ev);
+          this.fail(now);
           return;
         }
         this.units[j] = out[j];
@@ -534,27 +541,27 @@ export class FrameProcessor {
       o += n;
     }
     this.units.fill(undefined);
-    this.emit(frame, recovered, hlen, now, ev);
+    this.emit(frame, recovered, hlen, now);
   }
 
-  private fail(now: number, ev: VideoEvent[]): void {
+  private fail(now: number): void {
     const start = seq16Add(this.prevComplete, 1);
-    ev.push({ type: 'corrupt', start, end: this.cur });
+    this.events.push({ type: 'corrupt', start, end: this.cur });
     this.st.framesLost += ((this.cur - start) & 0xffff) + 1;
     this.prevComplete = this.cur;
-    this.lossDetected(now, ev);
+    this.lossDetected(now);
   }
 
-  private lossDetected(now: number, ev: VideoEvent[]): void {
+  private lossDetected(now: number): void {
     this.awaitingKey = true;
-    this.requestIdr(now, ev);
+    this.requestIdr(now);
   }
 
-  private requestIdr(now: number, ev: VideoEvent[]): void {
+  private requestIdr(now: number): void {
     if (this.lastIdrAt !== undefined && now - this.lastIdrAt < this.idrRetryMs) return;
     this.lastIdrAt = now;
     this.st.idrRequests++;
-    ev.push({ type: 'idr' });
+    this.events.push({ type: 'idr' });
   }
 
   private emit(
@@ -562,14 +569,13 @@ export class FrameProcessor {
     recovered: boolean,
     headerLen: number,
     now: number,
-    ev: VideoEvent[],
   ): void {
     this.prevComplete = this.cur;
     const keyframe = isKeyframe(headerLen > 0 ? frame.subarray(headerLen) : frame, this.codec);
     if (this.awaitingKey && !keyframe && this.skippedInRow < this.keyframeWaitFrames) {
       this.st.framesSkipped++;
       this.skippedInRow++;
-      this.requestIdr(now, ev);
+      this.requestIdr(now);
       return;
     }
     this.awaitingKey = false;
@@ -581,7 +587,7 @@ export class FrameProcessor {
     this.firstFrameAt ??= now;
     this.window.push({ t: now, bytes: frame.length });
     this.prune(now);
-    ev.push({ type: 'frame', index: this.cur, bytes: frame, recovered, keyframe });
+    this.events.push({ type: 'frame', index: this.cur, bytes: frame, recovered, keyframe });
   }
 }
 

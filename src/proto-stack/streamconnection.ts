@@ -16,6 +16,7 @@ import { ByteWriter, bytesEqual } from './bytes.js';
 import { Ecdh } from './ecdh.js';
 import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
 import { GkCrypt } from './gkcrypt.js';
+import { type Machine, Queue } from './machine.js';
 import {
   decodeLaunchSpec,
   encodeLaunchSpec,
@@ -461,18 +462,21 @@ export type StreamOutput =
   | ({ kind: 'message' } & StreamMessage)
   | { kind: 'crypt'; local: GkCrypt; remote: GkCrypt };
 
-export interface StreamPoll<E> {
-  out: StreamOutput[];
-  events: E[];
-}
-
 export const STREAM_EXPECT_TIMEOUT_MS = 5000;
 export const STREAM_HEARTBEAT_INTERVAL_MS = 1000;
 export const STREAM_CLIENT_TIMEOUT_MS = 5000;
 
 abstract class StreamBase<E> {
-  protected out: StreamOutput[] = [];
-  protected events: E[] = [];
+  protected readonly out = new Queue<StreamOutput>();
+  protected readonly events = new Queue<E>();
+
+  pollTransmit(): StreamOutput | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): E | undefined {
+    return this.events.shift();
+  }
 
   protected send(m: TakionMessage, channel: number = CHANNEL.default): void {
     this.out.push({
@@ -483,12 +487,6 @@ abstract class StreamBase<E> {
     });
   }
 
-  protected drain(): StreamPoll<E> {
-    const r = { out: this.out, events: this.events };
-    this.out = [];
-    this.events = [];
-    return r;
-  }
 }
 
 /**
@@ -558,7 +556,10 @@ export interface StreamConnectionClientOptions {
   heartbeatIntervalMs?: number;
 }
 
-export class StreamConnectionClient extends StreamBase<StreamClientEvent> {
+export class StreamConnectionClient
+  extends StreamBase<StreamClientEvent>
+  implements Machine<StreamMessage, StreamClientEvent, StreamOutput>
+{
   readonly handshakeKey: Uint8Array;
   readonly ecdh: Ecdh;
   readonly launchSpecJson: string;
@@ -606,7 +607,7 @@ export class StreamConnectionClient extends StreamBase<StreamClientEvent> {
     return this.opts.expectTimeoutMs ?? STREAM_EXPECT_TIMEOUT_MS;
   }
 
-  handleMessage(m: StreamMessage, now: number): void {
+  handle(m: StreamMessage, now: number): void {
     if (this.st === 'closed') return;
     const msg = decodeOrReport(m, (e) => this.events.push(e));
     if (!msg) return;
@@ -633,7 +634,7 @@ export class StreamConnectionClient extends StreamBase<StreamClientEvent> {
     }
   }
 
-  poll(now: number): StreamPoll<StreamClientEvent> {
+  handleTimeout(now: number): void {
     if (
       this.deadline !== undefined &&
       now >= this.deadline &&
@@ -654,10 +655,9 @@ export class StreamConnectionClient extends StreamBase<StreamClientEvent> {
       this.send({ type: 'heartbeat' });
       this.nextHeartbeat = Math.max(this.nextHeartbeat + this.heartbeatInterval, now + 1);
     }
-    return this.drain();
   }
 
-  nextWakeup(): number | undefined {
+  pollTimeout(): number | undefined {
     if (this.st === 'expectBang' || this.st === 'expectStreamInfo') return this.deadline;
     if (this.st === 'running') return this.nextHeartbeat;
     return undefined;
@@ -796,7 +796,10 @@ export interface StreamConnectionConsoleOptions {
   clientTimeoutMs?: number;
 }
 
-export class StreamConnectionConsole extends StreamBase<StreamConsoleEvent> {
+export class StreamConnectionConsole
+  extends StreamBase<StreamConsoleEvent>
+  implements Machine<StreamMessage, StreamConsoleEvent, StreamOutput>
+{
   readonly ecdh: Ecdh;
   private readonly opts: StreamConnectionConsoleOptions;
   private st: StreamConsoleState = 'expectBig';
@@ -816,7 +819,7 @@ export class StreamConnectionConsole extends StreamBase<StreamConsoleEvent> {
     return this.st;
   }
 
-  handleMessage(m: StreamMessage, now: number): void {
+  handle(m: StreamMessage, now: number): void {
     if (this.st === 'closed') return;
     this.lastHeard = now;
     const msg = decodeOrReport(m, (e) => this.events.push(e));
@@ -835,7 +838,7 @@ export class StreamConnectionConsole extends StreamBase<StreamConsoleEvent> {
     if (now > this.lastHeard) this.lastHeard = now;
   }
 
-  poll(now: number): StreamPoll<StreamConsoleEvent> {
+  handleTimeout(now: number): void {
     if (this.st === 'running') {
       const timeout = this.opts.clientTimeoutMs ?? STREAM_CLIENT_TIMEOUT_MS;
       if (now - this.lastHeard >= timeout) {
@@ -846,10 +849,9 @@ export class StreamConnectionConsole extends StreamBase<StreamConsoleEvent> {
         this.nextHeartbeat = Math.max(this.nextHeartbeat + this.heartbeatInterval, now + 1);
       }
     }
-    return this.drain();
   }
 
-  nextWakeup(): number | undefined {
+  pollTimeout(): number | undefined {
     if (this.st !== 'running' || this.nextHeartbeat === undefined) return undefined;
     return Math.min(
       this.nextHeartbeat,

@@ -129,6 +129,9 @@ export enum ChunkType {
   CookieAck = 0x0b,
 }
 
+/** The console's UDP port for Takion (docs/protocol.md, Ports). */
+export const TAKION_PORT = 9296;
+
 /** Well-known data_type values of DATA chunks (PROTOCOL §4, §8). */
 export const DataType = { Protobuf: 0, Rumble: 7, PadInfo: 9, TriggerEffects: 11 } as const;
 

@@ -2,37 +2,26 @@
  * Network faults for the simulator's outgoing AV datagrams (`--loss P --reorder P --dup P
  * --jitter MS`), sans-I/O and seeded so a run can be repeated exactly.
  *
- * API (the stream driver sits between MediaStreamer and the socket):
+ * A Machine (src/proto-stack/machine.ts) between the console session and the socket: handle()
+ * each AV datagram with its frame/unit numbers, send what pollTransmit() gives (in delivery
+ * order), handleTimeout() at pollTimeout() for what is held back; each drop is an event (and
+ * stays in `drops`).
  *
- *   const faults = new FaultInjector({ loss: 0.05, reorder: 0.01, dup: 0.01, jitterMs: 4, seed: 7 });
- *   faults.onDrop = (d) => events.emit('drop', d);        // optional; `faults.drops` keeps a log too
- *   faults.push(datagram, meta, now);                       // meta: frame/unit numbers of the packet
- *   for (const d of faults.poll(now)) socket.send(d);       // whatever is due, in delivery order
- *   wake the driver at faults.nextWakeup()                  // when something is held back
- *
- * Every pushed datagram is, independently: dropped with probability `loss` (logged with its frame
- * and unit numbers), otherwise delayed by a uniform 0..jitterMs, held back until after the next
+ * Every datagram is, independently: dropped with probability `loss` (logged with its frame and
+ * unit numbers), otherwise delayed by a uniform 0..jitterMs, held back until after the next
  * datagram with probability `reorder`, and sent twice with probability `dup`. With every option 0
- * a datagram comes straight out of the next poll(). Only AV packets should go through here: Takion
- * control traffic has its own resend logic and is not what the loss statistics are about.
+ * a datagram is ready at once, so the order is kept. Only AV packets should go through here:
+ * Takion control traffic has its own resend logic and is not what the loss statistics are about.
  *
  * `fecOutcome(drops)` turns the drop log into the frames FEC can and cannot rebuild: a video frame
  * survives iff no more of its units were dropped than it has FEC units.
  */
+import type { AvMeta } from '../proto-stack/avpacket.js';
 import { UsageError } from '../proto-stack/errors.js';
-
-/** What the injector needs to know about a datagram (MediaStreamer's AvSend has these fields). */
-export interface AvMeta {
-  kind: 'video' | 'audio';
-  /** Wire frame index (16-bit). */
-  frameIndex: number;
-  unitIndex: number;
-  unitsTotal: number;
-  fecUnits: number;
-}
+import { type Machine, Queue } from '../proto-stack/machine.js';
 
 export interface DropRecord extends AvMeta {
-  /** The time push() was called. */
+  /** When the datagram was handed in. */
   t: number;
 }
 
@@ -74,10 +63,10 @@ function probability(name: string, v: number | undefined): number {
   return p;
 }
 
-export class FaultInjector {
+export class FaultInjector implements Machine<{ bytes: Uint8Array; meta: AvMeta }, DropRecord, Uint8Array> {
   readonly drops: DropRecord[] = [];
-  /** Called for every dropped datagram, right when it is dropped. */
-  onDrop: ((d: DropRecord) => void) | undefined;
+  private readonly dropEvents = new Queue<DropRecord>();
+  private readonly ready = new Queue<Uint8Array>();
   readonly stats: FaultStats = { pushed: 0, delivered: 0, dropped: 0, duplicated: 0, reordered: 0 };
 
   private readonly loss: number;
@@ -103,7 +92,7 @@ export class FaultInjector {
     this.state = (opts.seed ?? 1) >>> 0 || 0x9e3779b9;
   }
 
-  /** True when every fault is off: push() then only queues for the next poll(). */
+  /** True when every fault is off: every datagram is ready as soon as it is handed in. */
   get passThrough(): boolean {
     return this.loss === 0 && this.reorder === 0 && this.dup === 0 && this.jitterMs === 0;
   }
@@ -118,7 +107,8 @@ export class FaultInjector {
     return this.state / 0x1_0000_0000;
   }
 
-  push(datagram: Uint8Array, meta: AvMeta, now: number): void {
+  handle(input: { bytes: Uint8Array; meta: AvMeta }, now: number): void {
+    const { bytes: datagram, meta } = input;
     this.stats.pushed++;
     if (this.loss > 0 && this.random() < this.loss) {
       const d: DropRecord = {
@@ -132,7 +122,7 @@ export class FaultInjector {
       this.stats.dropped++;
       this.drops.push(d);
       if (this.drops.length > this.maxDropLog) this.drops.splice(0, this.drops.length - this.maxDropLog);
-      this.onDrop?.(d);
+      this.dropEvents.push(d);
       return;
     }
     const due = now + (this.jitterMs > 0 ? this.random() * this.jitterMs : 0);
@@ -158,6 +148,7 @@ export class FaultInjector {
       }
       this.held = [];
     }
+    this.release(now);
   }
 
   private insert(q: Queued): void {
@@ -167,25 +158,38 @@ export class FaultInjector {
     a.splice(i, 0, q);
   }
 
-  /** Datagrams due at `now`, in the order they should go out. */
-  poll(now: number): Uint8Array[] {
+  /** Makes the datagrams due at `now` ready, in the order they should go out. */
+  handleTimeout(now: number): void {
     if (this.held.length > 0 && this.held[0].due <= now) {
       for (const h of this.held) this.insert(h);
       this.held = [];
     }
-    let n = 0;
-    while (n < this.queue.length && this.queue[n].due <= now) n++;
-    if (n === 0) return [];
-    const out = this.queue.splice(0, n).map((q) => q.bytes);
-    this.stats.delivered += out.length;
-    return out;
+    this.release(now);
   }
 
-  nextWakeup(): number | undefined {
+  private release(now: number): void {
+    let n = 0;
+    while (n < this.queue.length && this.queue[n].due <= now) n++;
+    if (n === 0) return;
+    for (const q of this.queue.splice(0, n)) this.ready.push(q.bytes);
+    this.stats.delivered += n;
+  }
+
+  pollTransmit(): Uint8Array | undefined {
+    return this.ready.shift();
+  }
+
+  /** A dropped datagram, right when it was dropped. */
+  pollEvent(): DropRecord | undefined {
+    return this.dropEvents.shift();
+  }
+
+  pollTimeout(): number | undefined {
     let t = this.queue.length > 0 ? this.queue[0].due : undefined;
     if (this.held.length > 0 && (t === undefined || this.held[0].due < t)) t = this.held[0].due;
     return t;
   }
+
 }
 
 export interface FrameFecOutcome {

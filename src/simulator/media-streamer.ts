@@ -2,22 +2,12 @@
  * The simulated console's media source: streams a real clip (Annex-B H.264/HEVC + Opus packets) as
  * AV packets the way a console does (PROTOCOL §7, §12), sans-I/O.
  *
- * API (the Takion driver of the simulator calls this):
- *
- *   const { clip, warning } = loadClip({ width: 1280, height: 720 }, 'h264');   // fixture clip
- *   const ms = new MediaStreamer({ version: 9, clip, fps: 60, now });
- *   STREAMINFO: resolution { width: ms.width, height: ms.height, video_header: ms.videoHeader },
- *               audio_header: ms.audioHeader
- *   loop:  for (const p of ms.poll(now)) {
- *            const kp = takion.allocKeyPos(p.size);
- *            const packet = p.build(kp, takion.localCrypt);  // payload encrypted at kp + 16, GMAC 0
- *            takion.sendRaw(packet, kp);                     // writes key_pos and the GMAC
- *          }
- *          wake again at ms.nextWakeup()
- *   from the client: CORRUPTFRAME {start, end} -> ms.requestKeyframe(now, end)
- *                    IDRREQUEST                -> ms.requestKeyframe(now)
- *
- * Each AvSend also carries the frame/unit numbers FaultInjector.push() takes as its meta.
+ * It is the ConsoleAvSource (src/proto-stack/consolesession.ts) the simulator's ConsoleSession
+ * streams from: `loadClip` picks the fixture clip, the session calls start(now) once the client
+ * acknowledged STREAMINFO, handleTimeout(now) at pollTimeout() makes due packets ready and
+ * pollTransmit() hands them out (the session keys, encrypts and tags each one); CORRUPTFRAME and
+ * IDRREQUEST become requestKeyframe(now[, end]). Each AvSend carries the frame/unit numbers a
+ * drop log needs.
  *
  * Timing: video frame n leaves at start + n * 1000 / fps (whatever rate the clip was encoded at), audio packet a at start + a * (Opus
  * packet duration, 20 ms for the fixture). With `bitrateKbps` a frame's packets are spread at that
@@ -48,12 +38,13 @@ import {
   type VideoCodec,
 } from '../proto-stack/annexb.js';
 import { formatAudioHeader, packetizeAudio, padOpusPacket } from '../proto-stack/audio.js';
-import { type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
+import { type AvMeta, type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
+import type { AvSend, ConsoleAvSource } from '../proto-stack/consolesession.js';
 import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
 import type { GkCrypt } from '../proto-stack/gkcrypt.js';
+import { Queue } from '../proto-stack/machine.js';
 import { seq16Gt } from '../proto-stack/seqnum.js';
-import type { AvMeta } from './faults.js';
 
 export type ClipCodec = 'h264' | 'h265';
 
@@ -183,21 +174,6 @@ export function opusPacketMs(packet: Uint8Array): number {
   return frameMs * frames;
 }
 
-/** One packet to send: `size` payload bytes need key positions; build() makes the datagram. */
-export interface AvSend extends AvMeta {
-  /** Video: the frame is a key frame (all of its packets say so). Audio: false. */
-  keyframe: boolean;
-  /** Which clip frame this packet carries: the access unit (video) or Opus packet (audio) index. */
-  clipFrame: number;
-  /** Payload length: pass it to TakionEndpoint.allocKeyPos(). */
-  size: number;
-  /**
-   * The datagram with key_pos = keyPos (low 32 bits), the payload encrypted with `crypt` at
-   * keyPos + 16 (plaintext without crypt) and a zero GMAC for sendRaw() to fill in.
-   */
-  build(keyPos: number, crypt: GkCrypt | undefined): Uint8Array;
-}
-
 export interface MediaStreamerOptions {
   version: AvVersion;
   clip: MediaClip;
@@ -219,7 +195,7 @@ export interface MediaStreamerOptions {
   now: number;
 }
 
-export interface MediaStreamerStats {
+export type MediaStreamerStats = {
   videoFrames: number;
   videoPackets: number;
   /** Frame bytes sent (without FEC and headers). */
@@ -235,7 +211,7 @@ export interface MediaStreamerStats {
   lagResets: number;
   /** Next clip frame to send. */
   clipFrame: number;
-}
+};
 
 interface ClipFrame {
   keyframe: boolean;
@@ -272,7 +248,7 @@ function avSend(
   };
 }
 
-export class MediaStreamer {
+export class MediaStreamer implements ConsoleAvSource {
   readonly width: number;
   readonly height: number;
   readonly codec: ClipCodec;
@@ -311,6 +287,7 @@ export class MediaStreamer {
   private audioPacket = 0;
   private readonly audioHistory: Uint8Array[] = [];
   private queue: Scheduled[] = [];
+  private readonly ready = new Queue<AvSend>();
   private readonly st: MediaStreamerStats = {
     videoFrames: 0,
     videoPackets: 0,
@@ -410,16 +387,15 @@ export class MediaStreamer {
    * Starts the schedule over at `now`: AV begins once the client acknowledged STREAMINFO, and the
    * wait for that acknowledgement owes it no frames (they would arrive as one stale burst).
    */
-  restartClock(now: number): void {
+  start(now: number): void {
     this.videoBase = now;
     this.videoN = 0;
     this.audioBase = now;
     this.audioN = 0;
   }
 
-  /** Next wire frame index (16-bit) the video stream will use. */
-  get nextFrameIndex(): number {
-    return this.frameNo & 0xffff;
+  get position(): { nextFrameIndex: number; clipFrame: number } {
+    return { nextFrameIndex: this.frameNo & 0xffff, clipFrame: this.cursor };
   }
 
   stats(): MediaStreamerStats {
@@ -427,7 +403,7 @@ export class MediaStreamer {
   }
 
   /** CORRUPTFRAME / IDRREQUEST from the client: the next frame sent is a key frame (see above). */
-  requestKeyframe(now: number, lostEnd?: number): void {
+  requestKeyframe(now: number, lostEnd?: number): 'restart' | 'pending' | 'held' {
     this.st.keyframeRequests++;
     const covered =
       lostEnd !== undefined
@@ -435,13 +411,15 @@ export class MediaStreamer {
         : now - this.lastKeyframeAt < this.keyframeHoldMs;
     if (covered) {
       this.st.keyframeRequestsHeld++;
-      return;
+      return 'held';
     }
+    const before = this.cursor;
     this.cursor = this.nextKey[this.cursor];
+    return this.cursor !== before ? 'restart' : 'pending';
   }
 
-  /** Packets due at `now`, in send order. */
-  poll(now: number): AvSend[] {
+  /** Makes the packets due at `now` ready, in send order. */
+  handleTimeout(now: number): void {
     if (now - (this.videoBase + this.videoN * this.frameMs) > MAX_LAG_MS) {
       this.videoBase = now;
       this.videoN = 0;
@@ -464,12 +442,22 @@ export class MediaStreamer {
     }
     let n = 0;
     while (n < this.queue.length && this.queue[n].due <= now) n++;
-    if (n === 0) return [];
-    return this.queue.splice(0, n).map((s) => s.send);
+    for (const q of this.queue.splice(0, n)) this.ready.push(q.send);
   }
 
-  /** When poll() next has something to send. */
-  nextWakeup(): number {
+  pollTransmit(): AvSend | undefined {
+    return this.ready.shift();
+  }
+
+  pollEvent(): undefined {
+    return undefined;
+  }
+
+  /** A source has no input: requests come through requestKeyframe(). */
+  handle(_input: never, _now: number): void {}
+
+  /** When handleTimeout() next has something to make ready. */
+  pollTimeout(): number {
     let t = this.videoBase + this.videoN * this.frameMs;
     if (this.audio.length > 0) t = Math.min(t, this.audioBase + this.audioN * this.audioMs);
     if (this.queue.length > 0) t = Math.min(t, this.queue[0].due);

@@ -5,8 +5,8 @@
 // timing rules end to end: SESSION_ID after the answer, heartbeats both ways every second,
 // congestion every 200 ms, zero GMAC failures, DISCONNECT, and "console lost" within 5 s.
 import { describe, expect, it } from 'vitest';
-import { IDLE_STATE, withButton } from '../../src/input/controller-state.js';
-import { FeedbackSender } from '../../src/input/feedback-sender.js';
+import { IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
+import { FeedbackSender } from '../../src/proto-stack/feedbacksender.js';
 import { fromHex } from '../../src/proto-stack/bytes.js';
 import { formatCongestion } from '../../src/proto-stack/congestion.js';
 import {

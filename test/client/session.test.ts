@@ -13,7 +13,7 @@ import type {
   SessionStats,
   StreamInfo,
 } from '../../src/common/session-api.js';
-import { IDLE_STATE, withButton, withStick } from '../../src/input/controller-state.js';
+import { IDLE_STATE, withButton, withStick } from '../../src/proto-stack/controller.js';
 import { ConsoleRefusedError, UsageError } from '../../src/proto-stack/errors.js';
 import { ChunkType } from '../../src/proto-stack/takion.js';
 import type { SimEvent } from '../../src/simulator/events.js';

@@ -4,11 +4,13 @@
  * AvReceiver. CORRUPTFRAME / IDR outputs go straight back to the streamer (zero latency), as the
  * session and the simulator do over Takion.
  */
-import { type AvOutput, AvReceiver } from '../../src/client/av-receiver.js';
+
 import type { AvVersion } from '../../src/proto-stack/avpacket.js';
+import { type AvOutput, AvReceiver } from '../../src/proto-stack/avreceiver.js';
+import type { AvSend } from '../../src/proto-stack/consolesession.js';
 import { baseType, TakionType } from '../../src/proto-stack/takion.js';
 import { FaultInjector, type FaultOptions } from '../../src/simulator/faults.js';
-import { type AvSend, type MediaClip, MediaStreamer } from '../../src/simulator/media-streamer.js';
+import { type MediaClip, MediaStreamer } from '../../src/simulator/media-streamer.js';
 import { TakionPair } from './takion-pair.js';
 
 export interface PipelineRun {
@@ -55,41 +57,49 @@ export function runPipeline(o: {
   const run: PipelineRun = { streamer, receiver, faults, pair, outputs: [], sent: [], now: start };
   const con = pair.console;
   const cli = pair.client;
-  const deliver = (now: number) => {
-    for (const d of faults.poll(now)) {
-      cli.handleDatagram(d, now);
-      for (const e of cli.drainEvents()) if (e.type === 'av') take(receiver.handleAv(e, now), now);
-    }
-  };
-  const take = (outs: AvOutput[], now: number) => {
-    for (const out of outs) {
+  const take = (now: number) => {
+    for (let out = receiver.pollEvent(); out; out = receiver.pollEvent()) {
       run.outputs.push(out);
       if (o.honourIdr === false) continue;
       if (out.type === 'idr') streamer.requestKeyframe(now);
       else if (out.type === 'corrupt') streamer.requestKeyframe(now, out.end);
     }
   };
+  const receive = (d: Uint8Array, now: number) => {
+    cli.handle(d, now);
+    for (let e = cli.pollEvent(); e; e = cli.pollEvent()) if (e.type === 'av') receiver.handle(e, now);
+    take(now);
+  };
+  const deliver = (now: number) => {
+    faults.handleTimeout(now);
+    for (let d = faults.pollTransmit(); d; d = faults.pollTransmit()) receive(d, now);
+  };
   const end = start + o.seconds * 1000;
   let now = start;
   const streamEnd = end - 100; // the last 100 ms only drain what is in flight
+  streamer.start(start);
   while (now <= end) {
-    if (now <= streamEnd)
-      for (const p of streamer.poll(now)) {
+    if (now <= streamEnd) {
+      streamer.handleTimeout(now);
+      for (let p = streamer.pollTransmit(); p; p = streamer.pollTransmit()) {
         run.sent.push(p);
         const kp = con.allocKeyPos(p.size);
         con.sendRaw(p.build(kp, con.localCrypt), kp);
-        for (const d of con.poll(now)) {
+        for (let d = con.pollTransmit(); d; d = con.pollTransmit()) {
           const t = baseType(d);
-          if (t === TakionType.Video || t === TakionType.Audio) faults.push(d, p, now);
-          else cli.handleDatagram(d, now);
+          if (t === TakionType.Video || t === TakionType.Audio) faults.handle({ bytes: d, meta: p }, now);
+          else receive(d, now);
         }
+        deliver(now);
       }
+    }
     deliver(now);
-    take(receiver.tick(now), now);
+    receiver.handleTimeout(now);
+    take(now);
     const wake = [
-      now <= streamEnd ? streamer.nextWakeup() : undefined,
-      faults.nextWakeup(),
-      receiver.nextWakeup(),
+      now <= streamEnd ? streamer.pollTimeout() : undefined,
+      faults.pollTimeout(),
+      receiver.pollTimeout(),
     ].filter((t): t is number => t !== undefined && t > now);
     now = wake.length > 0 ? Math.min(...wake) : now + 10;
   }

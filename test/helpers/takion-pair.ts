@@ -5,6 +5,7 @@
  * Events of both sides accumulate in `events.client` / `events.console`.
  */
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { drainEvents, drainTransmits } from '../../src/proto-stack/machine.js';
 import {
   TakionEndpoint,
   type TakionEndpointOptions,
@@ -12,6 +13,12 @@ import {
 } from '../../src/proto-stack/takion.js';
 
 export type Dir = 'c2s' | 's2c';
+
+/** Fires the endpoint's due timers and takes everything it wants sent. */
+export function step(ep: TakionEndpoint, now: number): Uint8Array[] {
+  ep.handleTimeout(now);
+  return drainTransmits(ep);
+}
 export type Filter = (d: Uint8Array, dir: Dir) => Uint8Array[];
 
 export class TakionPair {
@@ -47,20 +54,20 @@ export class TakionPair {
   inject(dir: Dir, d: Uint8Array): void {
     const to = dir === 'c2s' ? this.console : this.client;
     if (dir === 'c2s' && !this.consoleAlive) return;
-    to.handleDatagram(d, this.now);
+    to.handle(d, this.now);
     this.collect();
   }
 
   private collect(): void {
-    this.events.client.push(...this.client.drainEvents());
-    this.events.console.push(...this.console.drainEvents());
+    this.events.client.push(...drainEvents(this.client));
+    this.events.console.push(...drainEvents(this.console));
   }
 
   /** Polls both sides and delivers until nothing moves. */
   pump(): void {
     for (let round = 0; round < 10_000; round++) {
-      const c2s = this.client.poll(this.now);
-      const s2c = this.consoleAlive ? this.console.poll(this.now) : [];
+      const c2s = step(this.client, this.now);
+      const s2c = this.consoleAlive ? step(this.console, this.now) : [];
       this.collect();
       if (c2s.length === 0 && s2c.length === 0) return;
       for (const d of c2s) {
@@ -80,8 +87,8 @@ export class TakionPair {
     const end = this.now + ms;
     while (this.now < end) {
       const wakeups = [
-        this.client.nextWakeup(),
-        this.consoleAlive ? this.console.nextWakeup() : undefined,
+        this.client.pollTimeout(),
+        this.consoleAlive ? this.console.pollTimeout() : undefined,
       ].filter((t): t is number => t !== undefined && t > this.now);
       this.now = Math.min(end, this.now + step, ...wakeups);
       this.pump();

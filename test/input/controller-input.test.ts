@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ControllerInput, mergeStates } from '../../src/input/controller-input.js';
+import { parseKeymap } from '../../src/input/keymap.js';
+import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
 import {
   type ControllerState,
   IDLE_STATE,
@@ -8,11 +10,10 @@ import {
   withButton,
   withStick,
   withTrigger,
-} from '../../src/input/controller-state.js';
-import { FeedbackSender } from '../../src/input/feedback-sender.js';
-import { parseKeymap } from '../../src/input/keymap.js';
-import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
+} from '../../src/proto-stack/controller.js';
 import { decodeFeedbackHistory } from '../../src/proto-stack/feedback.js';
+import { FeedbackSender } from '../../src/proto-stack/feedbacksender.js';
+import { transmitsFor } from '../helpers/machine.js';
 
 class FakeTty extends EventEmitter {
   raw: boolean[] = [];
@@ -60,7 +61,7 @@ describe('controller input (terminal, real timers)', () => {
     // session's FeedbackSender turns it into a history packet at once
     expect(states).toHaveLength(1);
     expect(isPressed(states[0].state, 'cross')).toBe(true);
-    const out = new FeedbackSender(false, 0).update(states[0].state, 0);
+    const out = transmitsFor(new FeedbackSender(false, 0), states[0].state, 0);
     expect(decodeFeedbackHistory(out[0].payload)).toEqual([{ kind: 'button', button: 'cross', state: 255 }]);
     await sleep(150);
     expect(states).toHaveLength(2);

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/input/controller-state.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/proto-stack/controller.js';
 import {
   combinePadDevices,
   EvdevMotionState,

@@ -7,7 +7,7 @@ import {
   isPressed,
   pressedButtons,
   withButton,
-} from '../../src/input/controller-state.js';
+} from '../../src/proto-stack/controller.js';
 import { parseSonyReport, rumbleReport } from '../../src/input/gamepad/hid.js';
 import { discoverPads, type PadInfo, PadManager, padPreference } from '../../src/input/gamepad/index.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPressed } from '../../src/input/controller-state.js';
+import { isPressed } from '../../src/proto-stack/controller.js';
 import { KeyboardController, type TerminalEvent, TerminalInputDecoder } from '../../src/input/keyboard.js';
 import { type Keymap, parseKeymap } from '../../src/input/keymap.js';
 import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';

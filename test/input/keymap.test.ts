@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONTROLS } from '../../src/input/controller-state.js';
+import { CONTROLS } from '../../src/proto-stack/controller.js';
 import { TerminalInputDecoder } from '../../src/input/keyboard.js';
 import {
   configDir,

@@ -8,6 +8,8 @@ import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js
 import { toHex } from '../../src/proto-stack/bytes.js';
 import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
+import { feed } from '../helpers/machine.js';
 import { goertzel, leftChannel } from '../helpers/tone.js';
 import { repoRoot } from '../helpers/vectors.js';
 
@@ -69,12 +71,13 @@ describe('Opus decode', () => {
       }
       trailingDropped = 0;
       const q = parseAvPacket(bytes, 12);
-      for (const e of rx.push({ ...q, data: crypt.crypt(q.data, q.keyPos + 16) })) {
+      for (const e of feed(rx, { ...q, data: crypt.crypt(q.data, q.keyPos + 16) }, 0)) {
         if (e.type === 'frame') pcm.push(dec.decode(e.data));
         else if (e.type === 'lost') pcm.push(dec.conceal(e.count));
       }
     }
-    for (const e of rx.flush()) if (e.type === 'frame') pcm.push(dec.decode(e.data));
+    rx.flush();
+    for (const e of drainEvents(rx)) if (e.type === 'frame') pcm.push(dec.decode(e.data));
     dec.free();
     expect(dropped).toBeGreaterThan(5);
     expect(rx.stats().framesRecovered).toBeGreaterThan(3);

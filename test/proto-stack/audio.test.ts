@@ -12,6 +12,8 @@ import { formatAvPacket, parseAvPacket } from '../../src/proto-stack/avpacket.js
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { UsageError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
+import { feed } from '../helpers/machine.js';
 
 const frame = (i: number, size = 40) => Uint8Array.from({ length: size }, (_, j) => (i * 7 + j) & 0xff);
 const frames = (n: number, size = 40) => Array.from({ length: n }, (_, i) => frame(i, size));
@@ -38,9 +40,10 @@ function transmit(src: Uint8Array[], version: 9 | 12, keep: (n: number) => boole
     keyPos += p.data.length + 16;
     if (!keep(n)) return;
     const parsed = parseAvPacket(bytes, version);
-    ev.push(...rx.push({ ...parsed, data: crypt.crypt(parsed.data, parsed.keyPos + 16) }));
+    ev.push(...feed(rx, { ...parsed, data: crypt.crypt(parsed.data, parsed.keyPos + 16) }, 0));
   });
-  ev.push(...rx.flush());
+  rx.flush();
+  ev.push(...drainEvents(rx));
   return { ev, rx };
 }
 
@@ -110,7 +113,7 @@ describe('AudioReceiver', () => {
     for (const p of [pk[0], pk[2], pk[1], pk[3], pk[4]]) {
       const parsed = parseAvPacket(formatAvPacket(p.fields, p.data), 12);
       expect(parsed.isHaptics).toBe(true);
-      out.push(...rx.push(parsed));
+      out.push(...feed(rx, parsed, 0));
     }
     expect(out.map((e) => (e.type === 'haptics' ? e.index : -1))).toEqual([1, 3, 4, 5]);
     expect(rx.stats().framesReceived).toBe(0);
@@ -148,9 +151,9 @@ describe('AudioReceiver', () => {
       codec: 5,
       isHaptics: false,
     };
-    expect(rx.push({ ...base, data: new Uint8Array(11) })).toEqual([]);
-    expect(rx.push({ ...base, codec: 6, data: new Uint8Array(12) })).toEqual([]);
-    expect(rx.push({ ...base, sourceUnits: 2, data: new Uint8Array(12) })).toEqual([]);
+    expect(feed(rx, { ...base, data: new Uint8Array(11) }, 0)).toEqual([]);
+    expect(feed(rx, { ...base, codec: 6, data: new Uint8Array(12) }, 0)).toEqual([]);
+    expect(feed(rx, { ...base, sourceUnits: 2, data: new Uint8Array(12) }, 0)).toEqual([]);
     expect(rx.stats().packetsDropped).toBe(3);
   });
 
@@ -179,7 +182,7 @@ describe('AudioReceiver', () => {
                   unitsTotal: p.fecUnits + p.sourceUnits,
                   data: new Uint8Array(p.unitSize * (p.fecUnits + p.sourceUnits)),
                 };
-          for (const e of rx.push(q)) expect(['frame', 'lost', 'haptics']).toContain(e.type);
+          for (const e of feed(rx, q, 0)) expect(['frame', 'lost', 'haptics']).toContain(e.type);
         }
         rx.flush();
         const s = rx.stats();

@@ -32,6 +32,7 @@ import {
 } from '../../src/proto-stack/session.js';
 import type { Target } from '../../src/proto-stack/target.js';
 import { typedOnly } from '../helpers/fuzz.js';
+import { tick } from '../helpers/machine.js';
 
 const nonce = fromHex('ae92e764882651ef89018cfa696c6938');
 const morning = fromHex('74a59c9693c2083ba6a84ba050fa8e5a');
@@ -171,15 +172,15 @@ function wire(
   let clientAlive = true;
   const pump = (): void => {
     for (let i = 0; i < 4; i++) {
-      const cp = console_.poll(now);
+      const cp = tick(console_, now);
       consoleEvents.push(...cp.events);
-      for (const b of cp.send) {
+      for (const b of cp.out) {
         consoleWrites.push({ at: now, bytes: b });
-        if (consoleAlive && clientAlive) client.feed(b, now);
+        if (consoleAlive && clientAlive) client.handle(b, now);
       }
-      const kp = client.poll(now);
+      const kp = tick(client, now);
       clientEvents.push(...kp.events);
-      for (const b of kp.send) if (clientAlive && consoleAlive) console_.feed(b, now);
+      for (const b of kp.out) if (clientAlive && consoleAlive) console_.handle(b, now);
     }
   };
   const advance = (ms: number, step = 50): void => {
@@ -222,7 +223,7 @@ describe('CtrlClient <-> CtrlConsole in memory', () => {
       const w = wire(target);
       // nothing in the same write as the HTTP answer
       expect(w.consoleWrites).toHaveLength(0);
-      expect(w.console.nextWakeup()).toBe(w.now + 300);
+      expect(w.console.pollTimeout()).toBe(w.now + 300);
       w.advance(400);
       const sid = w.clientEvents.find((e) => e.type === 'sessionId');
       expect(sid).toEqual({ type: 'sessionId', sessionId: w.console.sessionId, fallback: false });
@@ -325,7 +326,7 @@ describe('CtrlClient <-> CtrlConsole in memory', () => {
     expect(lost?.type === 'lost' && lost.error).toBeInstanceOf(NetworkError);
     expect(lost?.type === 'lost' && lost.error.message).toMatch(/console lost/);
     expect(w.client.isClosed).toBe(true);
-    expect(w.client.nextWakeup()).toBeUndefined();
+    expect(w.client.pollTimeout()).toBeUndefined();
   });
 
   it('the console drops a silent client after about 5 s', () => {
@@ -388,11 +389,11 @@ describe('fuzz: ctrl parsers only throw typed errors', () => {
         for (let i = 0; i < bytes.length; i += chunk) {
           const part = bytes.subarray(i, i + chunk);
           typedOnly(() => r.push(part));
-          typedOnly(() => client.feed(part, i));
-          typedOnly(() => cons.feed(part, i));
+          typedOnly(() => client.handle(part, i));
+          typedOnly(() => cons.handle(part, i));
         }
-        typedOnly(() => client.poll(1));
-        typedOnly(() => cons.poll(1));
+        typedOnly(() => tick(client, 1));
+        typedOnly(() => tick(cons, 1));
       }),
       { numRuns: 500 },
     );

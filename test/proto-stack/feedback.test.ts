@@ -22,7 +22,9 @@ import {
 } from '../../src/proto-stack/feedback.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { verifyGmac } from '../../src/proto-stack/takion.js';
+import { packetsFor } from '../helpers/feedback.js';
 import { typedOnly } from '../helpers/fuzz.js';
+import { tick, transmitsFor } from '../helpers/machine.js';
 import { loadVectors, vectorCase } from '../helpers/vectors.js';
 
 const gen = loadVectors('generated_chiaki');
@@ -324,8 +326,8 @@ describe('parsers never throw untyped errors (fuzz)', () => {
 
 describe('console decoder: datagrams to log lines', () => {
   it('logs presses, releases and stick moves once each, skipping repeats and stale states', async () => {
-    const { FeedbackSender, feedbackPackets } = await import('../../src/input/feedback-sender.js');
-    const { IDLE_STATE, withButton, withStick } = await import('../../src/input/controller-state.js');
+    const { FeedbackSender } = await import('../../src/proto-stack/feedbacksender.js');
+    const { IDLE_STATE, withButton, withStick } = await import('../../src/proto-stack/controller.js');
     const { FeedbackConsoleDecoder } = await import('../../src/proto-stack/feedback.js');
     const sender = new FeedbackSender(true, 0);
     let keyPos = 0;
@@ -337,7 +339,8 @@ describe('console decoder: datagrams to log lines', () => {
     const decoder = new FeedbackConsoleDecoder(fakeCrypt);
     const log: unknown[] = [];
     const send = (s: typeof IDLE_STATE) => {
-      for (const p of feedbackPackets(sender.update(s, 0), fakeCrypt, alloc)) log.push(...decoder.accept(p));
+      for (const p of packetsFor(transmitsFor(sender, s, 0), fakeCrypt, alloc))
+        log.push(...decoder.accept(p));
     };
     let s = withButton(IDLE_STATE, 'cross', true);
     send(s);
@@ -345,7 +348,7 @@ describe('console decoder: datagrams to log lines', () => {
     send(s);
     s = withButton(s, 'cross', false);
     send(s);
-    const stale = feedbackPackets(sender.tick(1000), fakeCrypt, alloc)[0];
+    const stale = packetsFor(tick(sender, 1000).out, fakeCrypt, alloc)[0];
     log.push(...decoder.accept(stale));
     log.push(...decoder.accept(stale));
     expect(log).toEqual([

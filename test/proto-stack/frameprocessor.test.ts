@@ -20,6 +20,7 @@ import {
   type VideoUnit,
 } from '../../src/proto-stack/frameprocessor.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { feed, tick } from '../helpers/machine.js';
 import { loadVectors, repoRoot } from '../helpers/vectors.js';
 
 const FRAME_MS = 1000 / 60;
@@ -74,17 +75,17 @@ function console(
   return { packets: out, fec };
 }
 
-/** Client side: parse, decrypt, feed in time order, honouring nextWakeup like an event loop. */
+/** Client side: parse, decrypt, feed in time order, honouring pollTimeout like an event loop. */
 function receive(fp: FrameProcessor, wire: Wire[], crypt: GkCrypt, version: 9 | 12): VideoEvent[] {
   const ev: VideoEvent[] = [];
   for (const w of wire) {
-    for (let wake = fp.nextWakeup(); wake !== undefined && wake <= w.t; wake = fp.nextWakeup())
-      ev.push(...fp.poll(wake));
+    for (let wake = fp.pollTimeout(); wake !== undefined && wake <= w.t; wake = fp.pollTimeout())
+      ev.push(...tick(fp, wake).events);
     const p = parseAvPacket(w.bytes, version);
-    ev.push(...fp.push({ ...p, data: crypt.crypt(p.data, p.keyPos + 16) }, w.t));
+    ev.push(...feed(fp, { ...p, data: crypt.crypt(p.data, p.keyPos + 16) }, w.t));
   }
   const end = (wire.at(-1)?.t ?? 0) + 1000;
-  ev.push(...fp.poll(end));
+  ev.push(...tick(fp, end).events);
   return ev;
 }
 
@@ -178,7 +179,7 @@ describe('round trip through packetize -> format -> encrypt -> parse -> decrypt 
       let emittedAt: number | undefined;
       for (const w of kept) {
         const p = parseAvPacket(w.bytes, 9);
-        for (const e of fp.push({ ...p, data: crypt.crypt(p.data, p.keyPos + 16) }, w.t))
+        for (const e of feed(fp, { ...p, data: crypt.crypt(p.data, p.keyPos + 16) }, w.t))
           if (e.type === 'frame' && e.index === i + 1) emittedAt = w.t;
       }
       if (emittedAt === undefined || emittedAt > lastT) late++;
@@ -291,7 +292,7 @@ describe('takion.json real_video_v9 through the frame processor', () => {
     const ev: VideoEvent[] = [];
     for (const pk of c.expected.packets) {
       const p = parseAvPacket(fromHex(pk.packet), 9);
-      ev.push(...fp.push({ ...p, data: rc.crypt(p.data, p.keyPos + 16) }, 0));
+      ev.push(...feed(fp, { ...p, data: rc.crypt(p.data, p.keyPos + 16) }, 0));
     }
     const frames = framesOf(ev);
     expect(frames.length).toBeGreaterThan(0);
@@ -383,10 +384,10 @@ describe('fuzz', () => {
         let t = 0;
         for (const [u, dt] of seq) {
           t += dt;
-          for (const e of fp.push(u as VideoUnit, t)) expect(['frame', 'corrupt', 'idr']).toContain(e.type);
+          for (const e of feed(fp, u as VideoUnit, t)) expect(['frame', 'corrupt', 'idr']).toContain(e.type);
         }
-        fp.poll(t + 1000);
-        expect(fp.nextWakeup()).toBeUndefined();
+        tick(fp, t + 1000);
+        expect(fp.pollTimeout()).toBeUndefined();
       }),
       { numRuns: 300 },
     );
@@ -418,9 +419,9 @@ describe('fuzz', () => {
               return;
             }
             parsed++;
-            fp.push(p, i);
+            feed(fp, p, i);
           });
-          fp.poll(1e6);
+          tick(fp, 1e6);
           expect(fp.stats(1e6).packetsReceived).toBe(parsed);
         },
       ),
@@ -455,8 +456,8 @@ describe('fuzz', () => {
           }));
           for (const [i, key, v] of headerMuts) (copy[i] as unknown as Record<string, number>)[key] = v;
           for (const [i, pos, v] of byteMuts) copy[i].data[pos % copy[i].data.length] = v;
-          for (const [i, u] of copy.entries()) fp.push(u, i);
-          fp.poll(1e6);
+          for (const [i, u] of copy.entries()) feed(fp, u, i);
+          tick(fp, 1e6);
           const s = fp.stats(1e6);
           expect(s.framesReceived + s.framesSkipped).toBeLessThanOrEqual(10);
         },

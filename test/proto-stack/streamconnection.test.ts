@@ -3,6 +3,7 @@ import { fromHex } from '../../src/proto-stack/bytes.js';
 import { Ecdh } from '../../src/proto-stack/ecdh.js';
 import { AuthError, ConsoleRefusedError, NetworkError } from '../../src/proto-stack/errors.js';
 import type { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import {
   CHANNEL,
@@ -21,6 +22,8 @@ import {
 } from '../../src/proto-stack/streamconnection.js';
 import { TakionEndpoint, type TakionEvent } from '../../src/proto-stack/takion.js';
 import type { Target } from '../../src/proto-stack/target.js';
+import { tick } from '../helpers/machine.js';
+import { step } from '../helpers/takion-pair.js';
 
 const nonce = fromHex('ae92e764882651ef89018cfa696c6938');
 const morning = fromHex('74a59c9693c2083ba6a84ba050fa8e5a');
@@ -94,16 +97,16 @@ function pair(
   };
   const pump = () => {
     for (let i = 0; i < 6; i++) {
-      const c = client.poll(now);
+      const c = tick(client, now);
       clientEvents.push(...c.events);
       take('client', c.out, toConsole);
-      const k = cons.poll(now);
+      const k = tick(cons, now);
       consoleEvents.push(...k.events);
       take('console', k.out, toClient);
-      while (toConsole.length) cons.handleMessage(toConsole.shift()!, now);
+      while (toConsole.length) cons.handle(toConsole.shift()!, now);
       while (toClient.length) {
         const m = toClient.shift()!;
-        if (deliverToClient) client.handleMessage(m, now);
+        if (deliverToClient) client.handle(m, now);
       }
     }
   };
@@ -219,15 +222,13 @@ describe('StreamConnection client <-> console (messages only)', () => {
   it('STREAMINFO that arrives before BANG is kept and handled after it', () => {
     const { client, cons } = bareEnds((s) => info(s.width, s.height));
     client.start(0);
-    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
-    const msgs = cons
-      .poll(0)
-      .out.filter((o): o is Extract<StreamOutput, { kind: 'message' }> => o.kind === 'message');
+    for (const o of tick(client, 0).out) if (o.kind === 'message') cons.handle(o, 0);
+    const msgs = tick(cons, 0).out.filter((o): o is Extract<StreamOutput, { kind: 'message' }> => o.kind === 'message');
     expect(msgs.map((m) => decodeTakionMessage(m.payload).type)).toEqual(['bang', 'streamInfo']);
-    client.handleMessage(msgs[1], 1); // STREAMINFO first
+    client.handle(msgs[1], 1); // STREAMINFO first
     expect(client.state).toBe('expectBang');
-    client.handleMessage(msgs[0], 2);
-    const r = client.poll(2);
+    client.handle(msgs[0], 2);
+    const r = tick(client, 2);
     expect(r.events.map((e) => e.type)).toEqual(['bang', 'streamInfo', 'connected']);
     expect(r.out.map((o) => o.kind)).toEqual(['crypt', 'message', 'message', 'message']);
   });
@@ -252,12 +253,12 @@ describe('StreamConnection client <-> console (messages only)', () => {
   it('BANG but no STREAMINFO within 5 s: NetworkError', () => {
     const { client, cons } = bareEnds(() => info(1, 1));
     client.start(0);
-    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
-    const bang = cons.poll(0).out.find((o) => o.kind === 'message');
-    if (bang?.kind === 'message') client.handleMessage(bang, 10);
+    for (const o of tick(client, 0).out) if (o.kind === 'message') cons.handle(o, 0);
+    const bang = tick(cons, 0).out.find((o) => o.kind === 'message');
+    if (bang?.kind === 'message') client.handle(bang, 10);
     expect(client.state).toBe('expectStreamInfo');
-    expect(client.nextWakeup()).toBe(5_010);
-    const ev = client.poll(5_010).events;
+    expect(client.pollTimeout()).toBe(5_010);
+    const ev = tick(client, 5_010).events;
     const err = ev.find((e) => e.type === 'error');
     expect(err?.type === 'error' && err.error.message).toMatch(/no stream info within 5 s/);
   });
@@ -271,7 +272,7 @@ describe('StreamConnection client <-> console (messages only)', () => {
       launch: { width: 1280, height: 720, maxFps: 60, bitrateKbps: 10000, mtu: 1454, rtt: 1 },
     });
     client.start(0);
-    client.poll(0);
+    tick(client, 0);
     const forger = Ecdh.generate();
     const bang = encodeTakionMessage({
       type: 'bang',
@@ -285,8 +286,8 @@ describe('StreamConnection client <-> console (messages only)', () => {
         ecdhSig: forger.sign(new Uint8Array(16)),
       },
     });
-    client.handleMessage({ channel: 1, dataType: DATA_TYPE_PROTOBUF, payload: bang }, 1);
-    const r = client.poll(1);
+    client.handle({ channel: 1, dataType: DATA_TYPE_PROTOBUF, payload: bang }, 1);
+    const r = tick(client, 1);
     const err = r.events.find((e) => e.type === 'error');
     expect(err?.type === 'error' && err.error).toBeInstanceOf(AuthError);
     expect(r.out.some((o) => o.kind === 'crypt')).toBe(false);
@@ -321,8 +322,8 @@ describe('StreamConnection client <-> console (messages only)', () => {
   it('console DISCONNECT ends the client; non-protobuf data passes through', () => {
     const p = pair(1000);
     p.start();
-    p.client.handleMessage({ channel: 1, dataType: 7, payload: fromHex('000102') }, p.now);
-    expect(p.client.poll(p.now).events).toEqual([
+    p.client.handle({ channel: 1, dataType: 7, payload: fromHex('000102') }, p.now);
+    expect(tick(p.client, p.now).events).toEqual([
       { type: 'data', channel: 1, dataType: 7, payload: fromHex('000102') },
     ]);
     p.cons.disconnect();
@@ -333,12 +334,12 @@ describe('StreamConnection client <-> console (messages only)', () => {
   it('the console drops a client that stops talking after about 5 s', () => {
     const { client, cons } = bareEnds(() => info(1, 1));
     client.start(0);
-    for (const o of client.poll(0).out) if (o.kind === 'message') cons.handleMessage(o, 0);
-    cons.poll(0);
-    expect(cons.nextWakeup()).toBe(1_000);
+    for (const o of tick(client, 0).out) if (o.kind === 'message') cons.handle(o, 0);
+    tick(cons, 0);
+    expect(cons.pollTimeout()).toBe(1_000);
     let lostAt: number | undefined;
     for (let t = 100; t <= 8_000 && lostAt === undefined; t += 100)
-      if (cons.poll(t).events.some((e) => e.type === 'clientLost')) lostAt = t;
+      if (tick(cons, t).events.some((e) => e.type === 'clientLost')) lostAt = t;
     expect(lostAt).toBe(5_000);
   });
 });
@@ -375,21 +376,21 @@ describe('full stack in memory: TakionEndpoint pair + StreamConnection pair', ()
     // As a driver does: act on a datagram's events before feeding the next one, so a crypt switch
     // caused by BANG is in place before anything after it is read or acknowledged.
     const clientSide = () => {
-      for (const e of tc.drainEvents()) {
+      for (const e of drainEvents(tc)) {
         if (e.type === 'connected') sc.start(now);
-        else if (e.type === 'message') sc.handleMessage(e, now);
+        else if (e.type === 'message') sc.handle(e, now);
         else if (e.type === 'lost' || e.type === 'error') takionTrouble.push(e);
       }
-      const cp = sc.poll(now);
+      const cp = tick(sc, now);
       clientEvents.push(...cp.events);
       apply(tc, cp.out);
     };
     const consoleSide = () => {
-      for (const e of ts.drainEvents()) {
-        if (e.type === 'message') ss.handleMessage(e, now);
+      for (const e of drainEvents(ts)) {
+        if (e.type === 'message') ss.handle(e, now);
         else if (e.type === 'lost' || e.type === 'error') takionTrouble.push(e);
       }
-      const kp = ss.poll(now);
+      const kp = tick(ss, now);
       consoleEvents.push(...kp.events);
       apply(ts, kp.out);
     };
@@ -397,15 +398,15 @@ describe('full stack in memory: TakionEndpoint pair + StreamConnection pair', ()
       for (let round = 0; round < 1_000; round++) {
         clientSide();
         consoleSide();
-        const c2s = tc.poll(now);
-        const s2c = ts.poll(now);
+        const c2s = step(tc, now);
+        const s2c = step(ts, now);
         if (c2s.length + s2c.length === 0) return;
         for (const d of c2s) {
-          ts.handleDatagram(d, now);
+          ts.handle(d, now);
           consoleSide();
         }
         for (const d of s2c) {
-          tc.handleDatagram(d, now);
+          tc.handle(d, now);
           clientSide();
         }
       }

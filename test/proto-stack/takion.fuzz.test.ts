@@ -1,4 +1,4 @@
-// Fuzz: random and mutated bytes into every Takion parser and into TakionEndpoint.handleDatagram.
+// Fuzz: random and mutated bytes into every Takion parser and into TakionEndpoint.handle.
 // Only typed errors (parsers) or counted drops (endpoint) are allowed; no crash, no hang.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import {
   TakionType,
   verifyGmac,
 } from '../../src/proto-stack/takion.js';
-import { TakionPair } from '../helpers/takion-pair.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
+import { step, TakionPair } from '../helpers/takion-pair.js';
 
 /** Real traffic of a session with crypt: control chunks of every kind, AV, feedback, congestion. */
 const TAGS = { client: { tag: 0x1111 }, console: { tag: 0x2222 } };
@@ -99,7 +100,7 @@ describe('takion fuzz', () => {
     );
   });
 
-  it('handleDatagram in every state: counted drops only, typed events, session still works', () => {
+  it('handle() in every state: counted drops only, typed events, session still works', () => {
     fc.assert(
       fc.property(fc.array(anyBytes, { minLength: 1, maxLength: 30 }), fc.boolean(), (dgrams, withCrypt) => {
         const pair = new TakionPair(TAGS);
@@ -116,14 +117,14 @@ describe('takion fuzz', () => {
         const t0 = performance.now();
         for (const d of dgrams) {
           for (const ep of [pair.client, pair.console, ...idle]) {
-            ep.handleDatagram(d, pair.now);
-            ep.poll(pair.now);
+            ep.handle(d, pair.now);
+            step(ep, pair.now);
           }
         }
         pair.pump();
         expect(performance.now() - t0).toBeLessThan(2000);
         all.forEach((ep, i) => {
-          for (const e of ep.drainEvents())
+          for (const e of drainEvents(ep))
             if (e.type === 'error' || e.type === 'lost') expect(e.error).toBeInstanceOf(RptuiError);
           // the pair's own pump may deliver answers to noise, so at least every noise datagram counts
           expect(ep.stats.datagramsIn - inBefore[i]).toBeGreaterThanOrEqual(dgrams.length);
@@ -154,12 +155,12 @@ describe('takion fuzz', () => {
       bad[bad.length - 1] ^= 0x10;
       const before = pair.client.stats;
       const counted = before.gmacFailures + before.tagMismatches + before.malformed + before.unexpected;
-      pair.client.handleDatagram(bad, pair.now);
+      pair.client.handle(bad, pair.now);
       const after = pair.client.stats;
       expect(after.gmacFailures + after.tagMismatches + after.malformed + after.unexpected).toBe(counted + 1);
       n++;
     }
     expect(n).toBeGreaterThan(5);
-    expect(pair.client.drainEvents().filter((e) => e.type === 'message' || e.type === 'av')).toEqual([]);
+    expect(drainEvents(pair.client).filter((e) => e.type === 'message' || e.type === 'av')).toEqual([]);
   });
 });

@@ -16,7 +16,8 @@ import {
   TakionType,
   verifyGmac,
 } from '../../src/proto-stack/takion.js';
-import { TakionPair } from '../helpers/takion-pair.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
+import { step, TakionPair } from '../helpers/takion-pair.js';
 import { loadVectors } from '../helpers/vectors.js';
 
 const sp = loadVectors('pyrp_stream_packets');
@@ -252,7 +253,7 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(pair.sent.s2c[1]).toHaveLength(17);
     expect(pair.client.remoteTag).toBe(0x15cf154f);
     expect(pair.console.remoteTag).toBe(0x4823);
-    expect(pair.client.nextWakeup()).toBe(pair.now + 4000); // only the silence timer is armed
+    expect(pair.client.pollTimeout()).toBe(pair.now + 4000); // only the silence timer is armed
   });
 
   it('exchanges messages both ways; each is acknowledged with a 29-byte DATA_ACK', () => {
@@ -308,7 +309,7 @@ describe('TakionEndpoint (client + console in memory)', () => {
     pair.client.sendMessage(1, 0, bytes(10), pair.now);
     pair.pump();
     expect(pair.messages('console')).toHaveLength(0);
-    expect(pair.client.nextWakeup()).toBe(pair.now + 200);
+    expect(pair.client.pollTimeout()).toBe(pair.now + 200);
     pair.advance(199);
     expect(pair.messages('console')).toHaveLength(0);
     pair.advance(1);
@@ -438,13 +439,13 @@ describe('TakionEndpoint (client + console in memory)', () => {
     pair.console.sendMessage(1, 0, bytes(12), pair.now);
     pair.console.setCrypt(new GkCrypt(3, hk, secret), new GkCrypt(2, hk, secret));
     pair.console.sendMessage(1, 0, bytes(40, 4), pair.now);
-    const [bang, streamInfo] = pair.console.poll(pair.now);
+    const [bang, streamInfo] = step(pair.console, pair.now);
     // client: BANG handled, crypt switched on from its event, only then poll (which builds the ack)
-    pair.client.handleDatagram(bang, pair.now);
-    expect(pair.client.drainEvents().map((e) => e.type)).toEqual(['message']);
+    pair.client.handle(bang, pair.now);
+    expect(drainEvents(pair.client).map((e) => e.type)).toEqual(['message']);
     pair.client.setCrypt(new GkCrypt(2, hk, secret), new GkCrypt(3, hk, secret));
-    pair.client.handleDatagram(streamInfo, pair.now);
-    expect(pair.client.drainEvents().map((e) => e.type)).toEqual(['message']);
+    pair.client.handle(streamInfo, pair.now);
+    expect(drainEvents(pair.client).map((e) => e.type)).toEqual(['message']);
     pair.pump();
     expect(pair.client.stats.gmacFailures).toBe(0);
     expect(pair.console.stats.gmacFailures).toBe(0);
@@ -464,10 +465,10 @@ describe('TakionEndpoint (client + console in memory)', () => {
     const secret = new Uint8Array(32).fill(2);
     pair.console.sendMessage(1, 0, bytes(12), pair.now);
     pair.console.setCrypt(new GkCrypt(3, hk, secret), new GkCrypt(2, hk, secret));
-    const [bang] = pair.console.poll(pair.now);
-    pair.client.handleDatagram(bang, pair.now);
+    const [bang] = step(pair.console, pair.now);
+    pair.client.handle(bang, pair.now);
     pair.client.setCrypt(new GkCrypt(2, hk, secret), new GkCrypt(3, hk, secret));
-    pair.client.poll(pair.now); // the DATA_ACK is lost
+    step(pair.client, pair.now); // the DATA_ACK is lost
     expect(pair.console.inFlightCount).toBe(1);
     pair.advance(200);
     expect(pair.console.stats.retransmits).toBe(1);
@@ -498,7 +499,7 @@ describe('TakionEndpoint (client + console in memory)', () => {
     const kp2 = pair.console.allocKeyPos(50);
     const tampered = av(50);
     pair.console.sendRaw(tampered, kp2);
-    const out = pair.console.poll(pair.now);
+    const out = step(pair.console, pair.now);
     out[0][30] ^= 0x80;
     pair.inject('s2c', out[0]);
     const kp3 = pair.console.allocKeyPos(50);
@@ -538,7 +539,7 @@ describe('TakionEndpoint (client + console in memory)', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0].type === 'lost' && lost[0].error.message).toMatch(/Console lost/);
     expect(pair.client.state).toBe('closed');
-    expect(pair.client.nextWakeup()).toBeUndefined();
+    expect(pair.client.pollTimeout()).toBeUndefined();
     expect(pair.now - silentFrom).toBeGreaterThanOrEqual(4000);
     expect(() => pair.client.sendMessage(1, 0, bytes(1), pair.now)).toThrow(/state closed/);
   });

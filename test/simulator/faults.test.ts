@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { AvMeta } from '../../src/proto-stack/avpacket.js';
 import { UsageError } from '../../src/proto-stack/errors.js';
-import { type AvMeta, type DropRecord, FaultInjector, fecOutcome } from '../../src/simulator/faults.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
+import { type DropRecord, FaultInjector, fecOutcome } from '../../src/simulator/faults.js';
+import { tick } from '../helpers/machine.js';
 
 const meta = (i: number): AvMeta => ({
   kind: 'video',
@@ -12,16 +15,16 @@ const meta = (i: number): AvMeta => ({
 const dg = (i: number) => Uint8Array.of(i >> 8, i & 0xff);
 const id = (d: Uint8Array) => (d[0] << 8) | d[1];
 
-/** Pushes n datagrams 1 ms apart and polls at every millisecond until the queue is empty. */
+/** Hands in n datagrams 1 ms apart, ticking every millisecond until nothing is held. */
 function run(f: FaultInjector, n: number): number[] {
   const out: number[] = [];
   let t = 0;
   for (; t < n; t++) {
-    f.push(dg(t), meta(t), t);
-    out.push(...f.poll(t).map(id));
+    f.handle({ bytes: dg(t), meta: meta(t) }, t);
+    out.push(...tick(f, t).out.map(id));
   }
-  for (let w = f.nextWakeup(); w !== undefined; w = f.nextWakeup())
-    out.push(...f.poll(Math.max(w, t)).map(id));
+  for (let w = f.pollTimeout(); w !== undefined; w = f.pollTimeout())
+    out.push(...tick(f, Math.max(w, t)).out.map(id));
   return out;
 }
 
@@ -30,15 +33,14 @@ describe('FaultInjector', () => {
     const f = new FaultInjector();
     expect(f.passThrough).toBe(true);
     expect(run(f, 100)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(f.nextWakeup()).toBeUndefined();
+    expect(f.pollTimeout()).toBeUndefined();
     expect(f.stats).toEqual({ pushed: 100, delivered: 100, dropped: 0, duplicated: 0, reordered: 0 });
   });
 
-  it('drops about the asked share, logs each drop with its frame and unit, and calls onDrop', () => {
+  it('drops about the asked share, logs each drop with its frame and unit, and reports each as an event', () => {
     const f = new FaultInjector({ loss: 0.05, seed: 42 });
-    const seen: DropRecord[] = [];
-    f.onDrop = (d) => seen.push(d);
     const out = run(f, 20_000);
+    const seen = drainEvents(f);
     expect(f.stats.dropped).toBeGreaterThan(800);
     expect(f.stats.dropped).toBeLessThan(1200);
     expect(out.length + f.stats.dropped).toBe(20_000);
@@ -71,17 +73,19 @@ describe('FaultInjector', () => {
     expect(inversions).toBeGreaterThan(50);
     // a held datagram with nothing after it still goes out
     const g = new FaultInjector({ reorder: 1, seed: 1 });
-    g.push(dg(5), meta(5), 0);
-    expect(g.poll(0)).toEqual([]);
-    expect(g.nextWakeup()).toBe(10);
-    expect(g.poll(10).map(id)).toEqual([5]);
+    g.handle({ bytes: dg(5), meta: meta(5) }, 0);
+    expect(tick(g, 0).out).toEqual([]);
+    expect(g.pollTimeout()).toBe(10);
+    expect(tick(g, 10).out.map(id)).toEqual([5]);
   });
 
   it('duplicates and jitters within the bound', () => {
     const f = new FaultInjector({ dup: 0.1, jitterMs: 5, seed: 9 });
     const due: number[] = [];
-    for (let t = 0; t < 500; t++) f.push(dg(t), meta(t), t);
-    for (let t = 0; t <= 505; t++) for (const d of f.poll(t)) due.push(t - id(d));
+    for (let t = 0; t <= 505; t++) {
+      if (t < 500) f.handle({ bytes: dg(t), meta: meta(t) }, t);
+      for (const d of tick(f, t).out) due.push(t - id(d));
+    }
     expect(f.stats.duplicated).toBeGreaterThan(20);
     expect(due.length).toBe(500 + f.stats.duplicated);
     expect(Math.max(...due)).toBeLessThanOrEqual(5);

@@ -11,23 +11,24 @@ import {
 import { parseAudioHeader } from '../../src/proto-stack/audio.js';
 import { parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes } from '../../src/proto-stack/bytes.js';
+import type { AvSend } from '../../src/proto-stack/consolesession.js';
 import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import {
-  type AvSend,
   findMediaDir,
   loadClip,
   loadClipFiles,
   MediaStreamer,
   opusPacketMs,
 } from '../../src/simulator/media-streamer.js';
+import { tick } from '../helpers/machine.js';
 
 const { clip: clip720 } = loadClip({ width: 1280, height: 720 }, 'h264');
 
 /** Polls every millisecond from `from` to `to` (inclusive), returning [time, packets] per poll. */
 function drive(ms: MediaStreamer, from: number, to: number): { t: number; p: AvSend }[] {
   const out: { t: number; p: AvSend }[] = [];
-  for (let t = from; t <= to; t++) for (const p of ms.poll(t)) out.push({ t, p });
+  for (let t = from; t <= to; t++) for (const p of tick(ms, t).out) out.push({ t, p });
   return out;
 }
 
@@ -106,7 +107,7 @@ describe('MediaStreamer', () => {
     expect(audio.map((s) => s.t)).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i * 20));
     expect(audio.map((s) => s.p.frameIndex)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     for (let i = 1; i < sent.length; i++) expect(sent[i].t).toBeGreaterThanOrEqual(sent[i - 1].t);
-    expect(ms.nextWakeup()).toBe(2000);
+    expect(ms.pollTimeout()).toBe(2000);
     const st = ms.stats();
     expect(st.videoFrames).toBe(60);
     expect(st.audioPackets).toBe(50);
@@ -117,7 +118,7 @@ describe('MediaStreamer', () => {
     const crypt = new GkCrypt(3, new Uint8Array(16).fill(1), new Uint8Array(32).fill(2));
     const ms = new MediaStreamer({ version: 12, clip: clip720, fps: 60, now: 0 });
     let kp = 0x1_0000_0000 - 500; // across the 32-bit wrap of the header field
-    const packets = ms.poll(0);
+    const packets = tick(ms, 0).out;
     const firstFrame = packets.filter((p) => p.kind === 'video');
     expect(firstFrame.length).toBeGreaterThan(1);
     expect(firstFrame.every((p) => p.keyframe && p.clipFrame === 0)).toBe(true);
@@ -202,10 +203,10 @@ describe('MediaStreamer', () => {
 
   it('spreads a frame over the frame interval when pacing at a bitrate', () => {
     const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0, bitrateKbps: 10_000 });
-    ms.poll(0);
+    tick(ms, 0).out;
     // the key frame (~3.7 KB = ~3 ms at 10 Mbit/s) leaves over several milliseconds
-    expect(ms.nextWakeup()).toBeGreaterThan(0);
-    expect(ms.nextWakeup()).toBeLessThan(1000 / 60);
+    expect(ms.pollTimeout()).toBeGreaterThan(0);
+    expect(ms.pollTimeout()).toBeLessThan(1000 / 60);
     const times = drive(ms, 0, 16)
       .filter((s) => s.p.frameIndex === 1 && s.p.kind === 'video')
       .map((s) => s.t);
@@ -215,11 +216,11 @@ describe('MediaStreamer', () => {
 
   it('a driver that stalls does not get a burst of stale frames', () => {
     const ms = new MediaStreamer({ version: 9, clip: clip720, fps: 60, now: 0 });
-    ms.poll(0);
-    const late = ms.poll(5000).filter((p) => p.kind === 'video' && p.unitIndex === 0);
+    tick(ms, 0).out;
+    const late = tick(ms, 5000).out.filter((p) => p.kind === 'video' && p.unitIndex === 0);
     expect(late.length).toBe(1);
     expect(ms.stats().lagResets).toBe(2); // video and audio
-    expect(ms.nextWakeup()).toBeGreaterThan(5000);
+    expect(ms.pollTimeout()).toBeGreaterThan(5000);
   });
 
   it('refuses clips it cannot stream, with typed errors', () => {

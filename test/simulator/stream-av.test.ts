@@ -3,7 +3,7 @@
 // the client reports exactly the frames FEC cannot rebuild, and key frame requests restart the
 // clip (or are logged as pending/held).
 import { describe, expect, it } from 'vitest';
-import { AvReceiver } from '../../src/client/av-receiver.js';
+import { AvReceiver } from '../../src/proto-stack/avreceiver.js';
 import type { ParsedLaunchSpec } from '../../src/proto-stack/launchspec.js';
 import { EventLog, type SimEvent } from '../../src/simulator/events.js';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';

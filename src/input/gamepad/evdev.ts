@@ -40,7 +40,7 @@ import {
   withStick,
   withTouch,
   withTrigger,
-} from '../controller-state.js';
+} from '../../proto-stack/controller.js';
 import { rumbleReport } from './hid.js';
 import {
   type AxisRange,

@@ -11,8 +11,8 @@
  */
 import { crc32 } from 'node:zlib';
 import { view } from '../../proto-stack/bytes.js';
-import type { ButtonName, ControllerState, TouchPoint } from '../controller-state.js';
-import { BUTTONS, IDLE_STATE, stateEqual, TOUCH_MAX_Y, withButtons } from '../controller-state.js';
+import type { ButtonName, ControllerState, TouchPoint } from '../../proto-stack/controller.js';
+import { BUTTONS, IDLE_STATE, stateEqual, TOUCH_MAX_Y, withButtons } from '../../proto-stack/controller.js';
 import {
   type AxisRange,
   applyStick,

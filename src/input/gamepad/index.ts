@@ -4,7 +4,7 @@
  * rumble) when it can open them, else evdev; other pads through evdev (Linux), else node-gamepad.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { type ControllerState, IDLE_STATE } from '../controller-state.js';
+import { type ControllerState, IDLE_STATE } from '../../proto-stack/controller.js';
 import { BUS_BLUETOOTH, BUS_USB, type EvdevDeviceInfo, EvdevPad, listEvdevPads } from './evdev.js';
 import { HidPad, type HidPadInfo, listHidPads, loadNodeHid } from './hid.js';
 import { DEFAULT_DEAD_ZONE, type PadFamily } from './mapping.js';

@@ -3,7 +3,7 @@
  * scaling of raw stick / trigger values to the console's ranges; and why an optional pad package
  * did not load.
  */
-import { STICK_MAX, STICK_MIN } from '../controller-state.js';
+import { STICK_MAX, STICK_MIN } from '../../proto-stack/controller.js';
 
 export type PadFamily = 'dualshock4' | 'dualsense' | 'xbox' | 'generic';
 

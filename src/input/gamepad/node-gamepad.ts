@@ -18,7 +18,7 @@ import {
   withButton,
   withStick,
   withTrigger,
-} from '../controller-state.js';
+} from '../../proto-stack/controller.js';
 import {
   applyStick,
   BYTE_STICK,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { resolveKeymap } from '../../client/play-input.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { writeFileAtomic } from '../../common/config-dir.js';
-import { CONTROLS, type Control } from '../../input/controller-state.js';
+import { CONTROLS, type Control } from '../../proto-stack/controller.js';
 import { comboName, TerminalInputDecoder } from '../../input/keyboard.js';
 import { configDir, type Keymap, keymapJson, parseKeymap } from '../../input/keymap.js';
 import type { App, Layer } from '../app.js';

@@ -19,7 +19,7 @@ import type {
   StreamInfo,
 } from '../../common/session-api.js';
 import { mergeStates } from '../../input/controller-input.js';
-import { type ControllerState, IDLE_STATE, pressedButtons } from '../../input/controller-state.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../proto-stack/controller.js';
 import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';
 import { type Keymap, loadKeymap } from '../../input/keymap.js';
 import {

@@ -13,7 +13,7 @@ import {
   withStick,
   withTouch,
   withTrigger,
-} from '../../src/input/controller-state.js';
+} from '../../src/proto-stack/controller.js';
 
 describe('controller state', () => {
   it('is unchanged (same object) when nothing changes, new otherwise', () => {

@@ -10,7 +10,7 @@ import {
   IDLE_MOTION,
   type Quat,
   type Vec3,
-} from '../proto-stack/feedback.js';
+} from './feedback.js';
 
 /** Digital buttons in the reference's bit order (bit i = BUTTONS[i]); history events follow it. */
 export const BUTTONS = [

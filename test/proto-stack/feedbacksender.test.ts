@@ -1,26 +1,27 @@
 import { describe, expect, it } from 'vitest';
+import { KeyboardController } from '../../src/input/keyboard.js';
+import { loadKeymap } from '../../src/input/keymap.js';
+import { toHex } from '../../src/proto-stack/bytes.js';
 import {
   IDLE_STATE,
   withButton,
   withStick,
   withTouch,
   withTrigger,
-} from '../../src/input/controller-state.js';
-import {
-  FeedbackSender,
-  feedbackForChange,
-  feedbackPackets,
-  initialFeedbackContext,
-} from '../../src/input/feedback-sender.js';
-import { KeyboardController } from '../../src/input/keyboard.js';
-import { loadKeymap } from '../../src/input/keymap.js';
-import { toHex } from '../../src/proto-stack/bytes.js';
+} from '../../src/proto-stack/controller.js';
 import {
   decodeFeedbackHistory,
   decodeFeedbackState,
   parseFeedbackPacket,
 } from '../../src/proto-stack/feedback.js';
+import {
+  FeedbackSender,
+  feedbackForChange,
+  initialFeedbackContext,
+} from '../../src/proto-stack/feedbacksender.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { packetsFor } from '../helpers/feedback.js';
+import { tick, transmitsFor } from '../helpers/machine.js';
 
 const hist = (payload: Uint8Array) =>
   decodeFeedbackHistory(payload).map((e) => (e.kind === 'button' ? `${e.button}:${e.state}` : `touch`));
@@ -28,13 +29,13 @@ const hist = (payload: Uint8Array) =>
 describe('feedback cadence', () => {
   it('a button change gives one history packet at once, a stick change one state packet', () => {
     const s = new FeedbackSender(false, 1000);
-    const out = s.update(withButton(IDLE_STATE, 'cross', true), 1000.5);
+    const out = transmitsFor(s, withButton(IDLE_STATE, 'cross', true), 1000.5);
     expect(out.map((o) => [o.type, o.seq])).toEqual([['history', 0]]);
     expect(toHex(out[0].payload)).toBe('8088ff');
-    const out2 = s.update(withStick(s.state, 'left', 0, -32768), 1001);
+    const out2 = transmitsFor(s, withStick(s.state, 'left', 0, -32768), 1001);
     expect(out2.map((o) => [o.type, o.seq])).toEqual([['state', 0]]);
     expect(decodeFeedbackState(out2[0].payload).leftY).toBe(-32768);
-    expect(s.update(s.state, 1002)).toEqual([]);
+    expect(transmitsFor(s, s.state, 1002)).toEqual([]);
   });
 
   it('history repeats the newest 4 events, newest first', () => {
@@ -50,7 +51,7 @@ describe('feedback cadence', () => {
       ['circle', false],
     ] as const) {
       st = withButton(st, b, p);
-      payloads.push(hist(s.update(st, 0)[0].payload));
+      payloads.push(hist(transmitsFor(s, st, 0)[0].payload));
     }
     expect(payloads[1]).toEqual(['cross:0', 'cross:255']);
     expect(payloads[5]).toEqual(['circle:0', 'triangle:255', 'square:255', 'circle:255', 'cross:0']);
@@ -86,31 +87,29 @@ describe('feedback cadence', () => {
 
   it('keeps the state alive every 200 ms and wakes up exactly then', () => {
     const s = new FeedbackSender(false, 0);
-    expect(s.nextWakeup()).toBe(200);
-    expect(s.tick(199)).toEqual([]);
-    const out = s.tick(200);
+    expect(s.pollTimeout()).toBe(200);
+    expect(tick(s, 199).out).toEqual([]);
+    const out = tick(s, 200).out;
     expect(out.map((o) => [o.type, o.seq])).toEqual([['state', 0]]);
-    s.update(withStick(s.state, 'right', 100, 0), 250);
-    expect(s.nextWakeup()).toBe(450);
-    expect(s.tick(449)).toEqual([]);
-    expect(s.tick(450)[0].seq).toBe(2);
+    transmitsFor(s, withStick(s.state, 'right', 100, 0), 250);
+    expect(s.pollTimeout()).toBe(450);
+    expect(tick(s, 449).out).toEqual([]);
+    expect(tick(s, 450).out[0].seq).toBe(2);
   });
 
   it('formats datagrams and advances key_pos by payload + 16 per packet', () => {
     const s = new FeedbackSender(false, 0);
-    const outs = s.update(withStick(withButton(IDLE_STATE, 'ps', true), 'left', 5, 5), 0);
+    const outs = transmitsFor(s, withStick(withButton(IDLE_STATE, 'ps', true), 'left', 5, 5), 0);
     const crypt = { crypt: (d: Uint8Array) => d.slice(), gmac: () => Uint8Array.of(1, 2, 3, 4) };
     let keyPos = 100;
-    const packets = feedbackPackets(outs, crypt, (n) => {
+    const packets = packetsFor(outs, crypt, (n) => {
       const at = keyPos;
       keyPos += n;
       return at;
     });
     expect(packets.map((p) => parseFeedbackPacket(p).keyPos)).toEqual([100, 141]);
     expect(keyPos).toBe(141 + 2 + 16);
-    expect(feedbackPackets(outs, undefined, () => 1).map((p) => parseFeedbackPacket(p).keyPos)).toEqual([
-      0, 0,
-    ]);
+    expect(packetsFor(outs, undefined, () => 1).map((p) => parseFeedbackPacket(p).keyPos)).toEqual([0, 0]);
   });
 
   it('key bytes -> encrypted, tagged datagram takes well under 1 ms (median over 5000 events)', () => {
@@ -130,7 +129,7 @@ describe('feedback cadence', () => {
     for (let i = 0; i < 6000; i++) {
       const t0 = performance.now();
       const u = kb.feed(keys[i % 4], i);
-      const packets = feedbackPackets(sender.update(u.state, i), crypt, alloc);
+      const packets = packetsFor(transmitsFor(sender, u.state, i), crypt, alloc);
       const dt = performance.now() - t0;
       sent += packets.length;
       if (i >= 1000) times.push(dt); // after warm-up

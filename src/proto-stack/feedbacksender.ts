@@ -4,8 +4,8 @@
  * console knows the pad is alive. History packets carry the new events (newest first) plus up to
  * 4 older ones repeated, so a lost datagram does not lose a press or release.
  *
- * The caller (the stream session) owns key_pos and crypto: it turns each FeedbackOutput into a
- * datagram with formatFeedbackPacket / feedbackPackets.
+ * The caller (the client session) owns key_pos and crypto: it turns each FeedbackOutput into a
+ * datagram with feedbackPackets.
  */
 import {
   encodeFeedbackHistory,
@@ -17,7 +17,7 @@ import {
   type FeedbackHistoryEvent,
   type FeedbackType,
   formatFeedbackPacket,
-} from '../proto-stack/feedback.js';
+} from './feedback.js';
 import {
   type ControllerState,
   diffState,
@@ -26,7 +26,8 @@ import {
   stateEqual,
   TOUCH_MAX_Y,
   toFeedbackState,
-} from './controller-state.js';
+} from './controller.js';
+import { type Machine, Queue } from './machine.js';
 
 export const FEEDBACK_STATE_INTERVAL_MS = 200;
 
@@ -106,10 +107,14 @@ export function feedbackKeepalive(ctx: FeedbackContext): { output: FeedbackOutpu
   return { output, ctx: { ...ctx, sentState: ctx.state, stateSeq: (ctx.stateSeq + 1) & 0xffff } };
 }
 
-/** Stateful wrapper with the clock: update() on every input change, tick() when nextWakeup() is due. */
-export class FeedbackSender {
+/**
+ * The cadence as a Machine (machine.ts): handle() every controller state (a change is sent at
+ * once), handleTimeout() at pollTimeout() for the keep-alive; transmits are the packets to send.
+ */
+export class FeedbackSender implements Machine<ControllerState, never, FeedbackOutput> {
   private ctx: FeedbackContext;
   private lastStateAt: number;
+  private readonly out = new Queue<FeedbackOutput>();
 
   constructor(
     ps5: boolean,
@@ -124,45 +129,32 @@ export class FeedbackSender {
     return this.ctx.state;
   }
 
-  /** Packets for a new controller state, to send right away (empty if nothing changed). */
-  update(state: ControllerState, now: number): FeedbackOutput[] {
+  /** A new controller state: its packets are queued at once (none if nothing changed). */
+  handle(state: ControllerState, now: number): void {
     const r = feedbackForChange(this.ctx, state);
     this.ctx = r.ctx;
     if (r.outputs.some((o) => o.type === 'state')) this.lastStateAt = now;
-    return r.outputs;
+    for (const o of r.outputs) this.out.push(o);
   }
 
   /** The keep-alive state packet once 200 ms passed without one. */
-  tick(now: number): FeedbackOutput[] {
-    if (now - this.lastStateAt < this.intervalMs) return [];
+  handleTimeout(now: number): void {
+    if (now - this.lastStateAt < this.intervalMs) return;
     const r = feedbackKeepalive(this.ctx);
     this.ctx = r.ctx;
     this.lastStateAt = now;
-    return [r.output];
+    this.out.push(r.output);
   }
 
-  nextWakeup(): number {
+  pollTransmit(): FeedbackOutput | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): undefined {
+    return undefined;
+  }
+
+  pollTimeout(): number {
     return this.lastStateAt + this.intervalMs;
   }
-}
-
-/**
- * Datagrams for outputs. `allocKeyPos(n)` must return the key_pos for a packet that uses n bytes
- * of key stream (payload + 16) and advance the session's counter; with no crypt (before BANG)
- * key_pos and gmac stay zero.
- */
-export function feedbackPackets(
-  outputs: readonly FeedbackOutput[],
-  crypt: FeedbackCrypt | undefined,
-  allocKeyPos: (size: number) => number,
-): Uint8Array[] {
-  return outputs.map((o) =>
-    formatFeedbackPacket(
-      o.type,
-      o.seq,
-      o.payload,
-      crypt,
-      crypt ? allocKeyPos(o.payload.length + FEEDBACK_KEY_POS_EXTRA) : 0,
-    ),
-  );
 }

@@ -1,20 +1,17 @@
 /**
- * The client's AV receive path after Takion (PROTOCOL §7, §9): authenticated VIDEO/AUDIO packets
- * in, decoded-ready media out. Sans-I/O; the session owns the clock and the sockets.
+ * The client's AV receive path after Takion (PROTOCOL §7, §9), a Machine (machine.ts):
+ * authenticated VIDEO/AUDIO packets in (TakionEndpoint's `av` events), decoded-ready media out.
  *
- * API (src/client/session.ts calls this):
+ *   handle({ bytes, keyPos }, now)   one authenticated AV datagram
+ *   pollEvent()                      what became ready, in stream order (below)
+ *   pollTimeout()/handleTimeout()    the video reorder window's give-up timer
+ *   takeCongestion()                 units received/lost since the last CONGESTION packet
+ *   stats(now)                       for SessionStats
  *
- *   const av = new AvReceiver({ version: 9, videoHeaders, audioHeader, remoteCrypt, codec, now });
- *   on Takion event {type:'av', packetType, bytes, keyPos}:
- *     for (const o of av.handleAv(e, now)) ...          // e: the event itself
- *   at av.nextWakeup():  for (const o of av.tick(now)) ...     // reorder window timeouts
- *   every 200 ms:        const { received, lost } = av.takeCongestion();   // CONGESTION packet
- *   for SessionStats:    av.stats(now)
- *
- * Outputs, in stream order:
+ * Events:
  *   frame     Annex-B access unit (STREAMINFO header in front of the first one) -> video sink
- *   opus      one Opus packet (`recovered`: it came from a redundant copy)      -> AvAudioDecoder
- *   opusLost  `count` frames that never came (conceal them)                    -> AvAudioDecoder
+ *   opus      one Opus packet (`recovered`: it came from a redundant copy)      -> Opus decoder
+ *   opusLost  `count` frames that never came (conceal them)                    -> Opus decoder
  *   haptics   PS5 haptics PCM (s16le stereo, 3000 Hz)
  *   corrupt   send CORRUPTFRAME {start, end}
  *   idr       send IDRREQUEST
@@ -25,17 +22,13 @@
  * AudioReceiver (redundant copies, jitter window). A packet that does not parse or that the
  * processors reject is counted (stats.packets.malformed / video.packetsDropped) and dropped:
  * nothing a network peer sends makes these methods throw.
- *
- * `AvAudioDecoder` (async create: the Opus decoder is WASM) turns opus / opusLost outputs into
- * PCM s16le at the STREAMINFO rate and channel count.
  */
-
-import { OpusPcmDecoder } from '../media/opus.js';
-import { type AudioHeader, AudioReceiver, parseAudioHeader } from '../proto-stack/audio.js';
-import { type AvVersion, parseAvPacket } from '../proto-stack/avpacket.js';
-import { ParseError, RptuiError } from '../proto-stack/errors.js';
-import { FrameProcessor } from '../proto-stack/frameprocessor.js';
-import type { GkCrypt } from '../proto-stack/gkcrypt.js';
+import { type AudioHeader, AudioReceiver, parseAudioHeader } from './audio.js';
+import { type AvVersion, parseAvPacket } from './avpacket.js';
+import { FrameProcessor } from './frameprocessor.js';
+import { RptuiError } from './errors.js';
+import type { GkCrypt } from './gkcrypt.js';
+import { type Machine, Queue } from './machine.js';
 import {
   compileWasm,
   get,
@@ -53,7 +46,7 @@ import {
   vec,
   type WasmMemory,
   wasmModule,
-} from '../proto-stack/wasm.js';
+} from './wasm.js';
 
 /** The fields of TakionEndpoint's `{ type: 'av' }` event this receiver reads (the type is in byte 0). */
 export interface AvInput {
@@ -220,9 +213,10 @@ export class PayloadDecryptor {
   }
 }
 
-export class AvReceiver {
+export class AvReceiver implements Machine<AvInput, AvOutput> {
   readonly version: AvVersion;
   readonly audio: AudioHeader;
+  private readonly events = new Queue<AvOutput>();
   private readonly decryptor: PayloadDecryptor | undefined;
   private readonly video: FrameProcessor;
   private readonly audioRx: AudioReceiver;
@@ -248,8 +242,8 @@ export class AvReceiver {
     this.lastPacketAt = opts.now;
   }
 
-  /** One authenticated AV datagram; returns what became ready. Never throws for bad input. */
-  handleAv(e: AvInput, now: number): AvOutput[] {
+  /** One authenticated AV datagram. Never throws for bad input. */
+  handle(e: AvInput, now: number): void {
     this.av++;
     this.lastPacketAt = now;
     try {
@@ -260,40 +254,57 @@ export class AvReceiver {
         if (this.decryptor && !this.video.ignoresFrame(p.frameIndex))
           p.data = this.decryptor.decrypt(p.data, e.keyPos + 16);
         // the parsed packet has every VideoUnit field; VideoEvent is a subset of AvOutput
-        return this.video.push(p, now);
+        this.video.handle(p, now);
+        this.takeVideo();
+        return;
       }
       const data = this.decryptor ? this.decryptor.decrypt(p.data, e.keyPos + 16) : p.data;
-      const out: AvOutput[] = [];
-      for (const a of this.audioRx.push({
-        frameIndex: p.frameIndex,
-        unitsTotal: p.unitsTotal,
-        fecUnits: p.fecUnits,
-        sourceUnits: p.sourceUnits,
-        unitSize: p.unitSize,
-        codec: p.codec,
-        isHaptics: p.isHaptics,
-        data,
-      })) {
+      this.audioRx.handle(
+        {
+          frameIndex: p.frameIndex,
+          unitsTotal: p.unitsTotal,
+          fecUnits: p.fecUnits,
+          sourceUnits: p.sourceUnits,
+          unitSize: p.unitSize,
+          codec: p.codec,
+          isHaptics: p.isHaptics,
+          data,
+        },
+        now,
+      );
+      for (let a = this.audioRx.pollEvent(); a; a = this.audioRx.pollEvent()) {
         if (a.type === 'frame')
-          out.push({ type: 'opus', frameIndex: a.index, packet: a.data, recovered: a.recovered });
-        else if (a.type === 'lost') out.push({ type: 'opusLost', frameIndex: a.index, count: a.count });
-        else out.push({ type: 'haptics', frameIndex: a.index, pcm: a.data });
+          this.events.push({ type: 'opus', frameIndex: a.index, packet: a.data, recovered: a.recovered });
+        else if (a.type === 'lost') this.events.push({ type: 'opusLost', frameIndex: a.index, count: a.count });
+        else this.events.push({ type: 'haptics', frameIndex: a.index, pcm: a.data });
       }
-      return out;
     } catch (err) {
       if (!(err instanceof RptuiError)) throw err;
       this.malformed++;
-      return [];
     }
   }
 
-  /** Time-driven work (a gap in the reorder window given up on); call at nextWakeup(). */
-  tick(now: number): AvOutput[] {
-    return this.video.poll(now);
+  private takeVideo(): void {
+    for (let v = this.video.pollEvent(); v; v = this.video.pollEvent()) this.events.push(v);
   }
 
-  nextWakeup(): number | undefined {
-    return this.video.nextWakeup();
+  pollEvent(): AvOutput | undefined {
+    return this.events.shift();
+  }
+
+  /** Nothing: CORRUPTFRAME / IDR requests are events the session turns into messages. */
+  pollTransmit(): undefined {
+    return undefined;
+  }
+
+  /** A gap in the video reorder window given up on. */
+  handleTimeout(now: number): void {
+    this.video.handleTimeout(now);
+    this.takeVideo();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.video.pollTimeout();
   }
 
   /** Units received and lost since the last call: the numbers of the next CONGESTION packet. */
@@ -346,64 +357,5 @@ export class AvReceiver {
     this.pendingLost += lost;
     this.totalReceived += received;
     this.totalLost += lost;
-  }
-}
-
-/** Lost frames beyond this many in a row are not concealed (the gap is skipped instead). */
-const MAX_CONCEAL_FRAMES = 25;
-
-const OPUS_RATES = [8000, 12000, 16000, 24000, 48000] as const;
-
-/** Opus outputs of AvReceiver -> PCM s16le interleaved, in the STREAMINFO format. */
-export class AvAudioDecoder {
-  readonly sampleRate: number;
-  readonly channels: number;
-  readonly stats = { decoded: 0, concealed: 0, errors: 0 };
-
-  private constructor(private readonly dec: OpusPcmDecoder) {
-    this.sampleRate = dec.sampleRate;
-    this.channels = dec.channels;
-  }
-
-  /** Throws ParseError for an audio header the Opus decoder cannot produce (rate, channels). */
-  static async create(header: AudioHeader): Promise<AvAudioDecoder> {
-    const rate = OPUS_RATES.find((r) => r === header.rate);
-    if (rate === undefined || header.channels < 1 || header.channels > 2)
-      throw new ParseError(
-        'audio-header',
-        `the console announced ${header.channels} channel(s) at ${header.rate} Hz; Opus output supports 1-2 channels at ${OPUS_RATES.join('/')} Hz`,
-      );
-    const dec = await OpusPcmDecoder.create({
-      channels: header.channels,
-      sampleRate: rate,
-      frameSamples: header.frameSize > 0 ? header.frameSize : 480,
-    });
-    return new AvAudioDecoder(dec);
-  }
-
-  /** PCM for an `opus` or `opusLost` output; undefined for every other output. */
-  pcm(o: AvOutput): Uint8Array | undefined {
-    if (o.type === 'opus') {
-      try {
-        const pcm = this.dec.decode(o.packet);
-        this.stats.decoded++;
-        return pcm;
-      } catch (err) {
-        if (!(err instanceof ParseError)) throw err;
-        this.stats.errors++;
-        return this.conceal(1);
-      }
-    }
-    if (o.type === 'opusLost') return this.conceal(Math.min(o.count, MAX_CONCEAL_FRAMES));
-    return undefined;
-  }
-
-  free(): void {
-    this.dec.free();
-  }
-
-  private conceal(frames: number): Uint8Array {
-    this.stats.concealed += frames;
-    return this.dec.conceal(frames);
   }
 }

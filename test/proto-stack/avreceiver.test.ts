@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AvAudioDecoder, type AvOutput, AvReceiver, PayloadDecryptor } from '../../src/client/av-receiver.js';
+import { AvAudioDecoder } from '../../src/media/opus.js';
 import { splitAccessUnits, stripParameterSets, type VideoCodec } from '../../src/proto-stack/annexb.js';
 import { formatAudioHeader, packetizeAudio } from '../../src/proto-stack/audio.js';
 import { formatAvPacket } from '../../src/proto-stack/avpacket.js';
+import { type AvOutput, AvReceiver, PayloadDecryptor } from '../../src/proto-stack/avreceiver.js';
 import { bytesEqual, concatBytes, fromHex } from '../../src/proto-stack/bytes.js';
 import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { loadClip, type MediaClip } from '../../src/simulator/media-streamer.js';
 import { type PipelineRun, runPipeline } from '../helpers/av-pipeline.js';
+import { feed, tick } from '../helpers/machine.js';
 import { goertzel, leftChannel } from '../helpers/tone.js';
 import { loadVectors } from '../helpers/vectors.js';
 
@@ -59,7 +61,7 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
     });
     const outs: AvOutput[] = [];
     for (const p of packets)
-      outs.push(...rx.handleAv({ bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
+      outs.push(...feed(rx, { bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
     const f = frames(outs);
     expect(f.map((x) => x.index)).toEqual([1, 2]);
     expect(bytesEqual(f[0].bytes, concatBytes(FAKE_HEADER, expectedFrame(packets, 1)))).toBe(true);
@@ -89,8 +91,8 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
       (p.derived.frame_index === 1 && p.derived.unit_index === 0) ||
       (p.derived.frame_index === 2 && p.derived.unit_index === 5);
     for (const p of packets.filter((x) => !lost(x)))
-      outs.push(...rx.handleAv({ bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
-    outs.push(...rx.tick(rx.nextWakeup() ?? 0));
+      outs.push(...feed(rx, { bytes: fromHex(p.packet), keyPos: p.derived.key_pos }, 0));
+    outs.push(...tick(rx, rx.pollTimeout() ?? 0).events);
     const f = frames(outs);
     expect(f.map((x) => [x.index, x.recovered])).toEqual([
       [1, true],
@@ -135,8 +137,8 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
         fc.nat(2 ** 40),
         (bytes, keyPos) => {
           now += 1;
-          rx.handleAv({ bytes, keyPos }, now);
-          rx.tick(now + 20);
+          feed(rx, { bytes, keyPos }, now);
+          tick(rx, now + 20);
         },
       ),
       { numRuns: 2000 },
@@ -160,7 +162,8 @@ describe('AvReceiver on real PS4 packets (takion.json real_video_v9)', () => {
     let kp = 5000;
     const send = (p: ReturnType<typeof packetizeAudio>[number]) => {
       outs.push(
-        ...rx.handleAv(
+        ...feed(
+          rx,
           { bytes: formatAvPacket({ ...p.fields, keyPos: kp }, crypt.crypt(p.data, kp + 16)), keyPos: kp },
           0,
         ),
