@@ -99,11 +99,15 @@ export async function run(): Promise<void> {
     () => {
       const fp = new FrameProcessor();
       let t = 0;
+      let events = 0;
       for (const u of wire) {
         t += 0.1;
-        fp.push(u, t);
+        fp.handle(u, t);
+        for (let e = fp.pollEvent(); e; e = fp.pollEvent()) events++;
       }
-      fp.poll(t + 100);
+      fp.handleTimeout(t + 100);
+      for (let e = fp.pollEvent(); e; e = fp.pollEvent()) events++;
+      if (events === 0) throw new Error('the frame processor delivered nothing');
       const st = fp.stats(t);
       recovered = st.framesRecovered;
       complete = st.framesReceived;

@@ -7,7 +7,7 @@
  *    60 s of stream time. A client-side receiver closes the loop (CORRUPTFRAME/IDR -> key frame)
  *    as a session would. Datagrams and arrival times go to a capture file in a temp dir.
  * 2. Replay, in a child process pinned to one core (taskset, when present) so its peak RSS and
- *    CPU are its own: every datagram through TakionEndpoint.handleDatagram (GMAC check, key_pos
+ *    CPU are its own: every datagram through TakionEndpoint.handle (GMAC check, key_pos
  *    extension) -> AvReceiver (decrypt, FEC, reassembly) -> a null sink, as fast as it goes. The
  *    clock handed to the state machines is the capture's arrival time, so the 16 ms reorder
  *    window behaves as it would live.
@@ -24,11 +24,12 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AvReceiver } from '../src/proto-stack/avreceiver.js';
 import { splitAccessUnits } from '../src/proto-stack/annexb.js';
 import type { AvVersion } from '../src/proto-stack/avpacket.js';
+import { AvReceiver } from '../src/proto-stack/avreceiver.js';
 import { fromHex, toHex } from '../src/proto-stack/bytes.js';
 import { GkCrypt } from '../src/proto-stack/gkcrypt.js';
+import { drainEvents, drainTransmits } from '../src/proto-stack/machine.js';
 import { baseType, TakionEndpoint, TakionType } from '../src/proto-stack/takion.js';
 import { FaultInjector, fecOutcome } from '../src/simulator/faults.js';
 import { findMediaDir, loadClipFiles, MediaStreamer } from '../src/simulator/media-streamer.js';
@@ -63,11 +64,11 @@ function connectedPair(now: number): { client: TakionEndpoint; console: TakionEn
   const con = new TakionEndpoint({ role: 'console', now, peerTimeoutMs: 1e12 });
   client.connect(now);
   for (let i = 0; i < 20 && (client.state !== 'connected' || con.state !== 'connected'); i++) {
-    for (const d of client.poll(now)) con.handleDatagram(d, now);
-    for (const d of con.poll(now)) client.handleDatagram(d, now);
+    for (const d of drainTransmits(client)) con.handle(d, now);
+    for (const d of drainTransmits(con)) client.handle(d, now);
   }
-  client.drainEvents();
-  con.drainEvents();
+  drainEvents(client);
+  drainEvents(con);
   if (client.state !== 'connected') throw new Error('in-memory Takion handshake did not complete');
   return { client, console: con };
 }
@@ -151,29 +152,33 @@ function record(dir: string, capturePath: string): CaptureMeta {
     meta.datagrams++;
   };
   const end = SECONDS * 1000;
-  while (now <= end) {
-    for (const p of ms.poll(now)) {
-      const kp = con.allocKeyPos(p.size);
-      con.sendRaw(p.build(kp, con.localCrypt), kp);
-      for (const d of con.poll(now)) {
-        const t = baseType(d);
-        if (t === TakionType.Video || t === TakionType.Audio) faults.push(d, p, now);
-      }
-    }
-    for (const d of faults.poll(now)) {
-      put(d, now);
-      // the session's side of the loop: losses FEC cannot fix ask for a key frame
-      client.handleDatagram(d, now);
-      for (const e of client.drainEvents())
-        if (e.type === 'av')
-          for (const o of rx.handleAv(e, now))
-            if (o.type === 'idr' || o.type === 'corrupt')
-              ms.requestKeyframe(now, o.type === 'corrupt' ? o.end : undefined);
-    }
-    for (const o of rx.tick(now))
+  // the session's side of the loop: losses FEC cannot fix ask for a key frame
+  const keyframes = () => {
+    for (let o = rx.pollEvent(); o; o = rx.pollEvent())
       if (o.type === 'idr' || o.type === 'corrupt')
         ms.requestKeyframe(now, o.type === 'corrupt' ? o.end : undefined);
-    const next = Math.min(ms.nextWakeup(), faults.nextWakeup() ?? Infinity, rx.nextWakeup() ?? Infinity);
+  };
+  ms.start(now);
+  while (now <= end) {
+    ms.handleTimeout(now);
+    for (let p = ms.pollTransmit(); p; p = ms.pollTransmit()) {
+      const kp = con.allocKeyPos(p.size);
+      con.sendRaw(p.build(kp, con.localCrypt), kp);
+      for (let d = con.pollTransmit(); d; d = con.pollTransmit()) {
+        const t = baseType(d);
+        if (t === TakionType.Video || t === TakionType.Audio) faults.handle({ bytes: d, meta: p }, now);
+      }
+    }
+    faults.handleTimeout(now);
+    for (let d = faults.pollTransmit(); d; d = faults.pollTransmit()) {
+      put(d, now);
+      client.handle(d, now);
+      for (let e = client.pollEvent(); e; e = client.pollEvent()) if (e.type === 'av') rx.handle(e, now);
+      keyframes();
+    }
+    rx.handleTimeout(now);
+    keyframes();
+    const next = Math.min(ms.pollTimeout(), faults.pollTimeout() ?? Infinity, rx.pollTimeout() ?? Infinity);
     now = next > now ? next : now + 0.1;
   }
   writeSync(fd, buf, 0, used);
@@ -263,8 +268,8 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
   let datagrams = 0;
   let firstT = -1;
   let lastT = 0;
-  const sink = (outs: ReturnType<AvReceiver['handleAv']>, t: number) => {
-    for (const o of outs) {
+  const sink = (t: number) => {
+    for (let o = rx.pollEvent(); o; o = rx.pollEvent()) {
       if (o.type === 'frame') {
         sinkBytes += o.bytes.length;
         if (cpuProbes) latCpu.push(cpuNow() - lastCpu[o.index]);
@@ -302,7 +307,10 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
     if (firstT < 0) firstT = t;
     lastT = t;
     datagrams++;
-    for (let w = rx.nextWakeup(); w !== undefined && w <= t; w = rx.nextWakeup()) sink(rx.tick(w), w);
+    for (let w = rx.pollTimeout(); w !== undefined && w <= t; w = rx.pollTimeout()) {
+      rx.handleTimeout(w);
+      sink(w);
+    }
     const arrived = performance.now();
     if ((d[0] & 0x0f) === TakionType.Video) {
       const fi = (d[3] << 8) | d[4];
@@ -310,9 +318,12 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
       if (cpuProbes) lastCpu[fi] = cpuNow();
       lastStream[fi] = t;
     }
-    client.handleDatagram(d, t);
-    const events = client.drainEvents();
-    if (mode !== 'takion') for (const e of events) if (e.type === 'av') sink(rx.handleAv(e, t), t);
+    client.handle(d, t);
+    for (let e = client.pollEvent(); e; e = client.pollEvent())
+      if (e.type === 'av' && mode !== 'takion') {
+        rx.handle(e, t);
+        sink(t);
+      }
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -189,7 +189,6 @@ export class FaultInjector implements Machine<{ bytes: Uint8Array; meta: AvMeta 
     if (this.held.length > 0 && (t === undefined || this.held[0].due < t)) t = this.held[0].due;
     return t;
   }
-
 }
 
 export interface FrameFecOutcome {

@@ -12,26 +12,25 @@
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { hintFor } from '../common/net.js';
-import { Ecdh } from '../proto-stack/ecdh.js';
 import {
   type ConsoleEvent,
   ConsoleGate,
   ConsoleSession,
   type ConsoleSessionOptions,
   type ConsoleTransmit,
-  messageName,
 } from '../proto-stack/consolesession.js';
 import { CTRL } from '../proto-stack/ctrl.js';
+import { Ecdh } from '../proto-stack/ecdh.js';
 import { NetworkError } from '../proto-stack/errors.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
 import { ctrlPath, sessionInitPath } from '../proto-stack/session.js';
-import type { TakionMessage } from '../proto-stack/streamconnection.js';
 import { baseType, gmacOffset, TAKION_PORT } from '../proto-stack/takion.js';
 import { isPs5 } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { FaultOptions } from './faults.js';
 import type { HttpExchange, Remote, SimulatedConsole } from './index.js';
 import { findMediaDir } from './media-streamer.js';
+import { logConsoleEvent } from './session-log.js';
 import { AvNetwork, clipSource } from './stream-av.js';
 
 export interface StreamServiceOptions
@@ -47,25 +46,6 @@ export interface StreamServiceOptions
   tamperAfter?: number;
   /** Say in RP-Server-Type that this PS4 is a Pro. */
   pro?: boolean;
-}
-
-/** The parts of a message worth a log field. */
-function messageDetail(m: TakionMessage): Record<string, unknown> {
-  switch (m.type) {
-    case 'disconnect':
-      return { reason: m.reason };
-    case 'corruptFrame':
-      return { start: m.start, end: m.end };
-    case 'controllerConnection':
-      return { connected: m.connected, controllerType: m.controllerType };
-    case 'streamInfo':
-      return {
-        resolutions: m.streamInfo.resolutions.length,
-        audioHeaderBytes: m.streamInfo.audioHeader.length,
-      };
-    default:
-      return {};
-  }
 }
 
 /** The head as bytes again, for the parsers that validate a whole request. */
@@ -308,7 +288,7 @@ class ActiveSession {
         }
         const e = m.pollEvent();
         if (!e) break;
-        this.log(e);
+        this.onEvent(e);
       }
       if (!m.ended) this.arm();
     } finally {
@@ -374,172 +354,17 @@ class ActiveSession {
     sock.send(bytes, peer.port, peer.address);
   }
 
-  /** The machine's events as the simulator's log lines. */
-  private log(e: ConsoleEvent): void {
-    const ev = this.sim.events;
-    switch (e.type) {
-      case 'ctrlSent':
-        ev.emit(
-          e.message === 'KEYBOARD_OPEN' ? 'keyboard' : 'ctrl',
-          e.message === 'KEYBOARD_OPEN'
-            ? { dir: 'out', action: 'open', text: '' }
-            : { dir: 'out', message: e.message, ...(e.sessionId ? { sessionId: e.sessionId } : {}) },
-          `  ctrl -> ${e.message}`,
-        );
-        return;
-      case 'ctrlReceived':
-        if (e.msgType === CTRL.KEYBOARD_TEXT_CHANGE_REQ)
-          ev.emit(
-            'keyboard',
-            { dir: 'in', action: 'text', text: e.detail?.text },
-            `  keyboard <- text ${JSON.stringify(e.detail?.text)}`,
-          );
-        else if (e.msgType === CTRL.KEYBOARD_CLOSE_REQ)
-          ev.emit(
-            'keyboard',
-            { dir: 'in', action: 'close', accepted: e.detail?.accepted },
-            `  keyboard <- ${e.detail?.accepted ? 'accept' : 'reject'}`,
-          );
-        ev.emit(
-          'ctrl',
-          { dir: 'in', message: e.name, ...(e.detail ?? {}) },
-          e.msgType === CTRL.GOTO_BED ? '  ctrl <- GOTO_BED: going to rest mode' : undefined,
-        );
-        // rest mode: discovery says standby and only a paired client's WAKEUP brings it back
-        if (e.msgType === CTRL.GOTO_BED) this.sim.power = 'standby';
-        return;
-      case 'ctrlWarning':
-        ev.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);
-        return;
-      case 'takionConnected':
-        ev.emit(
-          'takion',
-          { state: 'connected', from: `${this.udpPeer?.address}:${this.udpPeer?.port}` },
-          '  Takion connected',
-        );
-        return;
-      case 'takionWarning':
-        ev.emit('takion', { warning: e.message }, `  Takion: ${e.message}`);
-        return;
-      case 'big': {
-        const s = e.launchSpec;
-        ev.emit(
-          'stream',
-          {
-            dir: 'in',
-            message: 'BIG',
-            clientVersion: e.big.clientVersion,
-            width: s.width,
-            height: s.height,
-            fps: s.maxFps,
-            bitrateKbps: s.bitrateKbps,
-            codec: s.codec,
-          },
-          `  stream <- BIG ${s.width}x${s.height}@${s.maxFps} ${s.bitrateKbps} kbps`,
-        );
-        ev.emit('stream', { dir: 'out', message: 'BANG' }, '  stream -> BANG');
-        return;
-      }
-      case 'bangRefused':
-        ev.emit(
-          'stream',
-          { dir: 'out', message: 'BANG', rejected: e.error.message },
-          `  stream -> BANG (refused: ${e.error.message})`,
-        );
-        return;
-      case 'streamInfoSent': {
-        const r = e.streamInfo.resolutions[0];
-        ev.emit(
-          'stream',
-          { dir: 'out', message: 'STREAMINFO', width: r?.width, height: r?.height },
-          `  stream -> STREAMINFO ${r?.width}x${r?.height}`,
-        );
-        return;
-      }
-      case 'streamReceived': {
-        const m = e.message;
-        if (m.type === 'big') return; // logged with its launch spec
-        // The handshake is over once the client acknowledged STREAMINFO: every packet either side
-        // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
-        if (m.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
-        const name = messageName(m);
-        ev.emit(
-          'stream',
-          { dir: 'in', message: name, channel: e.channel, ...messageDetail(m) },
-          m.type === 'heartbeat' ? undefined : `  stream <- ${name}`,
-        );
-        return;
-      }
-      case 'dataReceived':
-        ev.emit('stream', {
-          dir: 'in',
-          message: 'DATA',
-          channel: e.channel,
-          dataType: e.dataType,
-          bytes: e.bytes,
-        });
-        return;
-      case 'streamWarning':
-        ev.emit('stream', { dir: 'in', warning: e.message }, `  stream: ${e.message}`);
-        return;
-      case 'controller':
-        ev.emit('controller', { ...e.event }, `  controller ${JSON.stringify(e.event)}`);
-        return;
-      case 'keyframe':
-        ev.emit(
-          'keyframe',
-          {
-            request: e.request,
-            outcome: e.outcome,
-            nextFrameIndex: e.nextFrameIndex,
-            clipFrame: e.clipFrame,
-          },
-          e.outcome === 'restart'
-            ? `  ${e.request}: restarting from the key frame at clip frame ${e.clipFrame} (wire frame ${e.nextFrameIndex})`
-            : undefined,
-        );
-        return;
-      case 'frameSent': {
-        const p = e.send;
-        ev.emit('frame-sent', {
-          frameIndex: p.frameIndex,
-          keyframe: p.keyframe,
-          unitsTotal: p.unitsTotal,
-          fecUnits: p.fecUnits,
-          clipFrame: p.clipFrame,
-        });
-        return;
-      }
-      case 'rumbleSent':
-        ev.emit(
-          'rumble',
-          { dir: 'out', left: e.left, right: e.right },
-          `  rumble -> left ${e.left} right ${e.right}`,
-        );
-        return;
-      case 'qualitySent':
-        ev.emit('stream', { dir: 'out', message: 'CONNECTIONQUALITY', ...e.quality });
-        return;
-      case 'stats': {
-        const s = e.stats;
-        ev.emit(
-          'stats',
-          {
-            final: e.final,
-            ...s,
-            tampered: this.tampered,
-            ...(s.av ? { av: { ...s.av, ...this.network.stats() } } : {}),
-          },
-          e.final
-            ? `  session stats: ${s.gmacFailures} GMAC failures, ${s.datagramsIn} datagrams in`
-            : undefined,
-        );
-        return;
-      }
-      case 'ended':
-        this.timerGeneration++;
-        ev.emit('session', { state: 'ended', reason: e.reason }, `session ended: ${e.reason}`);
-        return;
-    }
+  private onEvent(e: ConsoleEvent): void {
+    // rest mode: discovery says standby and only a paired client's WAKEUP brings it back
+    if (e.type === 'ctrlReceived' && e.msgType === CTRL.GOTO_BED) this.sim.power = 'standby';
+    // The handshake is over once the client acknowledged STREAMINFO: every packet either side
+    // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
+    if (e.type === 'streamReceived' && e.message.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
+    if (e.type === 'ended') this.timerGeneration++;
+    logConsoleEvent(this.sim.events, e, {
+      peer: this.udpPeer,
+      tampered: () => this.tampered,
+      network: () => this.network.stats(),
+    });
   }
 }

@@ -1,0 +1,199 @@
+/**
+ * The simulator's log of a console session: each ConsoleSession event as the event-log entry (and
+ * text line) that `rptui simulate` prints and writes with --json-events. Tests read these fields.
+ */
+import { type ConsoleEvent, messageName } from '../proto-stack/consolesession.js';
+import { CTRL } from '../proto-stack/ctrl.js';
+import type { TakionMessage } from '../proto-stack/streamconnection.js';
+import type { EventLog } from './events.js';
+import type { Remote } from './index.js';
+
+export interface LogContext {
+  /** The client's UDP address, once known. */
+  peer: Remote | undefined;
+  /** Datagrams the driver tampered with (--tamper-after). */
+  tampered: () => number;
+  /** The AV network's fault counters. */
+  network: () => Record<string, number>;
+}
+
+/** The parts of a message worth a log field. */
+function messageDetail(m: TakionMessage): Record<string, unknown> {
+  switch (m.type) {
+    case 'disconnect':
+      return { reason: m.reason };
+    case 'corruptFrame':
+      return { start: m.start, end: m.end };
+    case 'controllerConnection':
+      return { connected: m.connected, controllerType: m.controllerType };
+    case 'streamInfo':
+      return {
+        resolutions: m.streamInfo.resolutions.length,
+        audioHeaderBytes: m.streamInfo.audioHeader.length,
+      };
+    default:
+      return {};
+  }
+}
+
+/** A ConsoleSession event as the simulator's log line(s). */
+export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext): void {
+  switch (e.type) {
+    case 'ctrlSent':
+      ev.emit(
+        e.message === 'KEYBOARD_OPEN' ? 'keyboard' : 'ctrl',
+        e.message === 'KEYBOARD_OPEN'
+          ? { dir: 'out', action: 'open', text: '' }
+          : { dir: 'out', message: e.message, ...(e.sessionId ? { sessionId: e.sessionId } : {}) },
+        `  ctrl -> ${e.message}`,
+      );
+      return;
+    case 'ctrlReceived':
+      if (e.msgType === CTRL.KEYBOARD_TEXT_CHANGE_REQ)
+        ev.emit(
+          'keyboard',
+          { dir: 'in', action: 'text', text: e.detail?.text },
+          `  keyboard <- text ${JSON.stringify(e.detail?.text)}`,
+        );
+      else if (e.msgType === CTRL.KEYBOARD_CLOSE_REQ)
+        ev.emit(
+          'keyboard',
+          { dir: 'in', action: 'close', accepted: e.detail?.accepted },
+          `  keyboard <- ${e.detail?.accepted ? 'accept' : 'reject'}`,
+        );
+      ev.emit(
+        'ctrl',
+        { dir: 'in', message: e.name, ...(e.detail ?? {}) },
+        e.msgType === CTRL.GOTO_BED ? '  ctrl <- GOTO_BED: going to rest mode' : undefined,
+      );
+      return;
+    case 'ctrlWarning':
+      ev.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);
+      return;
+    case 'takionConnected':
+      ev.emit(
+        'takion',
+        { state: 'connected', from: `${ctx.peer?.address}:${ctx.peer?.port}` },
+        '  Takion connected',
+      );
+      return;
+    case 'takionWarning':
+      ev.emit('takion', { warning: e.message }, `  Takion: ${e.message}`);
+      return;
+    case 'big': {
+      const s = e.launchSpec;
+      ev.emit(
+        'stream',
+        {
+          dir: 'in',
+          message: 'BIG',
+          clientVersion: e.big.clientVersion,
+          width: s.width,
+          height: s.height,
+          fps: s.maxFps,
+          bitrateKbps: s.bitrateKbps,
+          codec: s.codec,
+        },
+        `  stream <- BIG ${s.width}x${s.height}@${s.maxFps} ${s.bitrateKbps} kbps`,
+      );
+      ev.emit('stream', { dir: 'out', message: 'BANG' }, '  stream -> BANG');
+      return;
+    }
+    case 'bangRefused':
+      ev.emit(
+        'stream',
+        { dir: 'out', message: 'BANG', rejected: e.error.message },
+        `  stream -> BANG (refused: ${e.error.message})`,
+      );
+      return;
+    case 'streamInfoSent': {
+      const r = e.streamInfo.resolutions[0];
+      ev.emit(
+        'stream',
+        { dir: 'out', message: 'STREAMINFO', width: r?.width, height: r?.height },
+        `  stream -> STREAMINFO ${r?.width}x${r?.height}`,
+      );
+      return;
+    }
+    case 'streamReceived': {
+      const m = e.message;
+      if (m.type === 'big') return; // logged with its launch spec
+      const name = messageName(m);
+      ev.emit(
+        'stream',
+        { dir: 'in', message: name, channel: e.channel, ...messageDetail(m) },
+        m.type === 'heartbeat' ? undefined : `  stream <- ${name}`,
+      );
+      return;
+    }
+    case 'dataReceived':
+      ev.emit('stream', {
+        dir: 'in',
+        message: 'DATA',
+        channel: e.channel,
+        dataType: e.dataType,
+        bytes: e.bytes,
+      });
+      return;
+    case 'streamWarning':
+      ev.emit('stream', { dir: 'in', warning: e.message }, `  stream: ${e.message}`);
+      return;
+    case 'controller':
+      ev.emit('controller', { ...e.event }, `  controller ${JSON.stringify(e.event)}`);
+      return;
+    case 'keyframe':
+      ev.emit(
+        'keyframe',
+        {
+          request: e.request,
+          outcome: e.outcome,
+          nextFrameIndex: e.nextFrameIndex,
+          clipFrame: e.clipFrame,
+        },
+        e.outcome === 'restart'
+          ? `  ${e.request}: restarting from the key frame at clip frame ${e.clipFrame} (wire frame ${e.nextFrameIndex})`
+          : undefined,
+      );
+      return;
+    case 'frameSent': {
+      const p = e.send;
+      ev.emit('frame-sent', {
+        frameIndex: p.frameIndex,
+        keyframe: p.keyframe,
+        unitsTotal: p.unitsTotal,
+        fecUnits: p.fecUnits,
+        clipFrame: p.clipFrame,
+      });
+      return;
+    }
+    case 'rumbleSent':
+      ev.emit(
+        'rumble',
+        { dir: 'out', left: e.left, right: e.right },
+        `  rumble -> left ${e.left} right ${e.right}`,
+      );
+      return;
+    case 'qualitySent':
+      ev.emit('stream', { dir: 'out', message: 'CONNECTIONQUALITY', ...e.quality });
+      return;
+    case 'stats': {
+      const s = e.stats;
+      ev.emit(
+        'stats',
+        {
+          final: e.final,
+          ...s,
+          tampered: ctx.tampered(),
+          ...(s.av ? { av: { ...s.av, ...ctx.network() } } : {}),
+        },
+        e.final
+          ? `  session stats: ${s.gmacFailures} GMAC failures, ${s.datagramsIn} datagrams in`
+          : undefined,
+      );
+      return;
+    }
+    case 'ended':
+      ev.emit('session', { state: 'ended', reason: e.reason }, `session ended: ${e.reason}`);
+      return;
+  }
+}

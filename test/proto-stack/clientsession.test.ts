@@ -1,0 +1,156 @@
+// The whole stream session with no sockets and a test clock: ClientSession against ConsoleGate +
+// ConsoleSession (the machines the client driver and the simulator drive). Checks the timing
+// rules end to end: SESSION_ID after the answer, heartbeats both ways every second, congestion
+// every 200 ms, feedback decoded by the console, AV frames from the fixture clip, zero GMAC
+// failures, DISCONNECT, standby, and "console lost" within 5 s.
+import { describe, expect, it } from 'vitest';
+import { IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
+import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
+import { REASON } from '../../src/proto-stack/reason.js';
+import { baseType, readKeyPosLow, TakionType } from '../../src/proto-stack/takion.js';
+import { PAIRED, SessionPair } from '../helpers/session-pair.js';
+
+function streaming(target: 1000 | 1000100): SessionPair {
+  const p = new SessionPair({ target });
+  p.client.start(p.now);
+  p.advance(1000);
+  expect(p.client.state).toBe('streaming');
+  return p;
+}
+
+describe.each([1000, 1000100] as const)('ClientSession <-> ConsoleSession in memory, target %i', (target) => {
+  it('SESSION_ID after the answer, handshake, heartbeats, feedback, congestion, AV, zero GMAC failures, DISCONNECT', () => {
+    const p = new SessionPair({ target });
+    p.client.start(p.now);
+    const answeredAt = p.now;
+    p.advance(1000);
+    expect(p.clientOf('state').map((e) => e.state)).toEqual([
+      'requesting',
+      'ctrl',
+      'takion',
+      'handshake',
+      'streaming',
+    ]);
+    const sid = p.consoleOf('ctrlSent').find((e) => e.message === 'SESSION_ID');
+    expect(sid?.at).toBeGreaterThanOrEqual(answeredAt + 300); // never in the answer's write
+    const info = p.clientOf('streamInfo')[0];
+    expect(info.info).toMatchObject({ width: 1280, height: 720, fps: 60, codec: 'h264' });
+    expect(info.info.serverType).toBe(target === 1000 ? 'PS4' : 'PS5');
+
+    p.client.setController(withButton(IDLE_STATE, 'cross', true), p.now);
+    p.client.setController(IDLE_STATE, p.now);
+    p.advance(5000);
+    const cs = p.client.stats(p.now);
+    expect(p.client.heartbeats.streamReceived).toBeGreaterThanOrEqual(5);
+    expect(p.client.heartbeats.ctrlReceived).toBeGreaterThanOrEqual(5);
+    const hbConsole = p.consoleOf('streamReceived').filter((e) => e.message.type === 'heartbeat').length;
+    expect(hbConsole).toBeGreaterThanOrEqual(5);
+    expect(
+      p.consoleOf('ctrlReceived').filter((e) => e.name === 'HEARTBEAT_REP').length,
+    ).toBeGreaterThanOrEqual(5);
+    // congestion every 200 ms: about 25 in 5 s
+    const sstats = p.console?.stats();
+    expect(sstats?.congestion).toBeGreaterThanOrEqual(24);
+    expect(p.consoleOf('controller').map((e) => e.event)).toEqual([
+      { type: 'controller', button: 'cross', pressed: true },
+      { type: 'controller', button: 'cross', pressed: false },
+    ]);
+    // the clip streams at 60 fps and arrives whole; the first frame is a key frame with its SPS/PPS
+    const video = p.clientOf('video');
+    expect(video.length).toBeGreaterThanOrEqual(5.5 * 60);
+    expect(video[0].frame.keyframe).toBe(true);
+    expect(cs.video.lost).toBe(0);
+    expect(p.clientOf('opus').length).toBeGreaterThan(200);
+    // CONNECTIONQUALITY every second reaches the client as a console message
+    expect(
+      p.clientOf('console').filter((e) => e.message.type === 'connectionQuality').length,
+    ).toBeGreaterThanOrEqual(5);
+
+    p.client.close(p.now);
+    p.advance(100);
+    expect(p.consoleOf('ended').at(-1)?.reason).toBe('client disconnected ("Client Disconnecting")');
+    const closed = p.clientOf('closed');
+    expect(closed).toHaveLength(1);
+    expect(closed[0].reason).toEqual({ code: 'user', message: 'disconnected by the user' });
+    expect(cs.packets.gmacFailures).toBe(0);
+    expect(p.console?.stats().gmacFailures).toBe(0);
+    expect(p.console?.stats().retransmits).toBe(0);
+    expect(p.clientOf('warning')).toEqual([]);
+  });
+
+  it('a console that goes silent is reported lost within 5 s', () => {
+    const p = streaming(target);
+    p.vanish();
+    const from = p.now;
+    p.advance(6000);
+    const closed = p.clientOf('closed')[0];
+    expect(closed.reason.code).toBe('console-lost');
+    expect(closed.reason.message).toMatch(/^console lost: no stream traffic/);
+    const at = p.clientEvents.find((e) => e.type === 'closed')?.at ?? Number.POSITIVE_INFINITY;
+    expect(at - from).toBeLessThanOrEqual(5000);
+  });
+
+  it('standby: GOTO_BED on ctrl first, then DISCONNECT', () => {
+    const p = streaming(target);
+    p.client.standby(p.now);
+    p.advance(1000);
+    const bed = p.consoleOf('ctrlReceived').find((e) => e.name === 'GOTO_BED');
+    const ended = p.consoleOf('ended')[0];
+    expect(bed).toBeDefined();
+    expect(ended.reason).toBe('client disconnected ("Client Disconnecting")');
+    expect(ended.at).toBeGreaterThan(bed?.at ?? Number.POSITIVE_INFINITY);
+    expect(p.clientOf('closed')[0].reason.code).toBe('user');
+  });
+});
+
+describe('ClientSession refusals and retries', () => {
+  it('an unpaired client is refused at session init with a hint to pair again; nothing else is sent', () => {
+    const p = new SessionPair({ target: 1000100, paired: [{ ...PAIRED, registKey: '0011223344556677' }] });
+    p.client.start(p.now);
+    p.advance(100);
+    const closed = p.clientOf('closed')[0].reason;
+    expect(closed.code).toBe('error');
+    if (closed.code !== 'error') return;
+    expect(closed.error).toBeInstanceOf(ConsoleRefusedError);
+    expect((closed.error as ConsoleRefusedError).reason).toBe(REASON.invalidPsnId);
+    expect(closed.error.hint).toMatch(/pair again/);
+    expect(p.console).toBeUndefined();
+    expect(p.sent.c2s).toEqual([]);
+  });
+
+  it('a PS4 asked with the wrong RP-Version is asked again with the version it names', () => {
+    // the profile says PS4 8.0 (target 800); the console is a PS4 on 10.0 (target 1000)
+    const p = new SessionPair({ target: 1000, client: { target: 800 } });
+    p.client.start(p.now);
+    p.advance(1000);
+    expect(p.client.state).toBe('streaming');
+    expect(p.clientOf('state').filter((e) => e.state === 'requesting').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a console that never answers the session request: a typed error after 5 s', () => {
+    const p = new SessionPair({ target: 1000100 });
+    p.vanish();
+    p.client.start(p.now);
+    p.advance(6000);
+    const closed = p.clientOf('closed')[0];
+    expect(closed.reason.code).toBe('error');
+    expect(closed.reason.message).toMatch(/no answer .* within 5 s/);
+    expect(closed.at - 10_000).toBeLessThanOrEqual(5000);
+  });
+
+  it('AV datagrams leave the console in key_pos order', () => {
+    const p = streaming(1000100);
+    p.advance(2000);
+    let last = -1;
+    let av = 0;
+    for (const d of p.sent.s2c) {
+      const t = baseType(d);
+      if (t !== TakionType.Video && t !== TakionType.Audio) continue;
+      const kp = readKeyPosLow(d) ?? -1;
+      av++;
+      expect(kp).toBeGreaterThan(last);
+      last = kp;
+    }
+    expect(av).toBeGreaterThan(100);
+  });
+});
