@@ -17,10 +17,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsoleMessage } from '../common/session-api.js';
 import { ControllerInput, type TerminalInput } from '../input/controller-input.js';
-import type { ControllerState } from '../proto-stack/controller.js';
 import { describePad, type PadManagerOptions } from '../input/gamepad/index.js';
 import { comboName, TerminalInputDecoder } from '../input/keyboard.js';
 import { type Keymap, loadKeymap, loadKeymapFile } from '../input/keymap.js';
+import type { ControllerState } from '../proto-stack/controller.js';
 
 /**
  * The key map for a session: `spec` (from --keymap) names a map or is a path to a JSON file

@@ -13,9 +13,9 @@ import type { RemotePlaySessionApi, SessionEvents } from '../common/session-api.
 import { AvAudioDecoder } from '../media/opus.js';
 import type { AudioHeader } from '../proto-stack/audio.js';
 import {
+  type ClientEvent,
   ClientSession,
   type ClientSessionOptions,
-  type ClientEvent,
   type ClientTransmit,
   type CloseReason,
   type SessionState,

@@ -9,8 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { configDir } from '../common/config-dir.js';
-import { ConfigError } from '../proto-stack/errors.js';
 import { CONTROLS, type Control, isControl } from '../proto-stack/controller.js';
+import { ConfigError } from '../proto-stack/errors.js';
 
 /** The config dir is shared with profiles; re-exported for key map users. */
 export { configDir };

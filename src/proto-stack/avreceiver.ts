@@ -25,8 +25,8 @@
  */
 import { type AudioHeader, AudioReceiver, parseAudioHeader } from './audio.js';
 import { type AvVersion, parseAvPacket } from './avpacket.js';
-import { FrameProcessor } from './frameprocessor.js';
 import { RptuiError } from './errors.js';
+import { FrameProcessor } from './frameprocessor.js';
 import type { GkCrypt } from './gkcrypt.js';
 import { type Machine, Queue } from './machine.js';
 import {
@@ -275,7 +275,8 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
       for (let a = this.audioRx.pollEvent(); a; a = this.audioRx.pollEvent()) {
         if (a.type === 'frame')
           this.events.push({ type: 'opus', frameIndex: a.index, packet: a.data, recovered: a.recovered });
-        else if (a.type === 'lost') this.events.push({ type: 'opusLost', frameIndex: a.index, count: a.count });
+        else if (a.type === 'lost')
+          this.events.push({ type: 'opusLost', frameIndex: a.index, count: a.count });
         else this.events.push({ type: 'haptics', frameIndex: a.index, pcm: a.data });
       }
     } catch (err) {

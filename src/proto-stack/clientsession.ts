@@ -199,15 +199,6 @@ function explainRefusal(e: ConsoleRefusedError, what: string): ConsoleRefusedErr
   });
 }
 
-const emptyStats = (): SessionStats => ({
-  video: { frames: 0, recovered: 0, lost: 0, fps: 0, kbps: 0 },
-  audio: { frames: 0, lost: 0 },
-  packets: { received: 0, lost: 0, gmacFailures: 0 },
-  rttMs: 0,
-  rumble: 0,
-  uptimeMs: 0,
-});
-
 export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTransmit> {
   private readonly opts: ClientSessionOptions;
   private readonly ps5: boolean;
@@ -930,5 +921,3 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     this.events.push({ type: 'closed', reason });
   }
 }
-
-export { emptyStats };

@@ -41,8 +41,8 @@ import {
   type BigPayload,
   CHANNEL,
   type ConnectionQuality,
-  type StreamConsoleEvent,
   StreamConnectionConsole,
+  type StreamConsoleEvent,
   type StreamInfo,
   type TakionMessage,
 } from './streamconnection.js';
@@ -409,12 +409,12 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         } catch (e) {
           if (!(e instanceof ParseError)) throw e;
           this.events.push({ type: 'ctrlWarning', message: e.message });
-          this.end('ctrl stream out of sync', now);
+          this.end('ctrl stream out of sync');
           return;
         }
         break;
       case 'ctrlClosed':
-        this.end('the client closed the ctrl connection', now);
+        this.end('the client closed the ctrl connection');
         return;
       case 'udp':
         if (input.port !== TAKION_PORT) return;
@@ -469,7 +469,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
     if (this.done) return;
     this.stream?.disconnect();
     this.pump(now);
-    this.end(reason, now);
+    this.end(reason);
   }
 
   stats(): ConsoleSessionStats {
@@ -499,7 +499,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         }
         for (let e = this.ctrl.pollEvent(); e; e = this.ctrl.pollEvent()) {
           moved = true;
-          this.onCtrlEvent(e, now);
+          this.onCtrlEvent(e);
         }
         const t = this.takion;
         if (t && !this.done) {
@@ -611,7 +611,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
     this.events.push({ type: 'qualitySent', quality: q });
   }
 
-  private onCtrlEvent(e: CtrlConsoleEvent, now: number): void {
+  private onCtrlEvent(e: CtrlConsoleEvent): void {
     switch (e.type) {
       case 'sessionIdSent':
         this.events.push({ type: 'ctrlSent', message: 'SESSION_ID', sessionId: e.sessionId });
@@ -627,7 +627,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         this.events.push({ type: 'ctrlWarning', message: e.message });
         return;
       case 'clientLost':
-        this.end(`client silent for ${e.silentMs} ms on ctrl`, now);
+        this.end(`client silent for ${e.silentMs} ms on ctrl`);
         return;
     }
   }
@@ -656,11 +656,11 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         this.stream?.noteClientActivity(now);
         return;
       case 'lost':
-        this.end(e.error.message, now);
+        this.end(e.error.message);
         return;
       case 'error':
         this.events.push({ type: 'takionWarning', message: e.error.message });
-        if (this.takion?.state === 'closed') this.end(e.error.message, now);
+        if (this.takion?.state === 'closed') this.end(e.error.message);
         return;
     }
   }
@@ -734,7 +734,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         return;
       }
       case 'disconnected':
-        this.end(`client disconnected ("${e.reason}")`, now);
+        this.end(`client disconnected ("${e.reason}")`);
         return;
       case 'data':
         this.events.push({
@@ -748,12 +748,12 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         this.events.push({ type: 'streamWarning', message: e.error.message });
         return;
       case 'clientLost':
-        this.end(`client silent for ${e.silentMs} ms`, now);
+        this.end(`client silent for ${e.silentMs} ms`);
         return;
     }
   }
 
-  private end(reason: string, now: number): void {
+  private end(reason: string): void {
     if (this.done) return;
     this.done = true;
     this.events.push({ type: 'stats', final: true, stats: this.stats() });

@@ -7,17 +7,7 @@
  * The caller (the client session) owns key_pos and crypto: it turns each FeedbackOutput into a
  * datagram with feedbackPackets.
  */
-import {
-  encodeFeedbackHistory,
-  encodeFeedbackState,
-  FEEDBACK_HISTORY_MAX_EVENTS,
-  FEEDBACK_HISTORY_RESEND_EVENTS,
-  FEEDBACK_KEY_POS_EXTRA,
-  type FeedbackCrypt,
-  type FeedbackHistoryEvent,
-  type FeedbackType,
-  formatFeedbackPacket,
-} from './feedback.js';
+
 import {
   type ControllerState,
   diffState,
@@ -27,6 +17,14 @@ import {
   TOUCH_MAX_Y,
   toFeedbackState,
 } from './controller.js';
+import {
+  encodeFeedbackHistory,
+  encodeFeedbackState,
+  FEEDBACK_HISTORY_MAX_EVENTS,
+  FEEDBACK_HISTORY_RESEND_EVENTS,
+  type FeedbackHistoryEvent,
+  type FeedbackType,
+} from './feedback.js';
 import { type Machine, Queue } from './machine.js';
 
 export const FEEDBACK_STATE_INTERVAL_MS = 200;

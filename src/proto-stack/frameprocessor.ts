@@ -564,12 +564,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.events.push({ type: 'idr' });
   }
 
-  private emit(
-    frame: Uint8Array,
-    recovered: boolean,
-    headerLen: number,
-    now: number,
-  ): void {
+  private emit(frame: Uint8Array, recovered: boolean, headerLen: number, now: number): void {
     this.prevComplete = this.cur;
     const keyframe = isKeyframe(headerLen > 0 ? frame.subarray(headerLen) : frame, this.codec);
     if (this.awaitingKey && !keyframe && this.skippedInRow < this.keyframeWaitFrames) {

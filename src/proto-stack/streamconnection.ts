@@ -16,7 +16,6 @@ import { ByteWriter, bytesEqual } from './bytes.js';
 import { Ecdh } from './ecdh.js';
 import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
 import { GkCrypt } from './gkcrypt.js';
-import { type Machine, Queue } from './machine.js';
 import {
   decodeLaunchSpec,
   encodeLaunchSpec,
@@ -25,6 +24,7 @@ import {
   type ParsedLaunchSpec,
   parseLaunchSpec,
 } from './launchspec.js';
+import { type Machine, Queue } from './machine.js';
 import { decodeProto, encodeProto, takionType } from './protobuf.js';
 import type { RpCrypt } from './rpcrypt.js';
 import { isPs5, type Target } from './target.js';
@@ -486,7 +486,6 @@ abstract class StreamBase<E> {
       payload: encodeTakionMessage(m),
     });
   }
-
 }
 
 /**

@@ -8,9 +8,9 @@
  * or a render) and decides what is a hotkey and what goes to the console.
  */
 import type { Readable, Writable } from 'node:stream';
+import { describePad, type PadInfo, PadManager, type PadManagerOptions } from '../input/gamepad/index.js';
 import type { ControllerState } from '../proto-stack/controller.js';
 import { BUTTONS, IDLE_STATE } from '../proto-stack/controller.js';
-import { describePad, type PadInfo, PadManager, type PadManagerOptions } from '../input/gamepad/index.js';
 import { blessed, esc, type KeyInfo, loadBlessed, type Widgets } from './blessed.js';
 import { makeTheme, type Theme } from './theme.js';
 import { MessageDialog } from './widgets/dialog.js';

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlayInput, type PlayInputOptions, resolveKeymap } from '../../src/client/play-input.js';
 import type { ConsoleMessage } from '../../src/common/session-api.js';
-import { type ControllerState, IDLE_STATE, isPressed } from '../../src/proto-stack/controller.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
 import { parseKeymap } from '../../src/input/keymap.js';
 import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
+import { type ControllerState, IDLE_STATE, isPressed } from '../../src/proto-stack/controller.js';
 import { useHarness } from '../helpers/cli.js';
 
 class FakeTty extends EventEmitter {

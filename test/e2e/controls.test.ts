@@ -8,9 +8,9 @@ import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:c
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Control } from '../../src/proto-stack/controller.js';
 import { KeyboardController } from '../../src/input/keyboard.js';
 import { type Keymap, keysByControl, loadKeymap } from '../../src/input/keymap.js';
+import type { Control } from '../../src/proto-stack/controller.js';
 import { rptuiBin, runCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, startSimulator } from '../helpers/simulator.js';
 import { shellQuote, Tmux } from '../ui/tmux.js';

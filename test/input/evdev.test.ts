@@ -2,7 +2,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/proto-stack/controller.js';
 import {
   combinePadDevices,
   EvdevMotionState,
@@ -17,6 +16,7 @@ import {
   listEvdevPads,
 } from '../../src/input/gamepad/evdev.js';
 import { applyStick, applyTrigger, hat8ToDpad, padFamily } from '../../src/input/gamepad/mapping.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../src/proto-stack/controller.js';
 import { useHarness } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/vectors.js';
 

@@ -1,13 +1,6 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  type ControllerState,
-  IDLE_STATE,
-  isPressed,
-  pressedButtons,
-  withButton,
-} from '../../src/proto-stack/controller.js';
 import { parseSonyReport, rumbleReport } from '../../src/input/gamepad/hid.js';
 import { discoverPads, type PadInfo, PadManager, padPreference } from '../../src/input/gamepad/index.js';
 import {
@@ -15,6 +8,13 @@ import {
   NodeGamepadState,
   nodeGamepadEvents,
 } from '../../src/input/gamepad/node-gamepad.js';
+import {
+  type ControllerState,
+  IDLE_STATE,
+  isPressed,
+  pressedButtons,
+  withButton,
+} from '../../src/proto-stack/controller.js';
 
 /** DS4 USB report 0x01 (64 bytes) built field by field from the documented layout. */
 function ds4Usb(f: {

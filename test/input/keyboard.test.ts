@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isPressed } from '../../src/proto-stack/controller.js';
 import { KeyboardController, type TerminalEvent, TerminalInputDecoder } from '../../src/input/keyboard.js';
 import { type Keymap, parseKeymap } from '../../src/input/keymap.js';
 import { KITTY_DISABLE, KITTY_ENABLE, KITTY_QUERY } from '../../src/input/kitty.js';
+import { isPressed } from '../../src/proto-stack/controller.js';
 
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
 const keys = (evs: TerminalEvent[]): string[] =>

@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONTROLS } from '../../src/proto-stack/controller.js';
 import { TerminalInputDecoder } from '../../src/input/keyboard.js';
 import {
   configDir,
@@ -14,6 +13,7 @@ import {
   parseKeymap,
 } from '../../src/input/keymap.js';
 import { ascii } from '../../src/proto-stack/bytes.js';
+import { CONTROLS } from '../../src/proto-stack/controller.js';
 import { ConfigError } from '../../src/proto-stack/errors.js';
 import { useHarness } from '../helpers/cli.js';
 

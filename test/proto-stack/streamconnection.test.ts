@@ -223,7 +223,9 @@ describe('StreamConnection client <-> console (messages only)', () => {
     const { client, cons } = bareEnds((s) => info(s.width, s.height));
     client.start(0);
     for (const o of tick(client, 0).out) if (o.kind === 'message') cons.handle(o, 0);
-    const msgs = tick(cons, 0).out.filter((o): o is Extract<StreamOutput, { kind: 'message' }> => o.kind === 'message');
+    const msgs = tick(cons, 0).out.filter(
+      (o): o is Extract<StreamOutput, { kind: 'message' }> => o.kind === 'message',
+    );
     expect(msgs.map((m) => decodeTakionMessage(m.payload).type)).toEqual(['bang', 'streamInfo']);
     client.handle(msgs[1], 1); // STREAMINFO first
     expect(client.state).toBe('expectBang');

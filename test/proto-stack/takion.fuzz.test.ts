@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCongestion } from '../../src/proto-stack/congestion.js';
 import { ParseError, RptuiError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
 import {
   parseControl,
   readKeyPosLow,
@@ -12,7 +13,6 @@ import {
   TakionType,
   verifyGmac,
 } from '../../src/proto-stack/takion.js';
-import { drainEvents } from '../../src/proto-stack/machine.js';
 import { step, TakionPair } from '../helpers/takion-pair.js';
 
 /** Real traffic of a session with crypt: control chunks of every kind, AV, feedback, congestion. */

@@ -3,6 +3,7 @@ import { fromHex, toHex, view } from '../../src/proto-stack/bytes.js';
 import { ParseError } from '../../src/proto-stack/errors.js';
 import { GkCrypt } from '../../src/proto-stack/gkcrypt.js';
 import { KeyState } from '../../src/proto-stack/keystate.js';
+import { drainEvents } from '../../src/proto-stack/machine.js';
 import {
   A_RWND,
   applyGmac,
@@ -16,7 +17,6 @@ import {
   TakionType,
   verifyGmac,
 } from '../../src/proto-stack/takion.js';
-import { drainEvents } from '../../src/proto-stack/machine.js';
 import { step, TakionPair } from '../helpers/takion-pair.js';
 import { loadVectors } from '../helpers/vectors.js';
 

@@ -3,8 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FoundConsole } from '../../src/client/discovery.js';
-import { BUTTONS, IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { keymapJson, loadKeymap, parseKeymap } from '../../src/input/keymap.js';
+import { BUTTONS, IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { padMenuKeys } from '../../src/ui/app.js';
 import { barGraph, fitText, formatDuration, formatKbps, History, sparkline } from '../../src/ui/format.js';
 import { nextStatus } from '../../src/ui/monitor.js';

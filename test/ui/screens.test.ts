@@ -15,8 +15,8 @@ import type {
   SessionState,
   SessionStats,
 } from '../../src/common/session-api.js';
-import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import type { PadInfo } from '../../src/input/gamepad/index.js';
+import { BUTTONS, type ControllerState, IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { App, type Layer } from '../../src/ui/app.js';

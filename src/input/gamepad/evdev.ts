@@ -26,7 +26,6 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { view } from '../../proto-stack/bytes.js';
-import type { Vec3 } from '../../proto-stack/feedback.js';
 import {
   type ButtonName,
   type ControllerState,
@@ -41,6 +40,7 @@ import {
   withTouch,
   withTrigger,
 } from '../../proto-stack/controller.js';
+import type { Vec3 } from '../../proto-stack/feedback.js';
 import { rumbleReport } from './hid.js';
 import {
   type AxisRange,

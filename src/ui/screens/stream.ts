@@ -19,7 +19,6 @@ import type {
   StreamInfo,
 } from '../../common/session-api.js';
 import { mergeStates } from '../../input/controller-input.js';
-import { type ControllerState, IDLE_STATE, pressedButtons } from '../../proto-stack/controller.js';
 import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';
 import { type Keymap, loadKeymap } from '../../input/keymap.js';
 import {
@@ -32,6 +31,7 @@ import {
   type VideoSink,
 } from '../../media/sinks.js';
 import { fromHex } from '../../proto-stack/bytes.js';
+import { type ControllerState, IDLE_STATE, pressedButtons } from '../../proto-stack/controller.js';
 import { wakeCredential } from '../../proto-stack/discovery.js';
 import { RptuiError } from '../../proto-stack/errors.js';
 import type { App, Layer, PadConsumer } from '../app.js';
