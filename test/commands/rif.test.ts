@@ -76,6 +76,50 @@ describe('rptui rif', () => {
     expect(j.errors).toEqual([]);
   });
 
+  it('--json carries the validity as dates beside the raw timestamps, like the text', async () => {
+    const [kds, free, fake] = await Promise.all([
+      rptui('rif', fx('kds-container.rif'), '--json'),
+      rptui('rif', fx('playroom-free.rif'), '--json'),
+      rptui('rif', fx('debug-fake.rif'), '--json'),
+    ]);
+    const validity = (rif: Record<string, unknown>) => ({
+      startTimestamp: rif.startTimestamp,
+      startDate: rif.startDate,
+      endTimestamp: rif.endTimestamp,
+      endDate: rif.endDate,
+    });
+    const [game, dlc] = JSON.parse(kds.stdout).files[0].rifa.entries.map(
+      (e: { rif: Record<string, unknown> }) => e.rif,
+    );
+    // the raw numbers stay (decimal strings: 64-bit), the dates sit next to them
+    expect(Object.keys(game).slice(3, 7)).toEqual(['startTimestamp', 'startDate', 'endTimestamp', 'endDate']);
+    expect(validity(game)).toEqual({
+      startTimestamp: String(0x675764b3),
+      startDate: '2024-12-09T21:44:19Z',
+      endTimestamp: '9223372036854775807',
+      endDate: 'never',
+    });
+    expect(validity(dlc)).toEqual({
+      startTimestamp: String(0x675764b3),
+      startDate: '2024-12-09T21:44:19Z',
+      endTimestamp: '1798761600',
+      endDate: '2027-01-01T00:00:00Z',
+    });
+    expect(validity(JSON.parse(free.stdout).files[0].rif)).toEqual({
+      startTimestamp: String(0x52856400),
+      startDate: '2013-11-15T00:00:00Z',
+      endTimestamp: '9223372036854775807',
+      endDate: 'never',
+    });
+    // a start of 0 is "always", as the text output says
+    expect(validity(JSON.parse(fake.stdout).files[0].rif)).toEqual({
+      startTimestamp: '0',
+      startDate: 'always',
+      endTimestamp: '9223372036854775807',
+      endDate: 'never',
+    });
+  });
+
   it('fails with a message on a file that is not a license, a truncated one, or a missing one', async () => {
     const dir = h.tempDir('rptui-rif-');
     const junk = join(dir, 'junk.bin');

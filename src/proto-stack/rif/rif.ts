@@ -62,8 +62,12 @@ export interface Rif {
   /** NP account id; 0 when the license is not bound to an account */
   accountId: bigint;
   startTimestamp: bigint;
+  /** startTimestamp as an ISO date, "always" for 0; null when it is not a date */
+  startDate: string | null;
   /** NEVER_EXPIRES (INT64_MAX) when there is no expiry */
   endTimestamp: bigint;
+  /** endTimestamp as an ISO date, "never" for NEVER_EXPIRES; null when it is not a date */
+  endDate: string | null;
   contentId: string;
   /** the whole 0x30-byte field, for a byte-exact re-encode */
   contentIdField: Uint8Array;
@@ -104,15 +108,18 @@ export function timestampIso(t: bigint): string | undefined {
   return new Date(Number(t) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/** Start of validity: "always" for 0, else the ISO date; null when the value is not a date. */
+export const startDate = (t: bigint): string | null => (t === 0n ? 'always' : (timestampIso(t) ?? null));
+
+/** End of validity: "never" for NEVER_EXPIRES, else the ISO date; null when the value is not a date. */
+export const endDate = (t: bigint): string | null =>
+  t === NEVER_EXPIRES ? 'never' : (timestampIso(t) ?? null);
+
 /** "2013-11-15T00:00:00Z .. never expires" style validity text. */
 export function validityText(r: Pick<Rif, 'startTimestamp' | 'endTimestamp'>): string {
-  const start =
-    r.startTimestamp === 0n ? 'always' : (timestampIso(r.startTimestamp) ?? `invalid (${r.startTimestamp})`);
-  const end =
-    r.endTimestamp === NEVER_EXPIRES
-      ? 'never expires'
-      : (timestampIso(r.endTimestamp) ?? `invalid (${r.endTimestamp})`);
-  return `${start} .. ${end}`;
+  const start = startDate(r.startTimestamp) ?? `invalid (${r.startTimestamp})`;
+  const end = endDate(r.endTimestamp);
+  return `${start} .. ${end === 'never' ? 'never expires' : (end ?? `invalid (${r.endTimestamp})`)}`;
 }
 
 export const accountText = (id: bigint): string =>
@@ -171,7 +178,9 @@ export function parseRif(bytes: Uint8Array, offset = 0): Rif {
     unknown06,
     accountId,
     startTimestamp,
+    startDate: startDate(startTimestamp),
     endTimestamp,
+    endDate: endDate(endTimestamp),
     contentId,
     contentIdField,
     type,
@@ -245,7 +254,9 @@ function rifWarnings(r: Rif): string[] {
 }
 
 /** Fields encodeRif needs; everything not given is zero. */
-export type RifInput = Partial<Omit<Rif, 'contentId' | 'contentIdField' | 'warnings'>> & {
+export type RifInput = Partial<
+  Omit<Rif, 'contentId' | 'contentIdField' | 'warnings' | 'startDate' | 'endDate'>
+> & {
   contentId?: string;
   contentIdField?: Uint8Array;
 };

@@ -52,7 +52,9 @@ describe('RIF layout (big-endian, 0x400 bytes)', () => {
       unknown06: 0xffff,
       accountId: 0xabcdef0102347891n,
       startTimestamp: 0x52856400n,
+      startDate: '2013-11-15T00:00:00Z',
       endTimestamp: NEVER_EXPIRES,
+      endDate: 'never',
       contentId: 'IP9100-CUSA00001_00-PLAYROOM00000000',
       type: 0,
       typeName: 'KDS (NPDRM)',
@@ -160,6 +162,7 @@ describe('RIF tables', () => {
   it('shows timestamps that are not dates without crashing', () => {
     const r = parseRif(encodeRif({ startTimestamp: 0xffffffffffffffffn, endTimestamp: 0x8000000000000000n }));
     expect(validityText(r)).toBe('invalid (18446744073709551615) .. invalid (9223372036854775808)');
+    expect([r.startDate, r.endDate]).toEqual([null, null]);
     expect(r.warnings.join()).toMatch(/negative as int64/);
   });
 
