@@ -20,6 +20,11 @@ export function profilesPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'profiles.json');
 }
 
+/** The PSN sign-in (`rptui login`): account id, online id, refresh token. */
+export function psnAccountPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDir(env), 'psn.json');
+}
+
 /**
  * Replaces `path` with `data` atomically. The directory is created (0700) when missing. The
  * temp file gets `mode` before any byte is written, so secrets are never world-readable, not
