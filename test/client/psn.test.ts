@@ -18,7 +18,7 @@ import { PsnAccountStore } from '../../src/client/psn-account.js';
 import { AuthError, NetworkError, ParseError, type RptuiError, UsageError } from '../../src/errors.js';
 import { PSN_AUTH, signInUrl } from '../../src/proto-stack/psn.js';
 import { useHarness } from '../helpers/cli.js';
-import { FakePsn } from '../helpers/fake-psn.js';
+import { FakePsn, type FakePsnOptions } from '../helpers/fake-psn.js';
 
 const HOST = '127.0.0.100';
 const h = useHarness();
@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function fake(o: Partial<ConstructorParameters<typeof FakePsn>[0]> = {}): Promise<FakePsn> {
+async function fake(o: Partial<FakePsnOptions> = {}): Promise<FakePsn> {
   const f = await FakePsn.start({ host: HOST, ...o });
   servers.push(f);
   return f;
