@@ -3,12 +3,12 @@
  * way (atomically, mode 0600, under a lock file), because it holds the refresh token. The
  * account id in it is what `rptui register` and the TUI's register dialog use when none is given.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { toBase64 } from '../proto-stack/bytes.js';
 import { parseAccountId } from '../proto-stack/regist.js';
-import { psnAccountPath, withFileLock, writeFileAtomic } from './config-dir.js';
+import { psnAccountPath, readJsonFile, withFileLock, writeFileAtomic } from './config-dir.js';
 
 export const PsnAccountSchema = z
   .object({
@@ -45,37 +45,9 @@ export class PsnAccountStore {
   }
 
   /** The stored sign-in, or undefined when there is none. */
-  async load(): Promise<PsnAccount | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT') return undefined;
-      throw new ConfigError(`cannot read ${this.path}: ${e.code ?? e.message}`, {
-        hint: `check the permissions of ${this.path}`,
-        cause: err,
-      });
-    }
-    const hint = `sign in again to replace it (rptui login), or remove it: rptui logout`;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`${this.path} is not valid JSON (${(err as Error).message})`, {
-        hint,
-        cause: err,
-      });
-    }
-    const parsed = PsnAccountSchema.safeParse(json);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      const where = first.path.length ? ` at ${first.path.join('.')}` : '';
-      throw new ConfigError(`${this.path} is not a valid PSN sign-in file: ${first.message}${where}`, {
-        hint,
-      });
-    }
-    return parsed.data;
+  load(): Promise<PsnAccount | undefined> {
+    const hint = 'sign in again to replace it (rptui login), or remove it: rptui logout';
+    return readJsonFile(this.path, PsnAccountSchema, 'PSN sign-in file', hint);
   }
 
   /** Replaces the stored sign-in. */

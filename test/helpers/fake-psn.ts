@@ -101,7 +101,11 @@ export class FakePsn {
     if (req.method === 'GET' && url.pathname === PSN_AUTH.authorizePath) return this.authorize(url, res);
     if (!url.pathname.startsWith(PSN_AUTH.tokenPath)) return json(res, 404, { error: 'not_found' });
     if (!this.clientOk(req))
-      return json(res, 401, { error: 'invalid_client', error_description: 'Bad client credentials', error_code: 4102 });
+      return json(res, 401, {
+        error: 'invalid_client',
+        error_description: 'Bad client credentials',
+        error_code: 4102,
+      });
     if (req.method === 'POST' && url.pathname === PSN_AUTH.tokenPath) return this.token(req, body, res);
     const token = decodeURIComponent(url.pathname.slice(PSN_AUTH.tokenPath.length + 1));
     if (req.method === 'GET' && this.tokens.has(token)) {
@@ -144,18 +148,27 @@ export class FakePsn {
   }
 
   private token(req: IncomingMessage, body: string, res: ServerResponse): void {
-    if (!req.headers['content-type']?.startsWith('application/x-www-form-urlencoded'))
-      return json(res, 400, { error: 'invalid_request', error_description: 'form body expected' });
     const f = new URLSearchParams(body);
-    if (f.get('grant_type') !== 'authorization_code')
-      return json(res, 400, { error: 'unsupported_grant_type', error_code: 4100 });
     const entry = this.codes.get(f.get('code') ?? '');
-    if (!entry || entry.used || entry.expires <= Date.now() || f.get('redirect_uri') !== PSN_AUTH.redirectUri)
-      return json(res, 400, {
+    if (!req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
+      json(res, 400, { error: 'invalid_request', error_description: 'form body expected' });
+    } else if (f.get('grant_type') !== 'authorization_code') {
+      json(res, 400, { error: 'unsupported_grant_type', error_code: 4100 });
+    } else if (
+      !entry ||
+      entry.used ||
+      entry.expires <= Date.now() ||
+      f.get('redirect_uri') !== PSN_AUTH.redirectUri
+    ) {
+      json(res, 400, {
         error: 'invalid_grant',
         error_description: 'Invalid authorization code',
         error_code: 4156,
       });
+    } else this.issueTokens(entry, f, res);
+  }
+
+  private issueTokens(entry: { used: boolean }, f: URLSearchParams, res: ServerResponse): void {
     entry.used = true;
     const access = randomBytes(18).toString('hex');
     this.tokens.add(access);
