@@ -107,17 +107,27 @@ describe('PSN sign-in in the TUI', () => {
     expect(again).toMatch(/Account id: FYHpffQQIhE=/);
   });
 
-  it('120x50: the QR code shows beside the address and scans back to it; Esc cancels, nothing stored', async () => {
-    const { f, t, psnFile } = await start('127.0.0.105', 120, 50);
-    t.send('n');
-    await t.waitFor('[ Sign in to PSN ]');
-    t.send('Down', 'Down', 'Down', 'Down', 'Right', 'Enter');
-    const screen = await t.waitFor('Sign in to PSN ─');
-    expect(decodeTerminalQr(screen)).toBe(signInUrl(f.baseUrl));
-    expect(screen).toContain('Open this address in a browser,');
-    t.send('Escape');
-    await t.waitFor((s) => !s.includes('Sign in to PSN ─') && s.includes('Register a console'));
-    expect(existsSync(psnFile)).toBe(false);
-    expect(f.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
-  });
+  it.each([
+    { size: '120x50', where: 'beside', host: '127.0.0.105', width: 120, height: 50 },
+    { size: '90x60', where: 'above', host: '127.0.0.106', width: 90, height: 60 },
+  ])(
+    '$size: the QR code shows $where the address and scans back to it; Esc cancels, nothing stored',
+    async ({ where, host, width, height }) => {
+      const { f, t, psnFile } = await start(host, width, height);
+      t.send('n');
+      await t.waitFor('[ Sign in to PSN ]');
+      t.send('Down', 'Down', 'Down', 'Down', 'Right', 'Enter');
+      const screen = await t.waitFor('Sign in to PSN ─');
+      expect(decodeTerminalQr(screen)).toBe(signInUrl(f.baseUrl));
+      const lines = screen.split('\n');
+      const qrTop = lines.findIndex((l) => /█{20}/.test(l));
+      const introRow = lines.findIndex((l) => l.includes('Open this address in a browser,'));
+      // beside: the text starts on the QR code's first row; above: the intro is the row before it
+      expect(introRow).toBe(where === 'beside' ? qrTop : qrTop - 1);
+      t.send('Escape');
+      await t.waitFor((s) => !s.includes('Sign in to PSN ─') && s.includes('Register a console'));
+      expect(existsSync(psnFile)).toBe(false);
+      expect(f.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
+    },
+  );
 });

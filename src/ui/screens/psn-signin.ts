@@ -122,9 +122,11 @@ export class PsnSignInDialog extends Dialog {
       }
     }
     {
-      const width = Math.min(maxW, Math.max(76, qrW + FRAME));
+      // one column to spare: blessed word-wraps a line of exactly the box's width that ends in
+      // colour codes (it measures the codes too), which would break up the code's rows
+      const width = Math.min(maxW, Math.max(76, qrW + 1 + FRAME));
       const inner = width - FRAME;
-      const qr = fitQr(this.o.url, inner);
+      const qr = fitQr(this.o.url, inner - 1);
       if (qr) {
         const pad = ' '.repeat(Math.floor((inner - qr[0].length) / 2));
         const p = this.parts(inner);
@@ -139,7 +141,7 @@ export class PsnSignInDialog extends Dialog {
     const needRows = Math.max(need.rows, this.instructions(TEXT_MIN).length) + 1 + status.length + V_FRAME;
     const note = wrapText(
       `(a QR code shows in a terminal of ${need.columns + 2 + TEXT_MIN + FRAME + 2}x${needRows} or more: zoom out)`,
-      inner,
+      inner - 1, // dim: see the note on colour codes above
     ).map((l) => this.app.theme.dim(l));
     const p = this.parts(inner, "Open this address in a browser (a phone's too):");
     const lines = [...p.intro, '', ...p.url, '', ...note, '', ...p.after, '', ...status];
