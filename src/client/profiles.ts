@@ -4,10 +4,9 @@
  * is reported with its path and left untouched: every mutation loads first, so a corrupt file
  * stops the write.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { profilesPath, withFileLock, writeFileAtomic } from '../common/config-dir.js';
-import { ConfigError, UsageError } from '../proto-stack/errors.js';
+import { profilesPath, readJsonFile, withFileLock, writeFileAtomic } from '../common/config-dir.js';
+import { UsageError } from '../proto-stack/errors.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 
@@ -79,34 +78,9 @@ export class ProfileStore {
 
   /** All profiles; a missing file is an empty list. */
   async list(): Promise<Profile[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT') return [];
-      throw new ConfigError(`cannot read ${this.path}: ${e.code ?? e.message}`, {
-        hint: `check the permissions of ${this.path}`,
-        cause: err,
-      });
-    }
     const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${this.path} ${this.path}.bak`;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`${this.path} is not valid JSON (${(err as Error).message})`, {
-        hint,
-        cause: err,
-      });
-    }
-    const parsed = FileSchema.safeParse(json);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      const where = first.path.length ? ` at ${first.path.join('.')}` : '';
-      throw new ConfigError(`${this.path} is not a valid profiles file: ${first.message}${where}`, { hint });
-    }
-    return parsed.data.profiles;
+    const file = await readJsonFile(this.path, FileSchema, 'profiles file', hint);
+    return file?.profiles ?? [];
   }
 
   async find(name: string): Promise<Profile | undefined> {

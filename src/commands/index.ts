@@ -5,6 +5,7 @@ import { register as connect } from './connect.js';
 import { register as demo } from './demo.js';
 import { register as discover } from './discover.js';
 import { register as keymap } from './keymap.js';
+import { register as login } from './login.js';
 import { register as pads } from './pads.js';
 import { register as pcoip } from './pcoip.js';
 import { register as profiles } from './profiles.js';
@@ -20,6 +21,7 @@ export const commands: Register[] = [
   tui,
   discover,
   wake,
+  login,
   registerCmd,
   profiles,
   connect,

@@ -4,9 +4,10 @@
  * with mode 0600 because profiles hold pairing secrets.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import type { z } from 'zod';
 import { ConfigError } from '../proto-stack/errors.js';
 
 /** `$RPTUI_CONFIG_DIR`, else `$XDG_CONFIG_HOME/rptui`, else `~/.config/rptui`. */
@@ -18,6 +19,48 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export function profilesPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'profiles.json');
+}
+
+/** The PSN sign-in (`rptui login`): account id, online id, refresh token. */
+export function psnAccountPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDir(env), 'psn.json');
+}
+
+/**
+ * Reads a JSON file of ours and validates it with `schema`; undefined when there is no file. A
+ * file that cannot be read, parsed or validated is a ConfigError naming the path (and `what` the
+ * file is); `hint` says what to do about a damaged one.
+ */
+export async function readJsonFile<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  what: string,
+  hint: string,
+): Promise<z.output<S> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read ${path}: ${e.code ?? e.message}`, {
+      hint: `check the permissions of ${path}`,
+      cause: err,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON (${(err as Error).message})`, { hint, cause: err });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first.path.length ? ` at ${first.path.join('.')}` : '';
+    throw new ConfigError(`${path} is not a valid ${what}: ${first.message}${where}`, { hint });
+  }
+  return parsed.data;
 }
 
 /**

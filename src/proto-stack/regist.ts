@@ -68,8 +68,8 @@ export function isRegistSearchResponse(buf: Uint8Array, ps5: boolean): boolean {
 
 const ACCOUNT_ID_HINT =
   'the PSN account id is the number of your PSN account (not the sign-in name or online id); give it ' +
-  'as the decimal number or as its base64 form of 12 characters (e.g. x3HEK6t1aw8=), as other Remote ' +
-  'Play clients show it after a PSN sign-in';
+  'as the decimal number or as its base64 form of 12 characters (e.g. x3HEK6t1aw8=); rptui login ' +
+  'signs in to PSN, finds it and stores it';
 
 /** Account id text -> 8 bytes (little-endian u64, PROTOCOL §2). Decimal or base64 of 8 bytes. */
 export function parseAccountId(text: string): Uint8Array {

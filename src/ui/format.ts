@@ -53,6 +53,31 @@ export function fitText(text: string, width: number): string {
   return width === 1 ? '…' : `${chars.slice(0, width - 1).join('')}…`;
 }
 
+/**
+ * `text` in lines of at most `width` columns (ASCII-width text): broken at spaces, and a word
+ * longer than a line (an address) broken wherever it must.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length <= w) {
+      line += ` ${word}`;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    let rest = word;
+    while (rest.length > w) {
+      lines.push(rest.slice(0, w));
+      rest = rest.slice(w);
+    }
+    line = rest;
+  }
+  lines.push(line);
+  return lines;
+}
+
 /** Values of a ring of samples: push, keep the last `size`. */
 export class History {
   private readonly data: number[] = [];

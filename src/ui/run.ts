@@ -54,7 +54,7 @@ export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }
     app,
     store: o.store,
     monitor,
-    register: { broadcast: o.broadcast, probeHosts: o.probeHosts },
+    register: { broadcast: o.broadcast, probeHosts: o.probeHosts, env: o.env },
     connect: (profile, status) => {
       const screen = new StreamScreen({
         app,

@@ -55,6 +55,9 @@ export interface CliOptions {
   configDir: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Standard input: none (default), or a pipe the test writes to (spawnCli) or this text (runCli). */
+  stdin?: 'pipe';
+  input?: string;
 }
 
 /** Spawns ./bin/rptui with `args`; resolves when it exits (SIGKILL after the timeout). */
@@ -62,12 +65,13 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
   return spawn(process.execPath, [rptuiBin(), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env, RPTUI_CONFIG_DIR: opts.configDir, RPTUI_DEV: '', FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? (opts.input === undefined ? 'ignore' : 'pipe'), 'pipe', 'pipe'],
   });
 }
 
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   const child = spawnCli(args, opts);
+  if (opts.input !== undefined) child.stdin?.end(opts.input);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => {

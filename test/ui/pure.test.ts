@@ -6,13 +6,49 @@ import type { FoundConsole } from '../../src/client/discovery.js';
 import { keymapJson, loadKeymap, parseKeymap } from '../../src/input/keymap.js';
 import { BUTTONS, IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { padMenuKeys } from '../../src/ui/app.js';
-import { barGraph, fitText, formatDuration, formatKbps, History, sparkline } from '../../src/ui/format.js';
+import {
+  barGraph,
+  fitText,
+  formatDuration,
+  formatKbps,
+  History,
+  sparkline,
+  wrapText,
+} from '../../src/ui/format.js';
 import { nextStatus } from '../../src/ui/monitor.js';
 import { rebind } from '../../src/ui/screens/keymap.js';
 import { checkSetting } from '../../src/ui/screens/settings.js';
 import { delta, hotkeyFor } from '../../src/ui/stream-input.js';
 import { makeTheme, noColorRequested } from '../../src/ui/theme.js';
 import { TextField, wrappedHeight } from '../../src/ui/widgets/dialog.js';
+
+describe('wrapText', () => {
+  it('breaks at spaces, and a word longer than a line wherever it must', () => {
+    expect(wrapText('open this address in a browser', 12)).toEqual(['open this', 'address in a', 'browser']);
+    expect(wrapText('see https://example.com/abcdef now', 10)).toEqual([
+      'see',
+      'https://ex',
+      'ample.com/',
+      'abcdef now',
+    ]);
+    expect(wrapText('', 5)).toEqual(['']);
+    expect(wrapText('abc', 0)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('keeps every character in order and no line is wider than asked (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', ' ', '/') }),
+        fc.integer({ min: 1, max: 12 }),
+        (text, w) => {
+          const lines = wrapText(text, w);
+          expect(lines.every((l) => l.length <= w)).toBe(true);
+          expect(lines.join('').replace(/ /g, '')).toBe(text.replace(/ /g, ''));
+        },
+      ),
+    );
+  });
+});
 
 describe('sparkline', () => {
   it('scales to the largest value and right-aligns the newest sample', () => {

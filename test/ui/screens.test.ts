@@ -377,7 +377,7 @@ describe('home screen', () => {
       connect: () => undefined,
       openSettings: () => undefined,
       openKeymap: () => undefined,
-      register: { broadcast: false, probeHosts: [] },
+      register: { broadcast: false, probeHosts: [], env: { RPTUI_CONFIG_DIR: h.tempDir('rptui-ui-') } },
     });
     app.pushScreen(home);
     await home.reload();
@@ -408,6 +408,7 @@ describe('register dialog', () => {
       broadcast: false,
       probeHosts: ['127.0.0.47'],
       defaultAccountId: '1234567890',
+      env: { RPTUI_CONFIG_DIR: dir },
       onPaired: (p) => paired.push(`${p.name} ${p.host} ${p.kind}`),
     });
     app.openDialog(dialog);
@@ -478,7 +479,7 @@ describe('game pad navigation', () => {
       connect: (p) => connected.push(p.name),
       openSettings: () => undefined,
       openKeymap: () => undefined,
-      register: { broadcast: false, probeHosts: [] },
+      register: { broadcast: false, probeHosts: [], env: { RPTUI_CONFIG_DIR: h.tempDir('rptui-ui-') } },
     });
     app.pushScreen(home);
     await home.reload();

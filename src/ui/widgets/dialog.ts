@@ -44,7 +44,7 @@ export abstract class Dialog implements Layer {
   abstract readonly hints: string;
   help?: string[];
 
-  private width(): number {
+  protected width(): number {
     return Math.max(20, Math.min(this.preferredWidth, (this.app.screen.width as number) - 2));
   }
 
