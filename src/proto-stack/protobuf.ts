@@ -1,43 +1,19 @@
 /**
- * Loads proto/takion.proto (the stream-connection schema, PROTOCOL §5) with protobufjs.
- *
- * The .proto file ships in the package ("files" in package.json) and stays the single source of
- * truth. Its path is found by walking up from this module's directory to the first directory that
- * holds proto/takion.proto: that is two levels up when running src/proto-stack/*.ts through tsx or
- * vitest, and one level up from the esbuild bundle dist/cli.js. The schema is read once, lazily, on
- * first use (a static resource read, not network I/O). RPTUI_PROTO_DIR is deliberately not
- * consulted: proto-stack must not read the environment.
+ * The stream-connection schema (docs/protocol.md §5) for protobufjs. proto/takion.proto is the
+ * source of truth; scripts/gen-proto.mjs compiles it ahead of time into takion-schema.ts (a JSON
+ * descriptor), so the sans-I/O core reads no file and searches no folder. Field names are kept as
+ * in the .proto file (snake_case).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { ConfigError, ParseError, RptuiError } from './errors.js';
-
-const SCHEMA_FILE = join('proto', 'takion.proto');
-
-/** Finds proto/takion.proto above `startDir` (exported for tests). */
-export function findSchemaPath(startDir: string): string {
-  let dir = startDir;
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, SCHEMA_FILE);
-    if (existsSync(candidate)) return candidate;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  throw new ConfigError(`cannot find ${SCHEMA_FILE} above ${startDir}`, {
-    hint: 'the rptui installation is incomplete: the proto/ directory must sit next to dist/ and src/',
-  });
-}
+import { ParseError, RptuiError } from './errors.js';
+import { TAKION_SCHEMA } from './takion-schema.js';
 
 let root: protobuf.Root | undefined;
 
-/** The parsed tkproto schema (field names kept as in the .proto file, snake_case). */
+/** The parsed tkproto schema, built once on first use. */
 export function takionRoot(): protobuf.Root {
   if (!root) {
-    const path = findSchemaPath(dirname(fileURLToPath(import.meta.url)));
-    root = protobuf.parse(readFileSync(path, 'utf8'), { keepCase: true }).root;
+    root = protobuf.Root.fromJSON(TAKION_SCHEMA);
     root.resolveAll();
   }
   return root;
