@@ -1,5 +1,5 @@
 /**
- * Audio over AV packets (PROTOCOL §7), sans-I/O.
+ * Audio over AV packets (docs/protocol.md §7), sans-I/O.
  *
  * One AUDIO packet carries `sourceUnits` new frames and `fecUnits` redundant copies of the frames
  * just before them, each unit `unitSize` bytes (one Opus packet at 48 kHz stereo, or on PS5 a

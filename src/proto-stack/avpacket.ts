@@ -1,5 +1,5 @@
 /**
- * AV packet header codec (Takion base types 2 = VIDEO and 3 = AUDIO), PROTOCOL §7.
+ * AV packet header codec (Takion base types 2 = VIDEO and 3 = AUDIO), docs/protocol.md §7.
  *
  *   0      type (0x02 video / 0x03 audio, +0x10 when 3 NALU-info bytes follow the header)
  *   1..2   packet_index      3..4  frame_index

@@ -1,5 +1,5 @@
 /**
- * The client's AV receive path after Takion (PROTOCOL §7, §9), a Machine (machine.ts):
+ * The client's AV receive path after Takion (docs/protocol.md §7, §9), a Machine (machine.ts):
  * authenticated VIDEO/AUDIO packets in (TakionEndpoint's `av` events), decoded-ready media out.
  *
  *   handle({ bytes, keyPos }, now)   one authenticated AV datagram

@@ -1,5 +1,5 @@
 /**
- * CONGESTION packets (base type 5, PROTOCOL §9): every 200 ms the client reports how many AV
+ * CONGESTION packets (base type 5, docs/protocol.md §9): every 200 ms the client reports how many AV
  * units it received and lost since the last report.
  * `05 | word_0 u16 | received u16 | lost u16 | gmac[4] | key_pos u32` = 15 bytes; tagged with the
  * local gkcrypt while the key_pos field is zeroed (the reference rule, pinned by its test).

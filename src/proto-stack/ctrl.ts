@@ -1,5 +1,5 @@
 /**
- * The ctrl channel (PROTOCOL §3.4): the TCP connection of the ctrl request stays open and carries
+ * The ctrl channel (docs/protocol.md §3.4): the TCP connection of the ctrl request stays open and carries
  * length-delimited messages, `payload_len u32 | type u16 | 00 00` followed by the payload
  * encrypted with the session RpCrypt. Each direction counts its own messages, continuing from the
  * request (client: after its encrypted headers; console: after RP-Server-Type). Empty payloads are
@@ -156,7 +156,7 @@ export class CtrlChannel {
 // Payload codecs
 // ------------------------------------------------------------------------------------------------
 
-/** Fixed payloads the client sends (PROTOCOL §3.4). */
+/** Fixed payloads the client sends (docs/protocol.md §3.4). */
 export const CTRL_PAYLOAD = {
   enableDualSense: new Uint8Array([0x00, 0x40, 0x00]),
   dualSenseConnect: new Uint8Array([
@@ -180,7 +180,7 @@ export function encodeSessionId(sessionId: string): Uint8Array {
 }
 
 /**
- * Reads SESSION_ID. One leading byte is skipped (PROTOCOL §10.6: the reference that validates the
+ * Reads SESSION_ID. One leading byte is skipped (docs/protocol.md §10.6: the reference that validates the
  * id skips one byte, the other skips two; we follow the one-byte rule because an id of 24..78
  * alphanumerics is only recognisable that way). Returns undefined for an id the reference would
  * reject (then a fallback id is used).

@@ -1,5 +1,5 @@
 /**
- * DDP, the UDP discovery protocol (PROTOCOL §1): SRCH asks a console for its state, WAKEUP
+ * DDP, the UDP discovery protocol (docs/protocol.md §1): SRCH asks a console for its state, WAKEUP
  * (with the user credential derived from the RegistKey) wakes it from standby, LAUNCH is the
  * variant one reference sends to open Remote Play. Requests are `<CMD> * HTTP/1.1` with
  * `key:value` lines; answers are `HTTP/1.1 200 Ok` (ready) or `620 Server Standby` with the
@@ -171,7 +171,7 @@ export function formatDdpResponse(host: Omit<DdpHost, 'target' | 'status'>): Uin
 
 /**
  * WAKEUP user-credential from the stored RegistKey bytes: they hold hex text (8 ASCII hex digits,
- * zero padded), read as a hex number and sent in decimal (PROTOCOL §1).
+ * zero padded), read as a hex number and sent in decimal (docs/protocol.md §1).
  */
 export function wakeCredential(registKey: Uint8Array): string {
   let n = registKey.indexOf(0);

@@ -1,5 +1,5 @@
 /**
- * ECDH on secp256k1 for the stream session (PROTOCOL §5): a fresh key pair per stream, the
+ * ECDH on secp256k1 for the stream session (docs/protocol.md §5): a fresh key pair per stream, the
  * public key (65 bytes, uncompressed) is signed with HMAC-SHA256(handshake_key, public key) and
  * the shared secret is the 32-byte X coordinate of the shared point.
  */

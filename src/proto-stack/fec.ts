@@ -1,6 +1,6 @@
 /**
  * Video FEC: systematic Reed-Solomon with a Cauchy coding matrix over GF(2^8), polynomial 0x11d
- * (PROTOCOL §7). FEC unit i (0 <= i < m) = sum over source units j of C[i][j] * source_j with
+ * (docs/protocol.md §7). FEC unit i (0 <= i < m) = sum over source units j of C[i][j] * source_j with
  * C[i][j] = 1 / (i XOR (m + j)) — the "original" Cauchy construction with w = 8 that the console
  * uses. All units of one frame have the same (zero-padded) size.
  *

@@ -1,5 +1,5 @@
 /**
- * Feedback packets: the client's controller input (PROTOCOL.md §8).
+ * Feedback packets: the client's controller input (docs/protocol.md §8).
  *
  * FEEDBACK_STATE (type 6) carries sticks and motion, FEEDBACK_HISTORY (type 1) carries a list of
  * button / trigger / touch events, newest first. Both share a 12-byte header

@@ -1,5 +1,5 @@
 /**
- * Video frame assembly (PROTOCOL §7), a Machine (machine.ts): feed decrypted VIDEO packets in
+ * Video frame assembly (docs/protocol.md §7), a Machine (machine.ts): feed decrypted VIDEO packets in
  * arrival order with the current time; its events are complete Annex-B frames and the
  * CORRUPTFRAME / IDRREQUEST messages the session should send. handleTimeout at pollTimeout()
  * keeps a lost packet from stalling the reorder window.

@@ -1,6 +1,6 @@
 /**
  * GHASH (the authenticator half of AES-GCM, NIST SP 800-38D §6.4) in a small hand-assembled
- * WebAssembly module, so the 4-byte GMAC of every received packet (PROTOCOL §6) costs no
+ * WebAssembly module, so the 4-byte GMAC of every received packet (docs/protocol.md §6) costs no
  * per-packet cipher object: gkcrypt computes tag = E(K, J0) xor GHASH(H, AAD) itself, with the
  * per-key H and tables cached.
  *

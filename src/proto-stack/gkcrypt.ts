@@ -1,5 +1,5 @@
 /**
- * gkcrypt: the stream cipher and packet MAC of a Takion session (PROTOCOL §6).
+ * gkcrypt: the stream cipher and packet MAC of a Takion session (docs/protocol.md §6).
  *
  * One instance per direction: index 2 = client->console ("local"), 3 = console->client
  * ("remote"). key_base || iv = HMAC-SHA256(secret, 01 index 00 handshake_key 01 00). The key

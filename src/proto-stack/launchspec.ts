@@ -1,5 +1,5 @@
 /**
- * Launch spec (PROTOCOL §5): the JSON the client puts, masked and base64-encoded, into BIG. It
+ * Launch spec (docs/protocol.md §5): the JSON the client puts, masked and base64-encoded, into BIG. It
  * asks for one resolution / fps / bitrate and carries the random handshake key that both sides
  * later use to sign their ECDH public keys and to derive the gkcrypt contexts.
  *
@@ -23,7 +23,7 @@ export interface VideoProfile {
   bitrateKbps: number;
 }
 
-/** Resolution presets with the bitrates PROTOCOL §5 gives. */
+/** Resolution presets with the bitrates docs/protocol.md §5 gives. */
 export const RESOLUTION_PRESETS: Readonly<
   Record<ResolutionPreset, { width: number; height: number; bitrateKbps: number }>
 > = {

@@ -1,5 +1,5 @@
 /**
- * Registration (pairing) codec, PROTOCOL §2: the UDP search on 9295 (SRC2/SRC3 -> RES2/RES3) and
+ * Registration (pairing) codec, docs/protocol.md §2: the UDP search on 9295 (SRC2/SRC3 -> RES2/RES3) and
  * the one TCP POST whose body hides the client's random ambassador (as "aeropause") in 480 filler
  * bytes, followed by the account id encrypted with the PIN-derived key. The console answers with
  * `Key: Value` lines encrypted under the same key and counter 0 again. Client side and console
@@ -71,7 +71,7 @@ const ACCOUNT_ID_HINT =
   'as the decimal number or as its base64 form of 12 characters (e.g. x3HEK6t1aw8=); rptui login ' +
   'signs in to PSN, finds it and stores it';
 
-/** Account id text -> 8 bytes (little-endian u64, PROTOCOL §2). Decimal or base64 of 8 bytes. */
+/** Account id text -> 8 bytes (little-endian u64, docs/protocol.md §2). Decimal or base64 of 8 bytes. */
 export function parseAccountId(text: string): Uint8Array {
   const t = text.trim();
   if (/^\d+$/.test(t)) {
@@ -110,7 +110,7 @@ export interface RegistRequest {
   ambassador: Uint8Array;
 }
 
-/** Where the key-table offsets come from (PROTOCOL §2 / §11.8). */
+/** Where the key-table offsets come from (docs/protocol.md §2 / §11.8). */
 const keyOffsets = (clear: Uint8Array): { key0Off: number; key1Off: number } => ({
   key0Off: clear[0x18d] & 0x1f,
   key1Off: clear[0] >> 3,
@@ -348,7 +348,7 @@ export function parseRegistRequest(
 
 /**
  * Console side: the 200 answer with the pairing secrets, encrypted at counter 0, in one buffer
- * (some clients read it with a single receive, PROTOCOL §12).
+ * (some clients read it with a single receive, docs/protocol.md §12).
  */
 export function formatRegistResponse(
   result: Omit<RegistResult, 'registKey' | 'raw'>,

@@ -1,5 +1,5 @@
 /**
- * rpcrypt: the session-level crypto of Remote Play (PROTOCOL §3.1). It encrypts the registration
+ * rpcrypt: the session-level crypto of Remote Play (docs/protocol.md §3.1). It encrypts the registration
  * payload and answer (§2), the ctrl request headers and messages (§3.3, §3.4) and the launch spec.
  *
  * A context is a 16-byte AES key ("bright") and a 16-byte IV seed ("ambassador"). Every message
@@ -90,7 +90,7 @@ export class RpCrypt {
     return new RpCrypt(target, bright, ambassador);
   }
 
-  /** Registration context: the PIN-derived key and the client's random ambassador (PROTOCOL §2). */
+  /** Registration context: the PIN-derived key and the client's random ambassador (docs/protocol.md §2). */
   static forRegist(target: Target, ambassador: Uint8Array, key0Off: number, pin: number): RpCrypt {
     return new RpCrypt(target, registBright(target, key0Off, pin), ambassador);
   }

@@ -1,5 +1,5 @@
 /**
- * Session init and ctrl request (PROTOCOL §3.2, §3.3): the two HTTP exchanges on TCP 9295 that
+ * Session init and ctrl request (docs/protocol.md §3.2, §3.3): the two HTTP exchanges on TCP 9295 that
  * start a stream session, for both roles. The client asks for a session with its RegistKey and
  * gets a nonce; from (target, nonce, RP-Key) both sides derive the session RpCrypt; the client
  * then opens the ctrl connection whose headers are encrypted with that context at local counters
@@ -161,7 +161,7 @@ export type SessionInitDecision =
 export const SESSION_INIT_MAX_ATTEMPTS = 3;
 
 /**
- * RP-Version retry rule (PROTOCOL §3.2): when the console refuses with RP_VERSION or UNKNOWN and
+ * RP-Version retry rule (docs/protocol.md §3.2): when the console refuses with RP_VERSION or UNKNOWN and
  * names an RP-Version different from ours that we know (a PS4's nonsensical "5.0" counts as
  * 9.0), ask again with that version, up to SESSION_INIT_MAX_ATTEMPTS requests in all.
  * `attempt` counts the requests made so far (1 after the first).

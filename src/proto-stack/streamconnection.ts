@@ -1,5 +1,5 @@
 /**
- * Stream connection (PROTOCOL §5): the protobuf conversation carried in Takion DATA messages.
+ * Stream connection (docs/protocol.md §5): the protobuf conversation carried in Takion DATA messages.
  * Typed encode/decode of TakionMessage, and sans-I/O state machines for both roles that sit
  * above a message transport (TakionEndpoint): they take delivered `{channel, dataType, payload}`
  * messages plus the time, and return, in order, the messages to send and the moment to switch on

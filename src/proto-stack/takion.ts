@@ -1,5 +1,5 @@
 /**
- * Takion: the SCTP-like UDP transport of a Remote Play stream (PROTOCOL §4).
+ * Takion: the SCTP-like UDP transport of a Remote Play stream (docs/protocol.md §4).
  *
  * Part 1 is the packet codec: base types, where each type carries its GMAC tag and key_pos,
  * the GMAC rules, and the CONTROL packet with its chunks (INIT, INIT_ACK, COOKIE, COOKIE_ACK,
@@ -132,7 +132,7 @@ export enum ChunkType {
 /** The console's UDP port for Takion (docs/protocol.md, Ports). */
 export const TAKION_PORT = 9296;
 
-/** Well-known data_type values of DATA chunks (PROTOCOL §4, §8). */
+/** Well-known data_type values of DATA chunks (docs/protocol.md §4, §8). */
 export const DataType = { Protobuf: 0, Rumble: 7, PadInfo: 9, TriggerEffects: 11 } as const;
 
 export const CONTROL_HEADER_SIZE = 17; // type, tag, gmac, key_pos, chunk type/flags/length
@@ -399,7 +399,10 @@ export interface TakionEndpointOptions {
   /** Path MTU (min of in and out); sets the DATA piece sizes. Default 1454. */
   mtu?: number;
   random?: (n: number) => Uint8Array;
-  /** Peer silence after which 'lost' fires. Default: client 4000 ms, console 5000 ms (PROTOCOL §12). */
+  /**
+   * Peer silence after which 'lost' fires. Default: client 4000 ms (rptui's choice), console
+   * 5000 ms (docs/protocol.md §12).
+   */
   peerTimeoutMs?: number;
   /**
    * true (default): a crypt session follows, so non-control packets arriving before setCrypt
@@ -455,7 +458,7 @@ const POSTPONE_MAX = 32;
 const MAX_MESSAGE = 1 << 20;
 const DATA_ACK_SIZE = CONTROL_HEADER_SIZE + 12;
 const DEFAULT_MTU = 1454;
-/** The reference's allowance for IP/UDP overhead when cutting a message (PROTOCOL §4). */
+/** The reference's allowance for IP/UDP overhead when cutting a message (docs/protocol.md §4). */
 const MTU_OVERHEAD = 50;
 
 interface Received {

@@ -1,6 +1,6 @@
 /**
  * The simulated console's media source: streams a real clip (Annex-B H.264/HEVC + Opus packets) as
- * AV packets the way a console does (PROTOCOL §7, §12), sans-I/O.
+ * AV packets the way a console does (docs/protocol.md §7, §12), sans-I/O.
  *
  * It is the ConsoleAvSource (src/proto-stack/consolesession.ts) the simulator's ConsoleSession
  * streams from: `loadClip` picks the fixture clip, the session calls start(now) once the client

@@ -2,7 +2,7 @@
  * The console's side of registration: the UDP search on 9295 is answered (RES2/RES3) only for
  * the console's own generation and only while it is on; the POST is accepted only with the PIN
  * on the "screen", otherwise refused with RP-Application-Reason 80108b09 like a real console.
- * The answer (header and encrypted body) goes out in one write (PROTOCOL §12).
+ * The answer (header and encrypted body) goes out in one write (docs/protocol.md §12).
  */
 import { randomBytes } from 'node:crypto';
 import { ascii, toBase64, toHex } from '../proto-stack/bytes.js';

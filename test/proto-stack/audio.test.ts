@@ -19,7 +19,7 @@ const frame = (i: number, size = 40) => Uint8Array.from({ length: size }, (_, j)
 const frames = (n: number, size = 40) => Array.from({ length: n }, (_, i) => frame(i, size));
 
 describe('audio header', () => {
-  it('parses and formats the 14-byte STREAMINFO audio header (mic format from PROTOCOL §5)', () => {
+  it('parses and formats the 14-byte STREAMINFO audio header (mic format from docs/protocol.md §5)', () => {
     const bytes = fromHex('01100000bb80000001e000000001');
     const h = parseAudioHeader(bytes);
     expect(h).toEqual({ channels: 1, bits: 16, rate: 48000, frameSize: 480, unknown: 1 });

@@ -138,7 +138,7 @@ describe('responses', () => {
 });
 
 describe('wakeCredential', () => {
-  it('reads the RegistKey text as a hex number (PROTOCOL §1 example)', () => {
+  it('reads the RegistKey text as a hex number (docs/protocol.md §1 example)', () => {
     expect(wakeCredential(fromHex('31323334353637380000000000000000'))).toBe('305419896');
   });
   it('works on the RegistKey of the generated vectors', () => {

@@ -101,7 +101,7 @@ describe('generated_chiaki.json session keys and counter encryption', () => {
       const c = RpCrypt.forSession(s.target, fromHex(s.nonce), fromHex(s.morning));
       expect(toHex(c.bright)).toBe(s.bright);
       expect(toHex(c.ambassador)).toBe(s.ambassador);
-      // The ctrl header values are rpcrypt encryptions at local counters 0..4 (PROTOCOL §3.3).
+      // The ctrl header values are rpcrypt encryptions at local counters 0..4 (docs/protocol.md §3.3).
       expect(toBase64(c.encrypt(0, fromHex(s.regist_key_bytes)))).toBe(s['RP-Auth']);
       expect(toBase64(c.encrypt(1, fromHex(s.did)))).toBe(s['RP-Did']);
       expect(toBase64(c.encrypt(2, ascii('Win10.0.0\0')))).toBe(s['RP-OSType']);

@@ -165,7 +165,7 @@ describe('takion codec (pyrp_stream_packets.json)', () => {
 });
 
 describe('GMAC field rules', () => {
-  it('offsets per base type (PROTOCOL §4 table)', () => {
+  it('offsets per base type (docs/protocol.md §4 table)', () => {
     const table: [TakionType, number | undefined, number | undefined][] = [
       [TakionType.Control, 5, 9],
       [TakionType.FeedbackHistory, 8, 4],
