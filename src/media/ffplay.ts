@@ -9,9 +9,24 @@
  * up as EPIPE on its stdin, so any exit counts as "window closed": said once, and the session
  * goes on. Every (re)start needs a key frame, so the sink asks for one and drops frames until it
  * comes.
+ *
+ * The decoder (hwdecode.ts) is chosen once per codec before the first player starts: `auto` asks
+ * the player what it has, which takes ~0.1 s, so frames until then are dropped like any before a
+ * player. A player given a hardware decoder that dies saying the decoder failed is started again
+ * once with software decoding, and that is said once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type Host, realHost } from '../host.js';
 import { nalType, type VideoCodec } from './annexb.js';
+import {
+  autoVideoDriver,
+  chooseDecoder,
+  type DecoderChoice,
+  decoderFailed,
+  parseDecoderSetting,
+  probeDecoding,
+  SOFTWARE,
+} from './hwdecode.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
 import {
   childEnv,
@@ -91,6 +106,7 @@ interface Player {
   child: ChildProcess;
   pipe: PipeWriter;
   tail: StderrTail;
+  decoder: DecoderChoice;
 }
 
 export class FfplaySink extends SinkEvents implements VideoSink {
@@ -99,6 +115,9 @@ export class FfplaySink extends SinkEvents implements VideoSink {
   private player: Player | undefined;
   private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private closing = false;
+  /** The decoder per codec, once chosen; a failed hardware decoder is replaced by SOFTWARE. */
+  private readonly decoders = new Map<VideoCodec, DecoderChoice>();
+  private choosing: Promise<void> | undefined;
 
   constructor(private readonly opts: SinkOptions = {}) {
     super(opts.log);
@@ -120,29 +139,54 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     return this.player?.child.pid;
   }
 
+  /** The decoder of the running player, if any. */
+  get decoder(): DecoderChoice | undefined {
+    return this.player?.decoder;
+  }
+
   private spawnPlayer(): void {
     const info = this.info;
-    if (info === undefined) return;
+    if (info === undefined || this.choosing !== undefined) return;
     const env = childEnv(this.opts.env);
     const tool = findTool('ffplay', { env, explicit: this.opts.playerPath });
     if (!tool.found) {
       this.warnOnce(`${tool.message}: no video window (the session goes on). ${tool.hint}`);
       return;
     }
+    const host = this.opts.host ?? realHost(env);
+    const decoder = this.decoders.get(info.codec);
+    if (decoder === undefined) {
+      this.choosing = this.chooseDecoder(host, env, tool.path, info.codec).then(() => {
+        this.choosing = undefined;
+        if (!this.closing && this.player === undefined) this.spawnPlayer();
+      });
+      return;
+    }
     // $RPTUI_FFPLAY_ARGS: extra player options from the environment (split on spaces, no quoting).
     const extra = this.opts.extraArgs ?? (env.RPTUI_FFPLAY_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
-    if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !env.SDL_VIDEODRIVER) {
+    const driver = autoVideoDriver(host, env);
+    if (driver !== undefined) {
+      env.SDL_VIDEODRIVER = driver;
+      this.warnOnce(
+        "No X or Wayland display: the picture goes to the Pi's own screen through KMS/DRM (SDL_VIDEODRIVER=kmsdrm)",
+      );
+    } else if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !env.SDL_VIDEODRIVER) {
       // Typical over SSH. SDL then falls back to an off-screen driver: ffplay runs, nobody sees it.
       this.warnOnce(
         'No display is set (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are all unset): the video window may have nowhere to show. ' +
           "On the machine's own screen use SDL_VIDEODRIVER=kmsdrm (e.g. a Raspberry Pi started over SSH) or DISPLAY=:0 (its desktop)",
       );
     }
-    const child = spawn(tool.path, ffplayArgs(info, extra), {
+    const child = spawn(tool.path, ffplayArgs(info, [...decoder.args, ...extra]), {
       env,
       stdio: ['pipe', 'ignore', 'pipe'],
     });
-    const player: Player = { child, pipe: new PipeWriter(child.stdin!), tail: new StderrTail(child) };
+    const player: Player = {
+      child,
+      pipe: new PipeWriter(child.stdin!),
+      tail: new StderrTail(child),
+      decoder,
+    };
     this.player = player;
     const gone = (detail: string) => this.playerGone(player, detail);
     child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
@@ -150,11 +194,41 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     this.gate.restart();
   }
 
+  /** Settles the decoder for `codec` (the option, $RPTUI_DECODER, else auto) and says which. */
+  private async chooseDecoder(host: Host, env: NodeJS.ProcessEnv, ffplay: string, codec: VideoCodec) {
+    let choice: DecoderChoice;
+    try {
+      const setting = parseDecoderSetting(this.opts.decoder ?? env.RPTUI_DECODER ?? 'auto');
+      const ffmpeg = findTool('ffmpeg', { env });
+      const probe =
+        setting === 'auto'
+          ? await probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined })
+          : undefined;
+      choice = chooseDecoder(setting, codec, probe);
+    } catch (err) {
+      // a bad $RPTUI_DECODER (the option is checked before the session starts)
+      this.warnOnce(`${(err as Error).message}: decoding in software`);
+      choice = SOFTWARE;
+    }
+    this.decoders.set(codec, choice);
+    this.log(`Video decoding (${codec === 'h264' ? 'H.264' : 'HEVC'}): ${choice.reason}`);
+  }
+
   private playerGone(player: Player, detail: string): void {
     if (this.player !== player) return; // 'error' and 'exit' can both come; report once
     this.player = undefined;
     if (this.closing) return;
     const said = player.tail.lastLine();
+    const codec = this.info?.codec;
+    if (player.decoder.hardware && codec !== undefined && decoderFailed(player.tail.all())) {
+      // Once only: the software decoder replaces it for the rest of the session.
+      this.decoders.set(codec, SOFTWARE);
+      this.warnOnce(
+        `ffplay could not use the hardware decoder (${player.decoder.reason}${said === '' ? '' : `: ${said}`}); decoding in software instead`,
+      );
+      this.spawnPlayer();
+      return;
+    }
     this.log(
       `Video window closed (ffplay ${said === '' ? detail : `said: ${said}`}); the session goes on without video.`,
     );

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { RemotePlaySessionApi, StreamInfo } from '../client/session-api.js';
 import type { RptuiError } from '../errors.js';
 import { UsageError } from '../errors.js';
+import type { Host } from '../host.js';
 import type { VideoCodec } from './annexb.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
@@ -87,6 +88,13 @@ export interface SinkOptions {
   playerPath?: string;
   /** Added to ffplay's arguments before its input (default: $RPTUI_FFPLAY_ARGS). */
   extraArgs?: string[];
+  /**
+   * ffplay's video decoder: auto (hardware where the machine has it for the stream's codec), sw,
+   * v4l2m2m, a decoder or an hwaccel name (see hwdecode.ts). Default: $RPTUI_DECODER, else auto.
+   */
+  decoder?: string;
+  /** The machine the decoder choice looks at (tests: a made-up one); default this one. */
+  host?: Host;
   log?: (msg: string) => void;
 }
 
