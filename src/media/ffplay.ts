@@ -10,9 +10,9 @@
  * goes on. Every (re)start needs a key frame, so the sink asks for one and drops frames until it
  * comes.
  *
- * The decoder (hwdecode.ts) is chosen once per codec before the first player starts: `auto` asks
- * the player what it has, which takes ~0.1 s, so frames until then are dropped like any before a
- * player. A player given a hardware decoder that dies saying the decoder failed is started again
+ * The decoder (hwdecode.ts) is chosen once per codec before the first player starts: `auto` on a
+ * machine with a V4L2 decoder device asks the player what it has (~0.1 s; frames until then are
+ * dropped like any before a player), elsewhere it is software at once. A player given a hardware decoder that dies saying the decoder failed is started again
  * once with software decoding, and that is said once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,8 +23,10 @@ import {
   chooseDecoder,
   type DecoderChoice,
   decoderFailed,
+  listV4l2Devices,
   parseDecoderSetting,
   probeDecoding,
+  readPiModel,
   SOFTWARE,
 } from './hwdecode.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
@@ -154,13 +156,17 @@ export class FfplaySink extends SinkEvents implements VideoSink {
       return;
     }
     const host = this.opts.host ?? realHost(env);
-    const decoder = this.decoders.get(info.codec);
+    let decoder = this.decoders.get(info.codec);
     if (decoder === undefined) {
-      this.choosing = this.chooseDecoder(host, env, tool.path, info.codec).then(() => {
-        this.choosing = undefined;
-        if (!this.closing && this.player === undefined) this.spawnPlayer();
-      });
-      return;
+      const settled = this.settleDecoder(host, env, tool.path, info.codec);
+      if (settled instanceof Promise) {
+        this.choosing = settled.then(() => {
+          this.choosing = undefined;
+          if (!this.closing && this.player === undefined) this.spawnPlayer();
+        });
+        return;
+      }
+      decoder = settled;
     }
     // $RPTUI_FFPLAY_ARGS: extra player options from the environment (split on spaces, no quoting).
     const extra = this.opts.extraArgs ?? (env.RPTUI_FFPLAY_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
@@ -194,24 +200,37 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     this.gate.restart();
   }
 
-  /** Settles the decoder for `codec` (the option, $RPTUI_DECODER, else auto) and says which. */
-  private async chooseDecoder(host: Host, env: NodeJS.ProcessEnv, ffplay: string, codec: VideoCodec) {
-    let choice: DecoderChoice;
+  /**
+   * Settles the decoder for `codec` (the option, $RPTUI_DECODER, else auto). Only `auto` on a
+   * machine with a V4L2 decoder device has to ask the player (asynchronously); elsewhere the
+   * answer is known at once, and software decoding is not worth a word.
+   */
+  private settleDecoder(
+    host: Host,
+    env: NodeJS.ProcessEnv,
+    ffplay: string,
+    codec: VideoCodec,
+  ): DecoderChoice | Promise<void> {
+    const settle = (choice: DecoderChoice, say: boolean) => {
+      this.decoders.set(codec, choice);
+      if (say) this.log(`Video decoding (${codec === 'h264' ? 'H.264' : 'HEVC'}): ${choice.reason}`);
+      return choice;
+    };
+    let setting: string;
     try {
-      const setting = parseDecoderSetting(this.opts.decoder ?? env.RPTUI_DECODER ?? 'auto');
-      const ffmpeg = findTool('ffmpeg', { env });
-      const probe =
-        setting === 'auto'
-          ? await probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined })
-          : undefined;
-      choice = chooseDecoder(setting, codec, probe);
+      setting = parseDecoderSetting(this.opts.decoder ?? env.RPTUI_DECODER ?? 'auto');
     } catch (err) {
       // a bad $RPTUI_DECODER (the option is checked before the session starts)
       this.warnOnce(`${(err as Error).message}: decoding in software`);
-      choice = SOFTWARE;
+      return settle(SOFTWARE, false);
     }
-    this.decoders.set(codec, choice);
-    this.log(`Video decoding (${codec === 'h264' ? 'H.264' : 'HEVC'}): ${choice.reason}`);
+    if (setting !== 'auto') return settle(chooseDecoder(setting, codec), setting !== 'sw');
+    if (!listV4l2Devices(host, readPiModel(host)).some((d) => d.role !== 'other'))
+      return settle(SOFTWARE, false);
+    const ffmpeg = findTool('ffmpeg', { env });
+    return probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined }).then((probe) => {
+      settle(chooseDecoder('auto', codec, probe), true);
+    });
   }
 
   private playerGone(player: Player, detail: string): void {
