@@ -132,8 +132,13 @@ function groupCheck(host: Host, id: string, label: string, group: string, forWha
 
 function systemSection(host: Host, root: string): Section {
   const checks: Check[] = [];
-  const pkg = host.readText(join(root, 'package.json'));
-  const version = pkg ? (JSON.parse(pkg) as { version?: string }).version : undefined;
+  let version: string | undefined;
+  try {
+    // the package's own file, not the machine's: read directly
+    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    version = undefined;
+  }
   checks.push({ id: 'rptui', label: 'rptui', status: 'info', detail: `${version ?? '?'} at ${root}` });
   const nodeOk = versionAtLeast(host.nodeVersion, MIN_NODE);
   checks.push({
