@@ -465,7 +465,8 @@ async function inputSection(host: Host, discover: () => Promise<Discovery>, root
   return { title: 'Input', checks };
 }
 
-function terminalSection(host: Host, answers: TerminalAnswers | undefined): Section {
+/** `answers`: undefined when there was no terminal to ask, null when it was not to be asked. */
+function terminalSection(host: Host, answers: TerminalAnswers | undefined | null): Section {
   const env = host.env;
   const checks: Check[] = [];
   const truecolor = /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '');
@@ -480,11 +481,13 @@ function terminalSection(host: Host, answers: TerminalAnswers | undefined): Sect
           fix: 'a terminal with 24-bit colour sets COLORTERM=truecolor; over SSH add `SendEnv COLORTERM` (client) and `AcceptEnv COLORTERM` (server)',
         },
   );
-  if (answers === undefined || !answers.answered) {
+  if (!answers?.answered) {
     const why =
-      answers === undefined
-        ? 'not asked (stdin/stdout is not a terminal)'
-        : 'the terminal did not answer the query';
+      answers === null
+        ? 'not asked here (`rptui doctor` in the terminal asks it)'
+        : answers === undefined
+          ? 'not asked (stdin/stdout is not a terminal)'
+          : 'the terminal did not answer the query';
     checks.push({ id: 'kitty-keyboard', label: 'Key releases', status: 'info', detail: why });
     checks.push({ id: 'graphics', label: 'Terminal graphics', status: 'info', detail: why });
     return { title: 'Terminal', checks };
@@ -628,14 +631,14 @@ function profileSection(probe: DecodeProbe): Section {
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const host = o.host;
   const root = o.packageRoot ?? findPackageRoot();
-  const raw = await (o.terminal ?? (async () => undefined))();
+  const raw = o.terminal === undefined ? null : await o.terminal();
   const video = await videoSection(host);
   const sections = [
     systemSection(host, root),
     video.section,
     audioSection(host, o.speakerModule ?? locateSpeakerModule),
     await inputSection(host, o.pads ?? (() => discoverPads({ platform: host.platform })), root),
-    terminalSection(host, raw === undefined ? undefined : parseTerminalAnswers(raw)),
+    terminalSection(host, typeof raw === 'string' ? parseTerminalAnswers(raw) : raw),
     await networkSection(host, o.simulateHost ?? '127.0.0.2'),
     profileSection(video.probe),
   ];
@@ -658,8 +661,8 @@ export function formatReport(r: DoctorReport): string[] {
   for (const s of r.sections) {
     lines.push(s.title);
     for (const c of s.checks) {
-      lines.push(`  ${MARK[c.status].padEnd(11)}${c.label.padEnd(21)}${c.detail}`);
-      if (c.fix && c.status !== 'ok') lines.push(`  ${' '.repeat(32)}fix: ${c.fix}`);
+      lines.push(`  ${MARK[c.status].padEnd(11)}${c.label.padEnd(22)}${c.detail}`);
+      if (c.fix && c.status !== 'ok') lines.push(`  ${' '.repeat(33)}fix: ${c.fix}`);
     }
     lines.push('');
   }

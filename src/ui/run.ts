@@ -4,6 +4,8 @@
  */
 import type { Profile, ProfileStore } from '../client/profiles.js';
 import type { RemotePlaySessionApi } from '../client/session-api.js';
+import { formatReport, runDoctor } from '../doctor/checks.js';
+import { realHost } from '../host.js';
 import type { SinkOptions } from '../media/sinks.js';
 import { App } from './app.js';
 import { ConsoleMonitor } from './monitor.js';
@@ -42,7 +44,13 @@ export interface TuiHandle {
  * try to restore it).
  */
 export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }> {
-  const app = await App.create({ color: o.color, gamepad: o.gamepad, subtitle: o.subtitle });
+  const app = await App.create({
+    color: o.color,
+    gamepad: o.gamepad,
+    subtitle: o.subtitle,
+    // blessed owns the terminal here: the terminal's own answers are not asked for
+    systemReport: async () => formatReport(await runDoctor({ host: realHost(o.env) })),
+  });
   let home: HomeScreen | undefined;
   const monitor = new ConsoleMonitor(
     () => (home?.list ?? []).map((p) => ({ host: p.host, kind: p.kind })),

@@ -75,6 +75,7 @@ describe('a Pi 4 with no ffplay, no sound card and a user outside the input grou
   const report = runDoctor({
     host,
     pads: noPads,
+    terminal: async () => undefined,
     speakerModule: () => undefined,
     packageRoot: '/opt/rptui',
     simulateHost: '127.0.0.110',
@@ -133,9 +134,9 @@ describe('a Pi 4 with no ffplay, no sound card and a user outside the input grou
   it('prints one line per check with its fix below', async () => {
     const text = formatReport(await report);
     expect(text).toContain(
-      '  MISSING    ffplay               ffplay not found on PATH: no video window (recording to a file still works)',
+      '  MISSING    ffplay                ffplay not found on PATH: no video window (recording to a file still works)',
     );
-    expect(text).toContain(`${' '.repeat(34)}fix: sudo apt install -y ffmpeg`);
+    expect(text).toContain(`${' '.repeat(35)}fix: sudo apt install -y ffmpeg`);
     expect(text.at(-1)).toMatch(
       /^\d+ ok, 4 missing, \d+ warnings, \d+ not needed: the fix lines say what to run$/,
     );
@@ -231,6 +232,8 @@ describe('a Pi 4 with everything, in a terminal that speaks the kitty protocols'
       fix: 'sudo usermod -aG video pi, then log out and in again (or reboot) for it to count',
     });
     expect(byId(r, 'decode-h264').detail).toMatch(/video10 is not readable and writable/);
+    // no terminal probe given (the TUI): not asked, and said so
+    expect(byId(r, 'graphics').detail).toBe('not asked here (`rptui doctor` in the terminal asks it)');
   });
 });
 
