@@ -119,6 +119,10 @@ export const register = (program: Command): void => {
       'speaker, file:PATH (a .wav) or none (default: the profile setting, speaker when there is one)',
     )
     .option(
+      '--decoder <name>',
+      "ffplay's video decoder: auto (hardware where found), sw, v4l2m2m, drm, or a decoder or hwaccel name (default: $RPTUI_DECODER, else auto)",
+    )
+    .option(
       '--stats-json <file>',
       'write stream statistics as JSON to this file (every second and at the end)',
     )
