@@ -228,9 +228,10 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     if (!listV4l2Devices(host, readPiModel(host)).some((d) => d.role !== 'other'))
       return settle(SOFTWARE, false);
     const ffmpeg = findTool('ffmpeg', { env });
-    return probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined }).then((probe) => {
-      settle(chooseDecoder('auto', codec, probe), true);
-    });
+    return probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined }).then(
+      (probe) => void settle(chooseDecoder('auto', codec, probe), true),
+      (err: Error) => void settle({ ...SOFTWARE, reason: `software decoding (${err.message})` }, true),
+    );
   }
 
   private playerGone(player: Player, detail: string): void {
@@ -242,8 +243,14 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     if (player.decoder.hardware && codec !== undefined && decoderFailed(player.tail.all())) {
       // Once only: the software decoder replaces it for the rest of the session.
       this.decoders.set(codec, SOFTWARE);
+      const why =
+        player.tail
+          .all()
+          .split('\n')
+          .find((l) => decoderFailed(l))
+          ?.trim() ?? said;
       this.warnOnce(
-        `ffplay could not use the hardware decoder (${player.decoder.reason}${said === '' ? '' : `: ${said}`}); decoding in software instead`,
+        `ffplay could not use the hardware decoder (${player.decoder.reason}: ${why}); decoding in software instead`,
       );
       this.spawnPlayer();
       return;

@@ -108,7 +108,9 @@ describe('ffplay decoder choice', () => {
     expect(sink.decoder).toMatchObject({ name: 'sw', hardware: false });
     const fallback = seen.warnings.filter((w) => /could not use the hardware decoder/.test(w));
     expect(fallback).toHaveLength(1);
-    expect(fallback[0]).toMatch(/h264_v4l2m2m on \/dev\/video10.*decoding in software instead/);
+    expect(fallback[0]).toMatch(
+      /h264_v4l2m2m on \/dev\/video10 \(bcm2835-codec-decode\): \[h264_v4l2m2m @ 0x55\] Could not find a valid device\); decoding in software instead$/,
+    );
     expect(seen.closed).toBe(0);
     // the user closes the software window and opens it again: still software, nothing said again
     const first = sink.pid as number;
