@@ -59,7 +59,10 @@ export interface DoctorOptions {
   speakerModule?: () => string | undefined;
   /** The installed package's root (config/ files, version). */
   packageRoot?: string;
-  /** Loopback address `rptui simulate` / `--simulate` would use (its ports are tried there). */
+  /**
+   * Loopback address `rptui simulate` / `--simulate` would use: its ports are tried there (bound
+   * for a moment). Undefined: not tried (the TUI, whose own simulator may hold them).
+   */
   simulateHost?: string;
 }
 
@@ -531,7 +534,34 @@ function terminalSection(host: Host, answers: TerminalAnswers | undefined | null
   return { title: 'Terminal', checks };
 }
 
-async function networkSection(host: Host, simulateHost: string): Promise<Section> {
+/** Whether the simulator's ports are free on `address` (each bound for a moment). */
+async function simulatorPorts(host: Host, simulateHost: string): Promise<Check> {
+  const busy: string[] = [];
+  for (const port of SIM_TCP_PORTS) {
+    const e = await host.tryBind('tcp', simulateHost, port);
+    if (e !== undefined) busy.push(`TCP ${port}: ${e}`);
+  }
+  for (const port of SIM_UDP_PORTS) {
+    const e = await host.tryBind('udp', simulateHost, port);
+    if (e !== undefined) busy.push(`UDP ${port}: ${e}`);
+  }
+  return busy.length === 0
+    ? {
+        id: 'sim-ports',
+        label: 'Simulator ports',
+        status: 'ok',
+        detail: `TCP ${SIM_TCP_PORTS.join(',')}, UDP ${SIM_UDP_PORTS.join(',')} free on ${simulateHost} (rptui --simulate)`,
+      }
+    : {
+        id: 'sim-ports',
+        label: 'Simulator ports',
+        status: 'warn',
+        detail: `on ${simulateHost}: ${busy.join('; ')}`,
+        fix: hintFor(busy[0].split(': ')[1]),
+      };
+}
+
+async function networkSection(host: Host, simulateHost: string | undefined): Promise<Section> {
   const checks: Check[] = [];
   const udp = await host.tryBind('udp', '0.0.0.0', 0);
   checks.push(
@@ -565,31 +595,7 @@ async function networkSection(host: Host, simulateHost: string): Promise<Section
           detail: 'no ufw firewall dropping incoming packets',
         },
   );
-  const busy: string[] = [];
-  for (const port of SIM_TCP_PORTS) {
-    const e = await host.tryBind('tcp', simulateHost, port);
-    if (e !== undefined) busy.push(`TCP ${port}: ${e}`);
-  }
-  for (const port of SIM_UDP_PORTS) {
-    const e = await host.tryBind('udp', simulateHost, port);
-    if (e !== undefined) busy.push(`UDP ${port}: ${e}`);
-  }
-  checks.push(
-    busy.length === 0
-      ? {
-          id: 'sim-ports',
-          label: 'Simulator ports',
-          status: 'ok',
-          detail: `TCP ${SIM_TCP_PORTS.join(',')}, UDP ${SIM_UDP_PORTS.join(',')} free on ${simulateHost} (rptui --simulate)`,
-        }
-      : {
-          id: 'sim-ports',
-          label: 'Simulator ports',
-          status: 'warn',
-          detail: `on ${simulateHost}: ${busy.join('; ')}`,
-          fix: hintFor(busy[0].split(': ')[1]),
-        },
-  );
+  if (simulateHost !== undefined) checks.push(await simulatorPorts(host, simulateHost));
   const start = Number(host.readText('/proc/sys/net/ipv4/ip_unprivileged_port_start')?.trim() ?? '1024');
   const privileged = host.user().uid === 0 || host.platform !== 'linux' || start <= DDP_PORT_PS4;
   checks.push({
@@ -639,7 +645,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     audioSection(host, o.speakerModule ?? locateSpeakerModule),
     await inputSection(host, o.pads ?? (() => discoverPads({ platform: host.platform })), root),
     terminalSection(host, typeof raw === 'string' ? parseTerminalAnswers(raw) : raw),
-    await networkSection(host, o.simulateHost ?? '127.0.0.2'),
+    await networkSection(host, o.simulateHost),
     profileSection(video.probe),
   ];
   const summary: Record<CheckStatus, number> = { ok: 0, missing: 0, warn: 0, 'not-needed': 0, info: 0 };
