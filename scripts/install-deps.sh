@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages rptui's media, TUI and tests use: ffmpeg/ffplay (video), tmux and
-# Xvfb (terminal and window tests), ALSA headers (the optional `speaker` module), libusb/libudev
-# (optional gamepad modules), imagemagick (screenshots). Safe to run again.
+# Installs the Debian / Raspberry Pi OS packages rptui uses: ffmpeg/ffplay (video), tmux (the
+# autostart session, terminal tests), ALSA headers and a compiler (the optional `speaker` module
+# is built at install time), libusb/libudev (optional gamepad modules); and for the tests Xvfb,
+# x11-apps and imagemagick (windows and screenshots). `--runtime`: only what playing needs (a Pi).
+# Safe to run again.
 set -euo pipefail
-pkgs=(ffmpeg tmux xvfb x11-apps imagemagick libasound2-dev libusb-1.0-0 libudev-dev)
+pkgs=(ffmpeg tmux libasound2-dev g++ make python3 libusb-1.0-0 libudev-dev)
+[ "${1:-}" = "--runtime" ] || pkgs+=(xvfb x11-apps imagemagick)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

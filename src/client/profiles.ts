@@ -15,6 +15,8 @@ export const ProfileSettingsSchema = z.object({
   fps: z.union([z.literal(30), z.literal(60)]).default(60),
   /** kbit/s; 'auto' = the usual bitrate for the resolution. */
   bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
+  /** The codec asked of the console: h265 (HEVC) is for a PS5 only. */
+  codec: z.enum(['h264', 'h265']).default('h264'),
   /** A --video spec: 'ffplay' (a window), 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
   videoSink: z.string().min(1).default('ffplay'),
   /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto' (resolveAudioSinkSpec: speaker or none). */
@@ -23,6 +25,27 @@ export const ProfileSettingsSchema = z.object({
   keymap: z.string().min(1).default('default'),
 });
 export type ProfileSettings = z.infer<typeof ProfileSettingsSchema>;
+
+/** What a machine can decode in hardware, for platformDefaults (see media/hwdecode.ts). */
+export interface PlatformFacts {
+  /** Raspberry Pi generation (1..5), undefined elsewhere. */
+  piGeneration: number | undefined;
+  h264Hardware: boolean;
+  hevcHardware: boolean;
+}
+
+/**
+ * Settings a new profile gets on this machine instead of the schema's defaults. A Pi 4 decodes
+ * 1080p60 H.264 only with its hardware decoder, so 1080p only when the player can use it; a Pi 5
+ * has no H.264 decoder but an HEVC one, so a PS5 is asked for HEVC (its A76 cores decode it in
+ * software too when the player cannot use the hardware), at 1080p when the hardware is there.
+ */
+export function platformDefaults(kind: 'PS4' | 'PS5', f: PlatformFacts): Partial<ProfileSettings> {
+  if (f.piGeneration === 5 && kind === 'PS5')
+    return { codec: 'h265', ...(f.hevcHardware ? { resolution: '1080p' } : {}) };
+  if (f.piGeneration === 4 && f.h264Hardware) return { resolution: '1080p' };
+  return {};
+}
 
 const hex = (bytes: number) =>
   z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${bytes} bytes as hex`);

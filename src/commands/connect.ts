@@ -13,6 +13,7 @@ import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
 import { writeFileAtomic } from '../common/config-dir.js';
 import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../common/session-api.js';
+import { parseDecoderSetting } from '../media/hwdecode.js';
 import {
   type AudioSink,
   attachSinks,
@@ -45,6 +46,7 @@ interface ConnectOpts {
   keymap?: string;
   input?: boolean;
   gamepad?: boolean;
+  decoder?: string;
 }
 
 /**
@@ -57,8 +59,9 @@ function makeSink<T>(
   setting: string,
   create: (spec: string, o: SinkOptions) => T,
   log: (line: string) => void,
+  decoder?: string,
 ): T {
-  const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`) };
+  const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`), decoder };
   if (option !== undefined) return create(option, o);
   const spec = kind === 'audio' ? resolveAudioSinkSpec(setting, o) : setting;
   try {
@@ -104,7 +107,7 @@ export const register = (program: Command): void => {
     .option('--host <address>', "console address (default: the profile's)")
     .option('--resolution <preset>', '360p, 540p, 720p or 1080p (default: the profile setting)')
     .option('--fps <n>', '30 or 60 (default: the profile setting)')
-    .option('--codec <codec>', 'h264 or h265 (HEVC, PS5 only; default h264)')
+    .option('--codec <codec>', "h264 or h265 (HEVC, PS5 only; default: the profile's, h264)")
     .option('--bitrate <kbps>', 'video bitrate in kbit/s (default: the preset bitrate)')
     .option('--duration <seconds>', 'disconnect after this long (default: until Ctrl-C)')
     .option(
@@ -114,6 +117,10 @@ export const register = (program: Command): void => {
     .option(
       '--audio <sink>',
       'speaker, file:PATH (a .wav) or none (default: the profile setting, speaker when there is one)',
+    )
+    .option(
+      '--decoder <name>',
+      "ffplay's video decoder: auto (hardware where found), sw, v4l2m2m, drm, or a decoder or hwaccel name (default: $RPTUI_DECODER, else auto)",
     )
     .option(
       '--stats-json <file>',
@@ -147,23 +154,32 @@ export const register = (program: Command): void => {
       if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin))
         throw new UsageError('--login-pin is the 4-digit passcode of the console user');
       const durationMs = parseDuration(o.duration);
+      const decoder = o.decoder === undefined ? undefined : parseDecoderSetting(o.decoder);
       const err = (line: string) => process.stderr.write(`${line}\n`);
 
       const profile = await ProfileStore.fromEnv().get(name);
-      if (o.codec === 'h265' && profile.kind !== 'PS5')
+      const codec = o.codec ?? profile.settings.codec;
+      if (codec === 'h265' && profile.kind !== 'PS5')
         throw new UsageError(
           `--codec h265: "${profile.name}" is a ${profile.kind}, which streams H.264 only`,
         );
       // a bad key map fails here, before the console is contacted
       const keymap = o.input === false ? undefined : resolveKeymap(o.keymap, profile.settings.keymap);
-      const video: VideoSink = makeSink('video', o.video, profile.settings.videoSink, createVideoSink, err);
+      const video: VideoSink = makeSink(
+        'video',
+        o.video,
+        profile.settings.videoSink,
+        createVideoSink,
+        err,
+        decoder,
+      );
       const audio: AudioSink = makeSink('audio', o.audio, profile.settings.audioSink, createAudioSink, err);
       const session = new RemotePlaySession(
         sessionOptionsFromProfile(profile, {
           ...(resolution !== undefined ? { resolution } : {}),
           ...(o.fps !== undefined ? { fps: Number(o.fps) as FpsPreset } : {}),
           ...(bitrate !== undefined ? { bitrateKbps: bitrate } : {}),
-          ...(o.codec !== undefined ? { codec: o.codec as VideoCodec } : {}),
+          codec: codec as VideoCodec,
           ...(o.host !== undefined ? { host: o.host } : {}),
         }),
       );

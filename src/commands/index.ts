@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { register as connect } from './connect.js';
 import { register as demo } from './demo.js';
 import { register as discover } from './discover.js';
+import { register as doctor } from './doctor.js';
 import { register as keymap } from './keymap.js';
 import { register as login } from './login.js';
 import { register as pads } from './pads.js';
@@ -31,4 +32,5 @@ export const commands: Register[] = [
   rif,
   keymap,
   pads,
+  doctor,
 ];

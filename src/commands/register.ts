@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
-import { PROFILE_NAME_RE, type Profile, ProfileStore, uniqueProfileName } from '../client/profiles.js';
+import {
+  PROFILE_NAME_RE,
+  type Profile,
+  ProfileStore,
+  platformDefaults,
+  uniqueProfileName,
+} from '../client/profiles.js';
 import { type PsnAccount, PsnAccountStore } from '../client/psn-account.js';
 import { parsePin, type Registration, register as registerConsole } from '../client/regist.js';
+import { type Host, realHost } from '../common/host.js';
+import { platformFacts } from '../media/hwdecode.js';
 import { toBase64, toHex } from '../proto-stack/bytes.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { parseAccountId } from '../proto-stack/regist.js';
@@ -15,6 +23,8 @@ export interface PairOptions {
   name?: string;
   store: ProfileStore;
   onStep?: (text: string) => void;
+  /** The machine whose decoders choose a new profile's stream defaults (tests: a made-up one). */
+  machine?: Host;
 }
 
 export interface Paired {
@@ -79,7 +89,9 @@ export async function pairAndStore(o: PairOptions): Promise<Paired> {
       r.nickname || `${registration.kind}-${secrets.hostId.slice(-4)}`,
       before.map((p) => p.name),
     );
-  const profile = await o.store.add({ name, ...secrets });
+  // A new profile starts with what this machine plays best (a Pi 5 asks a PS5 for HEVC...).
+  const settings = platformDefaults(registration.kind, await platformFacts(o.machine ?? realHost()));
+  const profile = await o.store.add({ name, ...secrets, settings });
   return { profile, replaced: false, registration };
 }
 

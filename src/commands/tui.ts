@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
+import { realHost } from '../common/host.js';
+import { autoVideoDriver } from '../media/hwdecode.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';
@@ -24,9 +26,12 @@ interface TuiOpts {
   broadcast: boolean;
 }
 
-/** Video/audio for the demo profile: a window only where one can open. */
+/** Video/audio for the demo profile: a window only where one can open (a Pi's screen counts). */
 function demoSinks(env: NodeJS.ProcessEnv): { videoSink: string; audioSink: string } {
-  const display = Boolean(env.DISPLAY || env.WAYLAND_DISPLAY) || process.platform === 'darwin';
+  const display =
+    Boolean(env.DISPLAY || env.WAYLAND_DISPLAY) ||
+    process.platform === 'darwin' ||
+    autoVideoDriver(realHost(env), env) !== undefined;
   return display ? { videoSink: 'ffplay', audioSink: 'auto' } : { videoSink: 'none', audioSink: 'none' };
 }
 
@@ -71,7 +76,7 @@ async function run(o: TuiOpts): Promise<void> {
       broadcast: o.broadcast,
       probeHosts: simHost ? [simHost] : [],
       subtitle: simHost ? `demo: simulated PS5 on ${simHost} (registration PIN ${pin})` : undefined,
-      createSession: (p) => new RemotePlaySession(sessionOptionsFromProfile(p)),
+      createSession: (p) => new RemotePlaySession(sessionOptionsFromProfile(p, { codec: p.settings.codec })),
       onReady: async ({ app, home }) => {
         if (!sim) return;
         const events = sim.events;

@@ -9,9 +9,26 @@
  * up as EPIPE on its stdin, so any exit counts as "window closed": said once, and the session
  * goes on. Every (re)start needs a key frame, so the sink asks for one and drops frames until it
  * comes.
+ *
+ * The decoder (hwdecode.ts) is chosen once per codec before the first player starts: `auto` on a
+ * machine with a V4L2 decoder device asks the player what it has (~0.1 s; frames until then are
+ * dropped like any before a player), elsewhere it is software at once. A player given a hardware decoder that dies saying the decoder failed is started again
+ * once with software decoding, and that is said once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type Host, realHost } from '../common/host.js';
 import { nalType, type VideoCodec } from '../proto-stack/annexb.js';
+import {
+  autoVideoDriver,
+  chooseDecoder,
+  type DecoderChoice,
+  decoderFailed,
+  listV4l2Devices,
+  parseDecoderSetting,
+  probeDecoding,
+  readPiModel,
+  SOFTWARE,
+} from './hwdecode.js';
 import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
 import {
   childEnv,
@@ -91,6 +108,7 @@ interface Player {
   child: ChildProcess;
   pipe: PipeWriter;
   tail: StderrTail;
+  decoder: DecoderChoice;
 }
 
 export class FfplaySink extends SinkEvents implements VideoSink {
@@ -99,6 +117,9 @@ export class FfplaySink extends SinkEvents implements VideoSink {
   private player: Player | undefined;
   private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private closing = false;
+  /** The decoder per codec, once chosen; a failed hardware decoder is replaced by SOFTWARE. */
+  private readonly decoders = new Map<VideoCodec, DecoderChoice>();
+  private choosing: Promise<void> | undefined;
 
   constructor(private readonly opts: SinkOptions = {}) {
     super(opts.log);
@@ -120,29 +141,58 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     return this.player?.child.pid;
   }
 
+  /** The decoder of the running player, if any. */
+  get decoder(): DecoderChoice | undefined {
+    return this.player?.decoder;
+  }
+
   private spawnPlayer(): void {
     const info = this.info;
-    if (info === undefined) return;
+    if (info === undefined || this.choosing !== undefined) return;
     const env = childEnv(this.opts.env);
     const tool = findTool('ffplay', { env, explicit: this.opts.playerPath });
     if (!tool.found) {
       this.warnOnce(`${tool.message}: no video window (the session goes on). ${tool.hint}`);
       return;
     }
+    const host = this.opts.host ?? realHost(env);
+    let decoder = this.decoders.get(info.codec);
+    if (decoder === undefined) {
+      const settled = this.settleDecoder(host, env, tool.path, info.codec);
+      if (settled instanceof Promise) {
+        this.choosing = settled.then(() => {
+          this.choosing = undefined;
+          if (!this.closing && this.player === undefined) this.spawnPlayer();
+        });
+        return;
+      }
+      decoder = settled;
+    }
     // $RPTUI_FFPLAY_ARGS: extra player options from the environment (split on spaces, no quoting).
     const extra = this.opts.extraArgs ?? (env.RPTUI_FFPLAY_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
-    if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !env.SDL_VIDEODRIVER) {
+    const driver = autoVideoDriver(host, env);
+    if (driver !== undefined) {
+      env.SDL_VIDEODRIVER = driver;
+      this.warnOnce(
+        "No X or Wayland display: the picture goes to the Pi's own screen through KMS/DRM (SDL_VIDEODRIVER=kmsdrm)",
+      );
+    } else if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !env.SDL_VIDEODRIVER) {
       // Typical over SSH. SDL then falls back to an off-screen driver: ffplay runs, nobody sees it.
       this.warnOnce(
         'No display is set (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are all unset): the video window may have nowhere to show. ' +
           "On the machine's own screen use SDL_VIDEODRIVER=kmsdrm (e.g. a Raspberry Pi started over SSH) or DISPLAY=:0 (its desktop)",
       );
     }
-    const child = spawn(tool.path, ffplayArgs(info, extra), {
+    const child = spawn(tool.path, ffplayArgs(info, [...decoder.args, ...extra]), {
       env,
       stdio: ['pipe', 'ignore', 'pipe'],
     });
-    const player: Player = { child, pipe: new PipeWriter(child.stdin!), tail: new StderrTail(child) };
+    const player: Player = {
+      child,
+      pipe: new PipeWriter(child.stdin!),
+      tail: new StderrTail(child),
+      decoder,
+    };
     this.player = player;
     const gone = (detail: string) => this.playerGone(player, detail);
     child.once('close', (code, signal) => gone(signal ? `killed by ${signal}` : `exit code ${code}`));
@@ -150,11 +200,61 @@ export class FfplaySink extends SinkEvents implements VideoSink {
     this.gate.restart();
   }
 
+  /**
+   * Settles the decoder for `codec` (the option, $RPTUI_DECODER, else auto). Only `auto` on a
+   * machine with a V4L2 decoder device has to ask the player (asynchronously); elsewhere the
+   * answer is known at once, and software decoding is not worth a word.
+   */
+  private settleDecoder(
+    host: Host,
+    env: NodeJS.ProcessEnv,
+    ffplay: string,
+    codec: VideoCodec,
+  ): DecoderChoice | Promise<void> {
+    const settle = (choice: DecoderChoice, say: boolean) => {
+      this.decoders.set(codec, choice);
+      if (say) this.log(`Video decoding (${codec === 'h264' ? 'H.264' : 'HEVC'}): ${choice.reason}`);
+      return choice;
+    };
+    let setting: string;
+    try {
+      setting = parseDecoderSetting(this.opts.decoder ?? env.RPTUI_DECODER ?? 'auto');
+    } catch (err) {
+      // a bad $RPTUI_DECODER (the option is checked before the session starts)
+      this.warnOnce(`${(err as Error).message}: decoding in software`);
+      return settle(SOFTWARE, false);
+    }
+    if (setting !== 'auto') return settle(chooseDecoder(setting, codec), setting !== 'sw');
+    if (!listV4l2Devices(host, readPiModel(host)).some((d) => d.role !== 'other'))
+      return settle(SOFTWARE, false);
+    const ffmpeg = findTool('ffmpeg', { env });
+    return probeDecoding(host, { ffplay, ffmpeg: ffmpeg.found ? ffmpeg.path : undefined }).then(
+      (probe) => void settle(chooseDecoder('auto', codec, probe), true),
+      (err: Error) => void settle({ ...SOFTWARE, reason: `software decoding (${err.message})` }, true),
+    );
+  }
+
   private playerGone(player: Player, detail: string): void {
     if (this.player !== player) return; // 'error' and 'exit' can both come; report once
     this.player = undefined;
     if (this.closing) return;
     const said = player.tail.lastLine();
+    const codec = this.info?.codec;
+    if (player.decoder.hardware && codec !== undefined && decoderFailed(player.tail.all())) {
+      // Once only: the software decoder replaces it for the rest of the session.
+      this.decoders.set(codec, SOFTWARE);
+      const why =
+        player.tail
+          .all()
+          .split('\n')
+          .find((l) => decoderFailed(l))
+          ?.trim() ?? said;
+      this.warnOnce(
+        `ffplay could not use the hardware decoder (${player.decoder.reason}: ${why}); decoding in software instead`,
+      );
+      this.spawnPlayer();
+      return;
+    }
     this.log(
       `Video window closed (ffplay ${said === '' ? detail : `said: ${said}`}); the session goes on without video.`,
     );

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { Host } from '../common/host.js';
 import type { RemotePlaySessionApi, StreamInfo } from '../common/session-api.js';
 import type { VideoCodec } from '../proto-stack/annexb.js';
 import type { RptuiError } from '../proto-stack/errors.js';
@@ -87,6 +88,13 @@ export interface SinkOptions {
   playerPath?: string;
   /** Added to ffplay's arguments before its input (default: $RPTUI_FFPLAY_ARGS). */
   extraArgs?: string[];
+  /**
+   * ffplay's video decoder: auto (hardware where the machine has it for the stream's codec), sw,
+   * v4l2m2m, a decoder or an hwaccel name (see hwdecode.ts). Default: $RPTUI_DECODER, else auto.
+   */
+  decoder?: string;
+  /** The machine the decoder choice looks at (tests: a made-up one); default this one. */
+  host?: Host;
   log?: (msg: string) => void;
 }
 

@@ -30,7 +30,7 @@ interface Player {
 }
 
 /** Where `speaker` would load from, without loading it (loading is what may abort). */
-function locateSpeakerModule(): string | undefined {
+export function locateSpeakerModule(): string | undefined {
   try {
     return createRequire(import.meta.url).resolve('speaker');
   } catch {

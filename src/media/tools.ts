@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { RptuiError } from '../proto-stack/errors.js';
@@ -13,7 +14,7 @@ import { RptuiError } from '../proto-stack/errors.js';
 export type MediaTool = 'ffplay' | 'ffmpeg' | 'ffprobe';
 
 export type ToolLookup =
-  | { found: true; path: string; via: 'option' | 'env' | 'PATH' }
+  | { found: true; path: string; via: 'option' | 'env' | 'PATH' | 'ffmpeg-static' }
   | { found: false; message: string; hint: string };
 
 const ENV_VAR: Record<MediaTool, string> = {
@@ -57,13 +58,31 @@ function searchPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /**
- * Find a tool: `explicit` (a --player style option) first, then $RPTUI_FFPLAY / $RPTUI_FFMPEG /
- * $RPTUI_FFPROBE, then PATH. A value without a slash is looked up on PATH. Never throws.
+ * The ffmpeg binary of the optional `ffmpeg-static` package, when it is installed and its binary
+ * arrived (the package downloads it at install time, which fails offline and is then skipped).
  */
-export function findTool(
-  tool: MediaTool,
-  opts: { env?: NodeJS.ProcessEnv; explicit?: string } = {},
-): ToolLookup {
+export function ffmpegStaticPath(): string | undefined {
+  try {
+    const path: unknown = createRequire(import.meta.url)('ffmpeg-static');
+    return typeof path === 'string' && isExecutableFile(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface FindToolOptions {
+  env?: NodeJS.ProcessEnv;
+  explicit?: string;
+  /** Where ffmpeg-static's binary is (tests); default ffmpegStaticPath. */
+  ffmpegStatic?: () => string | undefined;
+}
+
+/**
+ * Find a tool: `explicit` (a --player style option) first, then $RPTUI_FFPLAY / $RPTUI_FFMPEG /
+ * $RPTUI_FFPROBE, then PATH, and for ffmpeg last the optional ffmpeg-static package (it has no
+ * ffplay). A value without a slash is looked up on PATH. Never throws.
+ */
+export function findTool(tool: MediaTool, opts: FindToolOptions = {}): ToolLookup {
   const env = opts.env ?? process.env;
   const envVar = ENV_VAR[tool];
   const chosen: { value: string; via: 'option' | 'env'; what: string } | undefined =
@@ -84,6 +103,8 @@ export function findTool(
   const path = searchPath(tool, env);
   if (path !== undefined)
     return { found: true, path: isAbsolute(path) ? path : join(process.cwd(), path), via: 'PATH' };
+  const bundled = tool === 'ffmpeg' ? (opts.ffmpegStatic ?? ffmpegStaticPath)() : undefined;
+  if (bundled !== undefined) return { found: true, path: bundled, via: 'ffmpeg-static' };
   return {
     found: false,
     message: `${tool} not found on PATH`,
@@ -92,10 +113,7 @@ export function findTool(
 }
 
 /** Like findTool, but a missing tool is a typed error. */
-export function requireTool(
-  tool: MediaTool,
-  opts: { env?: NodeJS.ProcessEnv; explicit?: string } = {},
-): string {
+export function requireTool(tool: MediaTool, opts: FindToolOptions = {}): string {
   const r = findTool(tool, opts);
   if (!r.found) throw new RptuiError('media', r.message, { hint: r.hint });
   return r.path;

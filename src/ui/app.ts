@@ -13,7 +13,7 @@ import type { ControllerState } from '../proto-stack/controller.js';
 import { BUTTONS, IDLE_STATE } from '../proto-stack/controller.js';
 import { blessed, esc, type KeyInfo, loadBlessed, type Widgets } from './blessed.js';
 import { makeTheme, type Theme } from './theme.js';
-import { MessageDialog } from './widgets/dialog.js';
+import { MessageDialog, ScrollDialog } from './widgets/dialog.js';
 
 export interface Layer {
   render(): void;
@@ -46,6 +46,8 @@ export interface AppOptions {
   terminal?: string;
   /** Game pad discovery/opening replaced (tests). */
   padOptions?: Pick<PadManagerOptions, 'discover' | 'open' | 'pollMs'>;
+  /** `rptui doctor`'s report as text lines, shown under every help screen (made once, when first asked). */
+  systemReport?: () => Promise<string[]>;
 }
 
 const LOG_LINES = 500;
@@ -97,6 +99,8 @@ export class App {
   private pads: PadManager | undefined;
   private padPrev: ControllerState = IDLE_STATE;
   private rawHandler: ((data: Buffer) => void) | undefined;
+  private report: string[] | undefined;
+  private reportAsked = false;
   private readonly quitPromise: Promise<void>;
   private resolveQuit!: () => void;
   /** Stops everything the app started; set by the caller (simulator, monitor). */
@@ -351,8 +355,33 @@ export class App {
   }
 
   private showHelp(layer: Layer | undefined): void {
-    const lines = [...(layer?.help ?? []), '', ...GLOBAL_HELP].map((l) => esc(l));
-    this.openDialog(new MessageDialog(this, 'Help', lines));
+    const help = [...(layer?.help ?? []), '', ...GLOBAL_HELP];
+    const make = this.opts.systemReport;
+    if (make === undefined) {
+      this.openDialog(
+        new MessageDialog(
+          this,
+          'Help',
+          help.map((l) => esc(l)),
+        ),
+      );
+      return;
+    }
+    if (!this.reportAsked) {
+      this.reportAsked = true;
+      make()
+        .then((lines) => {
+          this.report = lines;
+        })
+        .catch((err: Error) => {
+          this.report = [`the system check failed: ${err.message}`];
+        })
+        .finally(() => this.render());
+    }
+    const title = 'System check (rptui doctor)';
+    this.openDialog(
+      new ScrollDialog(this, 'Help', () => [...help, '', title, '', ...(this.report ?? ['checking...'])]),
+    );
   }
 
   /** Runs UI code; an exception becomes a log line and a status message, never a crash. */

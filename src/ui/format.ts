@@ -54,28 +54,38 @@ export function fitText(text: string, width: number): string {
 }
 
 /**
- * `text` in lines of at most `width` columns (ASCII-width text): broken at spaces, and a word
- * longer than a line (an address) broken wherever it must.
+ * `text` broken at spaces into lines of at most `width` columns (a word longer than a line is
+ * cut). The first line keeps its spacing; continuation lines start under the last aligned column
+ * (text after two or more spaces) that begins on the first line, else at the text's indentation
+ * plus `hang` columns.
  */
-export function wrapText(text: string, width: number): string[] {
+export function wrapText(text: string, width: number, hang = 0): string[] {
   const w = Math.max(1, width);
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && line.length + 1 + word.length <= w) {
-      line += ` ${word}`;
-      continue;
-    }
-    if (line !== '') lines.push(line);
-    let rest = word;
-    while (rest.length > w) {
-      lines.push(rest.slice(0, w));
-      rest = rest.slice(w);
-    }
-    line = rest;
+  const len = (t: string) => [...t].length;
+  if (len(text) <= w) return [text];
+  let column = -1;
+  for (const m of text.matchAll(/ {2,}(?=\S)/g)) {
+    const c = (m.index ?? 0) + m[0].length;
+    if (m.index !== 0 && c <= w - 8) column = c; // (leading spaces are indentation, not a column)
   }
-  lines.push(line);
-  return lines;
+  const lead = len(/^ */.exec(text)?.[0] ?? '');
+  const indent = ' '.repeat(column >= 0 ? column : Math.min(lead + hang, w - 1));
+  const out: string[] = [];
+  let line = '';
+  for (const token of text.match(/ *\S+/g) ?? []) {
+    if (line.trim() !== '' && len(line) + len(token) > w) {
+      out.push(line);
+      line = indent;
+    }
+    line += line.trim() === '' && out.length > 0 ? token.trimStart() : token;
+    while (len(line) > w) {
+      const chars = [...line];
+      out.push(chars.slice(0, w).join(''));
+      line = indent + chars.slice(w).join('');
+    }
+  }
+  if (line.trim() !== '') out.push(line);
+  return out;
 }
 
 /** Values of a ring of samples: push, keep the last `size`. */

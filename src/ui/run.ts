@@ -3,7 +3,9 @@
  * screens it opens. Returns when the user quits and everything is shut down.
  */
 import type { Profile, ProfileStore } from '../client/profiles.js';
+import { realHost } from '../common/host.js';
 import type { RemotePlaySessionApi } from '../common/session-api.js';
+import { formatReport, runDoctor } from '../doctor/checks.js';
 import type { SinkOptions } from '../media/sinks.js';
 import { App } from './app.js';
 import { ConsoleMonitor } from './monitor.js';
@@ -42,7 +44,13 @@ export interface TuiHandle {
  * try to restore it).
  */
 export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }> {
-  const app = await App.create({ color: o.color, gamepad: o.gamepad, subtitle: o.subtitle });
+  const app = await App.create({
+    color: o.color,
+    gamepad: o.gamepad,
+    subtitle: o.subtitle,
+    // blessed owns the terminal here: the terminal's own answers are not asked for
+    systemReport: async () => formatReport(await runDoctor({ host: realHost(o.env) })),
+  });
   let home: HomeScreen | undefined;
   const monitor = new ConsoleMonitor(
     () => (home?.list ?? []).map((p) => ({ host: p.host, kind: p.kind })),

@@ -1,7 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ProfileInput, ProfileStore, uniqueProfileName } from '../../src/client/profiles.js';
+import {
+  type ProfileInput,
+  ProfileStore,
+  platformDefaults,
+  uniqueProfileName,
+} from '../../src/client/profiles.js';
 import { configDir, profilesPath, withFileLock, writeFileAtomic } from '../../src/common/config-dir.js';
 import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import { useHarness } from '../helpers/cli.js';
@@ -59,6 +64,7 @@ describe('ProfileStore', () => {
       resolution: '720p',
       fps: 60,
       bitrate: 'auto',
+      codec: 'h264',
       videoSink: 'ffplay',
       audioSink: 'auto',
       keymap: 'default',
@@ -156,5 +162,33 @@ describe('concurrent writers', () => {
     utimesSync(`${path}.lock`, old, old);
     expect(await withFileLock(path, async () => 'taken', 100)).toBe('taken');
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+});
+
+describe('stream defaults of a new profile on this kind of machine', () => {
+  const facts = (piGeneration: number | undefined, h264Hardware: boolean, hevcHardware: boolean) => ({
+    piGeneration,
+    h264Hardware,
+    hevcHardware,
+  });
+  it('a Pi 5 asks a PS5 for HEVC (1080p with its HEVC decoder), a PS4 keeps H.264', () => {
+    expect(platformDefaults('PS5', facts(5, false, true))).toEqual({ codec: 'h265', resolution: '1080p' });
+    expect(platformDefaults('PS5', facts(5, false, false))).toEqual({ codec: 'h265' });
+    expect(platformDefaults('PS4', facts(5, false, true))).toEqual({});
+  });
+  it('a Pi 4 streams 1080p only with its H.264 decoder; other machines keep the schema defaults', () => {
+    expect(platformDefaults('PS4', facts(4, true, false))).toEqual({ resolution: '1080p' });
+    expect(platformDefaults('PS5', facts(4, true, true))).toEqual({ resolution: '1080p' });
+    expect(platformDefaults('PS5', facts(4, false, true))).toEqual({});
+    expect(platformDefaults('PS5', facts(undefined, false, false))).toEqual({});
+    expect(platformDefaults('PS4', facts(3, true, false))).toEqual({});
+  });
+  it('a stored profile gets codec h264 unless told otherwise', async () => {
+    const store = new ProfileStore(join(h.tempDir(), 'profiles.json'));
+    expect((await store.add(sample())).settings.codec).toBe('h264');
+    expect((await store.add(sample({ name: 'b', settings: { codec: 'h265' } }))).settings.codec).toBe('h265');
+    await expect(store.add(sample({ name: 'c', settings: { codec: 'vp9' as 'h264' } }))).rejects.toThrow(
+      UsageError,
+    );
   });
 });

@@ -178,7 +178,7 @@ describe('finding ffplay / ffmpeg', () => {
       via: 'PATH',
     });
     // A file without the execute bit is not a tool.
-    expect(findTool('ffmpeg', { env: { PATH: fakeBin } }).found).toBe(false);
+    expect(findTool('ffmpeg', { env: { PATH: fakeBin }, ffmpegStatic: () => undefined }).found).toBe(false);
   });
 
   it('prefers the explicit path, then $RPTUI_FFPLAY, over PATH', () => {
@@ -196,11 +196,29 @@ describe('finding ffplay / ffmpeg', () => {
     });
   });
 
+  it("falls back to the ffmpeg-static package's binary for ffmpeg only, after PATH", () => {
+    const bundled = () => fake;
+    expect(findTool('ffmpeg', { env: { PATH: '/nonexistent' }, ffmpegStatic: bundled })).toEqual({
+      found: true,
+      path: fake,
+      via: 'ffmpeg-static',
+    });
+    expect(findTool('ffplay', { env: { PATH: '/nonexistent' }, ffmpegStatic: bundled }).found).toBe(false);
+    expect(
+      findTool('ffmpeg', { env: { PATH: '', RPTUI_FFMPEG: fake }, ffmpegStatic: bundled }),
+    ).toMatchObject({
+      via: 'env',
+    });
+  });
+
   it('says clearly what is missing and what to do', () => {
     const none = findTool('ffplay', { env: { PATH: '/nonexistent' } });
     expect(none).toMatchObject({ found: false, message: 'ffplay not found on PATH' });
     if (!none.found) expect(none.hint).toMatch(/apt install ffmpeg.*RPTUI_FFPLAY/);
-    const badVar = findTool('ffmpeg', { env: { PATH: '', RPTUI_FFMPEG: '/opt/nothing/ffmpeg' } });
+    const badVar = findTool('ffmpeg', {
+      env: { PATH: '', RPTUI_FFMPEG: '/opt/nothing/ffmpeg' },
+      ffmpegStatic: () => undefined,
+    });
     expect(badVar).toMatchObject({ found: false });
     if (!badVar.found) {
       expect(badVar.message).toContain('$RPTUI_FFMPEG is "/opt/nothing/ffmpeg"');

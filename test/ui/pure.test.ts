@@ -229,3 +229,39 @@ describe('theme', () => {
     expect(makeTheme(true).ok('ready')).toBe('{green-fg}ready{/green-fg}');
   });
 });
+
+describe('wrapText: aligned columns and hanging indents', () => {
+  it('breaks at spaces, keeps aligned columns, hangs continuation lines, cuts long words', () => {
+    expect(wrapText('  ok   ffplay   /usr/bin/ffplay', 80)).toEqual(['  ok   ffplay   /usr/bin/ffplay']);
+    // continuation under the last column that starts on the first line
+    expect(wrapText('  ok   ffplay   the video window here', 28)).toEqual([
+      '  ok   ffplay   the video',
+      '                window here',
+    ]);
+    expect(wrapText('  fix: sudo usermod -aG input pi', 16, 2)).toEqual([
+      '  fix: sudo',
+      '    usermod -aG',
+      '    input pi',
+    ]);
+    expect(wrapText('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+    expect(wrapText('', 10)).toEqual(['']);
+  });
+
+  it('never makes a line wider than asked and loses no word (fuzz)', () => {
+    const word = fc.stringMatching(/^[a-z0-9/.-]{1,30}$/);
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 6 }),
+        fc.array(word, { maxLength: 15 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.nat({ max: 8 }),
+        (indent, words, width, hang) => {
+          const lines = wrapText(' '.repeat(indent) + words.join(' '), width, hang);
+          for (const l of lines) expect([...l].length).toBeLessThanOrEqual(width);
+          expect(lines.join('').replace(/ /g, '')).toBe(words.join(''));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

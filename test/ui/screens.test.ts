@@ -518,3 +518,38 @@ describe('game pad navigation', () => {
     expect(app.currentScreen).toBe(base);
   });
 });
+
+describe('help with the system check', () => {
+  it('shows the doctor report under the help, made once, scrolling when it is long', async () => {
+    let made = 0;
+    let finish: (lines: string[]) => void = () => undefined;
+    const report = Array.from({ length: 60 }, (_, i) => `  ok         Check ${i + 1}`);
+    const { app, term } = await makeApp({
+      systemReport: () => {
+        made++;
+        return new Promise((r) => {
+          finish = r;
+        });
+      },
+    });
+    app.pushScreen(new Base());
+    term.input.write('?');
+    await waitScreen(app, 'checking...');
+    finish(report);
+    // 30 rows: the first lines of the help, the report further down
+    let s = await waitScreen(app, /lines 1-\d+ of \d+: ↑\/↓ scroll, Esc close/);
+    expect(s).toContain('System check (rptui doctor)');
+    expect(s).not.toContain('Check 60');
+    term.input.write('\x1b[F'); // End
+    s = await waitScreen(app, 'Check 60');
+    expect(s).not.toContain('? help (F1 inside dialogs)');
+    term.input.write('\x1b[A'); // Up
+    await waitScreen(app, /lines \d+-\d+ of \d+/);
+    term.input.write('\r');
+    await waitScreen(app, /^(?![\s\S]*Check 60)/);
+    // asked again: the report that was made, not a new one
+    term.input.write('?');
+    await waitScreen(app, 'System check (rptui doctor)');
+    expect(made).toBe(1);
+  });
+});

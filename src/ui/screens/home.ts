@@ -30,7 +30,7 @@ export const HOME_HELP = [
   '↑/↓ select         Enter connect (wakes a console in standby first)',
   'n register (pair) a console with its PIN',
   'w wake             r rename            d delete (asks first)',
-  's settings: resolution, fps, bitrate, video/audio output, key map',
+  's settings: resolution, fps, bitrate, codec, video/audio output, key map',
   'k key map          u refresh status    q quit',
 ];
 
@@ -157,7 +157,7 @@ export class HomeScreen implements Layer {
           ),
           t.dim(
             esc(
-              `  stream: ${s.resolution} ${s.fps} fps, ${bitrate}; video ${s.videoSink}, audio ${s.audioSink}, keys ${s.keymap}`,
+              `  stream: ${s.resolution} ${s.fps} fps${s.codec === 'h265' ? ' HEVC' : ''}, ${bitrate}; video ${s.videoSink}, audio ${s.audioSink}, keys ${s.keymap}`,
             ),
           ),
         );

@@ -1,5 +1,5 @@
 /**
- * Per-profile stream settings: resolution, fps, bitrate, video and audio output, key map. Each
+ * Per-profile stream settings: resolution, fps, bitrate, codec, video and audio output, key map. Each
  * change is validated and saved to the profile at once (profiles.json, atomically).
  */
 import { type Profile, type ProfileSettings, type ProfileStore, RESOLUTIONS } from '../../client/profiles.js';
@@ -20,6 +20,7 @@ const ROWS: Row[] = [
   { key: 'resolution', label: 'Resolution', describe: 'picture size the console streams' },
   { key: 'fps', label: 'Frame rate', describe: '30 or 60 frames per second' },
   { key: 'bitrate', label: 'Bitrate', describe: 'kbit/s; auto = the usual one for the resolution' },
+  { key: 'codec', label: 'Codec', describe: 'h264, or h265 (HEVC: a PS5 only, less bandwidth)' },
   { key: 'videoSink', label: 'Video output', describe: 'ffplay window, file:PATH (.h264/.mkv) or none' },
   { key: 'audioSink', label: 'Audio output', describe: 'auto/speaker, file:PATH (WAV) or none' },
   { key: 'keymap', label: 'Key map', describe: 'keyboard layout for the controller' },
@@ -104,6 +105,9 @@ export class SettingsScreen implements Layer {
         break;
       case 'bitrate':
         options = BITRATES;
+        break;
+      case 'codec':
+        options = this.profile.kind === 'PS5' ? ['h264', 'h265'] : ['h264'];
         break;
       case 'videoSink':
         options = VIDEO;

@@ -4,6 +4,7 @@
  */
 import type { App, Layer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
+import { wrapText } from '../format.js';
 
 const TAG_RE = /\{\/?[a-z-]*\}/g;
 
@@ -85,6 +86,52 @@ export class MessageDialog extends Dialog {
       this.close();
       this.onClose?.();
     }
+  }
+}
+
+/**
+ * A long text that scrolls (↑/↓, PgUp/PgDn, Home/End) until Enter or Escape. `content` is asked
+ * on every render, so text that arrives later (a report being made) shows when it comes. Lines
+ * are wrapped here, not by blessed, to know how many rows they take.
+ */
+export class ScrollDialog extends Dialog {
+  readonly hints = '↑/↓ PgUp/PgDn scroll  Enter/Esc close';
+  private top = 0;
+  constructor(
+    app: App,
+    title: string,
+    private readonly content: () => string[],
+    width = 100,
+  ) {
+    super(app, title, width);
+  }
+  /** Rows of text the screen has room for (the box's border and the footer line aside). */
+  private rows(): number {
+    return Math.max(3, (this.app.screen.height as number) - 5);
+  }
+  private wrapped(): string[] {
+    return this.content().flatMap((l) => wrapText(l, this.width() - 4, 4));
+  }
+  lines(): string[] {
+    const all = this.wrapped();
+    const rows = this.rows();
+    if (all.length <= rows + 1) return [...all.map((l) => esc(l)), '', this.app.theme.dim('[ OK ]')];
+    this.top = Math.max(0, Math.min(this.top, all.length - rows));
+    const shown = all.slice(this.top, this.top + rows).map((l) => esc(l));
+    const where = `lines ${this.top + 1}-${this.top + shown.length} of ${all.length}: ↑/↓ scroll, Esc close`;
+    return [...shown, this.app.theme.dim(esc(where))];
+  }
+  handleKey(_ch: string | undefined, key: KeyInfo): void {
+    const page = this.rows() - 1;
+    const moves: Record<string, number> = { up: -1, down: 1, pageup: -page, pagedown: page };
+    if (key.name !== undefined && key.name in moves) this.top = Math.max(0, this.top + moves[key.name]);
+    else if (key.name === 'home') this.top = 0;
+    else if (key.name === 'end') this.top = this.wrapped().length;
+    else if (key.name === 'enter' || key.name === 'escape' || key.name === 'q') {
+      this.close();
+      return;
+    }
+    this.app.render();
   }
 }
 
