@@ -25,6 +25,8 @@ interface SimulateOpts {
   seed?: string;
   rumbleEvery?: string;
   keyboardAfter?: string;
+  pro?: boolean;
+  bitrateCap?: string;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -67,6 +69,7 @@ export const register = (program: Command): void => {
     )
     .option('--host <address>', 'the only address to listen on (loopback unless --allow-lan)', '127.0.0.2')
     .option('--ps5', 'simulate a PS5 (default: a PS4)')
+    .option('--pro', 'a PS4 Pro (RP-Server-Type 1): serves 1080p to PS4 clients')
     .option('--pin <digits>', 'the 8-digit registration PIN the console "shows"', '12345678')
     .option('--name <name>', 'console nickname (default: remembered in --state, else PS4-sim / PS5-sim)')
     .option('--standby', 'start in rest mode (discovery says standby until a paired client wakes it)')
@@ -87,6 +90,7 @@ export const register = (program: Command): void => {
     .option('--seed <n>', 'seed of the fault dice (default 1): the same seed repeats the same faults')
     .option('--rumble-every <s>', 'while streaming, send a rumble message every s seconds (on, off, on, ...)')
     .option('--keyboard-after <s>', 'open the on-screen keyboard s seconds after streaming started')
+    .option('--bitrate-cap <kbps>', 'stream at most this video bitrate, whatever the client asks')
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -99,7 +103,8 @@ export const register = (program: Command): void => {
         'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
         'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
         'A stream plays the committed test clip closest to the requested resolution (H.264 720p/1080p,\n' +
-        'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone, FEC-protected as a console does;\n' +
+        'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone at the bitrate the client asks\n' +
+        '(frames padded with filler data, key frames several times larger), FEC-protected as a console does;\n' +
         'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +
         'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n' +
         'While streaming it reports CONNECTIONQUALITY every second (loss = datagrams --loss dropped in it).\n\n' +
@@ -119,6 +124,10 @@ export const register = (program: Command): void => {
       if (o.loginPin !== undefined && !/^\d{4}$/.test(o.loginPin)) {
         throw new UsageError(`--login-pin takes 4 digits, got "${o.loginPin}"`);
       }
+      if (o.pro && o.ps5) throw new UsageError('--pro is a PS4 Pro: leave out --ps5');
+      const bitrateCapKbps = o.bitrateCap === undefined ? undefined : Number(o.bitrateCap);
+      if (bitrateCapKbps !== undefined && (!Number.isInteger(bitrateCapKbps) || bitrateCapKbps < 100))
+        throw new UsageError(`--bitrate-cap takes kbit/s (100 or more), got "${o.bitrateCap}"`);
       const faults = faultOptions(o);
       const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
       const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
@@ -142,6 +151,8 @@ export const register = (program: Command): void => {
         faults,
         rumbleEveryMs,
         keyboardAfterMs,
+        pro: o.pro,
+        bitrateCapKbps,
       }).catch(async (err) => {
         await sim.stop();
         throw err;

@@ -160,3 +160,41 @@ export function stripParameterSets(au: Uint8Array, codec: VideoCodec): Uint8Arra
   if (kept.length === nals.length) return au;
   return joinNals(au, kept);
 }
+
+/**
+ * Only the coded slices of an access unit, each with a 4-byte start code: what a console sends as
+ * a frame. Parameter sets go to the STREAMINFO header; SEI, access unit delimiters and filler data
+ * are left out, so the first NAL unit of every frame is a slice (clients that look only at it
+ * recognise key frames). Returns `au` itself when it holds nothing else.
+ */
+export function sliceData(au: Uint8Array, codec: VideoCodec): Uint8Array {
+  const nals = nalUnits(au, codec);
+  const kept = nals.filter((n) => isVcl(n.type, codec));
+  if (kept.length === nals.length) return au;
+  return joinNals(au, kept);
+}
+
+/** H.264 filler data (type 12) and HEVC FD_NUT (38) NAL headers. */
+const FILLER_HEADER: Record<VideoCodec, Uint8Array> = {
+  h264: Uint8Array.of(12),
+  hevc: Uint8Array.of(38 << 1, 1),
+};
+
+/** The smallest filler NAL unit: start code, header, one trailing-bits byte. */
+export const fillerOverhead = (codec: VideoCodec): number => 4 + FILLER_HEADER[codec].length + 1;
+
+/**
+ * A filler-data NAL unit of exactly `size` bytes (start code included; at least
+ * fillerOverhead(codec)): 0xff payload bytes and the rbsp trailing bits. Decoders skip it; it
+ * makes a frame as large as a real encoder's at the stream's bitrate.
+ */
+export function fillerNal(size: number, codec: VideoCodec): Uint8Array {
+  const header = FILLER_HEADER[codec];
+  if (size < fillerOverhead(codec))
+    throw new RangeError(`a filler NAL unit needs ${fillerOverhead(codec)} bytes`);
+  const out = new Uint8Array(size).fill(0xff);
+  out.set(START_CODE, 0);
+  out.set(header, 4);
+  out[size - 1] = 0x80;
+  return out;
+}

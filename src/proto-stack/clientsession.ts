@@ -35,11 +35,13 @@ import {
   parseCtrlResponse,
   parseSessionInitResponse,
   registKeyBytes,
+  SERVER_TYPE,
   SESSION_INIT_MAX_ATTEMPTS,
   SESSION_PORT,
   streamingTypeFor,
 } from './session.js';
 import {
+  isBangMessage,
   type StreamClientEvent,
   StreamConnectionClient,
   type StreamInfo as WireStreamInfo,
@@ -203,7 +205,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
   private readonly opts: ClientSessionOptions;
   private readonly ps5: boolean;
   private readonly codec: VideoCodec;
-  private readonly profile: { width: number; height: number; maxFps: number; bitrateKbps: number };
+  private profile: { width: number; height: number; maxFps: number; bitrateKbps: number };
   private readonly out = new Queue<ClientTransmit>();
   private readonly events = new Queue<ClientEvent>();
   private st: SessionState = 'idle';
@@ -563,6 +565,12 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     if (!response) return;
     this.deadline = undefined;
     this.serverType = response.serverType;
+    if (response.serverType === SERVER_TYPE.ps4 && this.profile.height === 1080) {
+      // a plain PS4 serves at most 720p (a PS4 Pro says 1 here): ask for what it can stream
+      const p = videoProfile('720p', this.profile.maxFps === 30 ? 30 : 60);
+      this.profile = { ...p, bitrateKbps: this.opts.bitrateKbps ?? p.bitrateKbps };
+      this.warn('the console is a PS4, not a PS4 Pro: streaming 720p instead of 1080p');
+    }
     if (response.prohibit)
       this.events.push({ type: 'console', message: { type: 'displayBlocked', blocked: true } });
     this.ctrl = new CtrlClient({
@@ -712,7 +720,12 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
   private startTakion(sessionId: string, now: number): void {
     if (this.takion || !this.rpcrypt) return;
     this.setState('takion');
-    this.takion = new TakionEndpoint({ role: 'client', now, mtu: FALLBACK_MTU });
+    this.takion = new TakionEndpoint({
+      role: 'client',
+      now,
+      mtu: FALLBACK_MTU,
+      isFirstMessage: isBangMessage,
+    });
     this.stream = new StreamConnectionClient({
       target: this.target,
       sessionId,

@@ -316,6 +316,8 @@ export interface ConsoleSessionOptions {
   keyboardAfterMs?: number;
   /** The loss figure of CONNECTIONQUALITY: AV datagrams the network dropped so far. */
   droppedSoFar?: () => number;
+  /** The console's first Takion DATA TSN (default: its tag; nothing makes a console use that). */
+  takionInitialTsn?: number;
 }
 
 export const CONSOLE_STATS_INTERVAL_MS = 1000;
@@ -418,7 +420,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         return;
       case 'udp':
         if (input.port !== TAKION_PORT) return;
-        this.takion ??= new TakionEndpoint({ role: 'console', now });
+        this.takion ??= new TakionEndpoint({ role: 'console', now, initialTsn: this.opts.takionInitialTsn });
         this.takion.handle(input.bytes, now);
         break;
     }

@@ -222,8 +222,11 @@ for (const [name, id] of Object.entries({ ...STATEFUL_IDS, ...TWO_BYTE_IDS }))
   BUTTON_BY_ID.set(id as number, name as HistoryButton);
 
 export type FeedbackHistoryEvent =
-  /** state: 0 released, 255 pressed; l2/r2: analog 0..255. Two-byte buttons decode as 0 or 255. */
-  | { kind: 'button'; button: HistoryButton; state: number }
+  /**
+   * state: 0 released, 255 pressed; l2/r2: analog 0..255. Two-byte buttons decode as 0 or 255;
+   * `threeByte`: one of them came as `80 id state` (some clients send every button that way).
+   */
+  | { kind: 'button'; button: HistoryButton; state: number; threeByte?: true }
   /** down covers touch start and move; x 0..1919 (12 bits), y 0..941 (12 bits). */
   | { kind: 'touch'; down: boolean; pointerId: number; x: number; y: number };
 
@@ -272,10 +275,19 @@ export function decodeFeedbackHistory(payload: Uint8Array): FeedbackHistoryEvent
       }
       const released = BUTTON_BY_ID.get(id);
       const pressed = BUTTON_BY_ID.get(id - PRESSED_OFFSET);
-      if (released !== undefined) out.push({ kind: 'button', button: released, state: 0 });
+      let e: FeedbackHistoryEvent;
+      if (released !== undefined) e = { kind: 'button', button: released, state: 0 };
       else if (pressed !== undefined && id - PRESSED_OFFSET >= 0x8c)
-        out.push({ kind: 'button', button: pressed, state: 255 });
+        e = { kind: 'button', button: pressed, state: 255 };
       else throw new ParseError(LAYER, `unknown button id 0x${hex2(id)} in history event at offset ${at}`);
+      // Lenient as a console is: the id already says pressed or released, so a third (state) byte
+      // is read and dropped. It cannot be mistaken for the next event, whose lead is 80, c0 or d0.
+      const next = r.remaining > 0 ? payload[r.offset] : undefined;
+      if (next !== undefined && next !== 0x80 && next !== TOUCH_DOWN && next !== TOUCH_UP) {
+        r.u8('button state');
+        e.threeByte = true;
+      }
+      out.push(e);
     } else if (lead === TOUCH_DOWN || lead === TOUCH_UP) {
       const b = r.bytes(4, 'touch event');
       out.push({
@@ -425,7 +437,7 @@ export class FeedbackHistoryReceiver {
 }
 
 export type ControllerLogEvent =
-  | { type: 'controller'; button: HistoryButton; pressed: boolean; value?: number }
+  | { type: 'controller'; button: HistoryButton; pressed: boolean; value?: number; threeByte?: true }
   | { type: 'controller'; touch: 'down' | 'up'; id: number; x: number; y: number }
   | { type: 'controller'; stick: 'left' | 'right'; x: number; y: number };
 
@@ -435,7 +447,12 @@ export function describeControllerEvent(e: FeedbackHistoryEvent): ControllerLogE
     return { type: 'controller', touch: e.down ? 'down' : 'up', id: e.pointerId, x: e.x, y: e.y };
   if (e.button === 'l2' || e.button === 'r2')
     return { type: 'controller', button: e.button, pressed: e.state > 0, value: e.state };
-  return { type: 'controller', button: e.button, pressed: e.state !== 0 };
+  return {
+    type: 'controller',
+    button: e.button,
+    pressed: e.state !== 0,
+    ...(e.threeByte ? { threeByte: true } : {}),
+  };
 }
 
 /** Stick log lines for a feedback state compared with the previous one (centred sticks if none). */

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import { ByteWriter, bytesEqual } from './bytes.js';
 import { Ecdh } from './ecdh.js';
-import { AuthError, ConsoleRefusedError, NetworkError, ParseError, type RptuiError } from './errors.js';
+import { AuthError, ConsoleRefusedError, NetworkError, ParseError, RptuiError } from './errors.js';
 import { GkCrypt } from './gkcrypt.js';
 import {
   decodeLaunchSpec,
@@ -27,10 +27,9 @@ import {
 import { type Machine, Queue } from './machine.js';
 import { decodeProto, encodeProto, takionType } from './protobuf.js';
 import type { RpCrypt } from './rpcrypt.js';
+import { DataType } from './takion.js';
 import { isPs5, type Target } from './target.js';
 
-/** Takion DATA type of protobuf messages (others: 7 rumble, 9 pad info, 11 trigger effects). */
-export const DATA_TYPE_PROTOBUF = 0;
 /** Channels the reference uses: most messages on 1, loss reports on 2, STREAMINFOACK on 9. */
 export const CHANNEL = { default: 1, loss: 2, streamInfoAck: 9 } as const;
 
@@ -482,7 +481,7 @@ abstract class StreamBase<E> {
     this.out.push({
       kind: 'message',
       channel,
-      dataType: DATA_TYPE_PROTOBUF,
+      dataType: DataType.Protobuf,
       payload: encodeTakionMessage(m),
     });
   }
@@ -500,7 +499,7 @@ function decodeOrReport(
       | { type: 'warning'; error: ParseError },
   ) => void,
 ): TakionMessage | undefined {
-  if (m.dataType !== DATA_TYPE_PROTOBUF) {
+  if (m.dataType !== DataType.Protobuf) {
     report({ type: 'data', channel: m.channel, dataType: m.dataType, payload: m.payload });
     return undefined;
   }
@@ -947,5 +946,19 @@ export class StreamConnectionConsole
     this.st = 'running';
     this.lastHeard = now;
     this.nextHeartbeat = now + this.heartbeatInterval;
+  }
+}
+
+/**
+ * Whether a DATA message is BANG, judged by its content (TakionEndpoint's isFirstMessage: the
+ * console's first message, wherever its TSNs start).
+ */
+export function isBangMessage(dataType: number, payload: Uint8Array): boolean {
+  if (dataType !== DataType.Protobuf) return false;
+  try {
+    return decodeTakionMessage(payload).type === 'bang';
+  } catch (e) {
+    if (e instanceof RptuiError) return false;
+    throw e;
   }
 }

@@ -393,8 +393,17 @@ export type TakionState =
 
 export interface TakionEndpointOptions {
   role: TakionRole;
-  /** Our tag (= our initial TSN); random non-zero if absent. */
+  /** Our tag; random non-zero if absent. */
   tag?: number;
+  /** Our first DATA TSN, announced in INIT / INIT_ACK (default: the tag, as consoles do). */
+  initialTsn?: number;
+  /**
+   * Client: recognises the peer's first message (BANG) by its content. The receive window then
+   * starts at that chunk's TSN, whatever the INIT_ACK announced: nothing promises that a
+   * console's first TSN equals its tag. Chunks that arrive before it wait (up to 32). Without
+   * this the window starts at the peer's tag, as the reference assumes.
+   */
+  isFirstMessage?: (dataType: number, data: Uint8Array) => boolean;
   now: number;
   /** Path MTU (min of in and out); sets the DATA piece sizes. Default 1454. */
   mtu?: number;
@@ -537,6 +546,9 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
 
   // data
   private dataQueue: ReorderQueue<Received> | undefined;
+  private readonly isFirstMessage: TakionEndpointOptions['isFirstMessage'];
+  /** DATA that came before the first message was recognised (isFirstMessage). */
+  private early: Received[] = [];
   private partial: { channel: number; dataType: number; parts: Uint8Array[]; size: number } | undefined;
   private readonly pending: Piece[] = [];
   private readonly inFlight: InFlight[] = [];
@@ -557,7 +569,8 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
     this.encrypted = opts.encrypted ?? true;
     this.tagLocal = opts.tag !== undefined ? opts.tag >>> 0 : this.randomTag();
     if (this.tagLocal === 0) throw new UsageError('takion: tag must not be 0');
-    this.tsnLocal = this.tagLocal;
+    this.tsnLocal = opts.initialTsn !== undefined ? opts.initialTsn >>> 0 : this.tagLocal;
+    this.isFirstMessage = opts.isFirstMessage;
     this.lastPeer = opts.now;
     this.st = opts.role === 'client' ? 'idle' : 'listening';
   }
@@ -998,8 +1011,9 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
       return;
     }
     this.tagRemote = c.tag;
-    // the reference starts the console's TSNs at its tag, not at the announced initial TSN
-    this.dataQueue = this.newDataQueue(c.tag);
+    // the reference starts the console's TSNs at its tag, not at the announced initial TSN; with
+    // isFirstMessage the window starts where the first message (BANG) actually is
+    if (!this.isFirstMessage) this.dataQueue = this.newDataQueue(c.tag);
     const cookie = encodeControl({ tag: this.tagRemote }, { type: 'cookie', cookie: c.cookie });
     this.startHandshakeStep('cookieSent', cookie, now);
   }
@@ -1031,7 +1045,20 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
   }
 
   private receiveData(r: Received): void {
-    const q = this.dataQueue as ReorderQueue<Received>;
+    if (!this.dataQueue) {
+      if (r.body.length < 1 || !this.isFirstMessage?.(r.body[0], r.body.subarray(1))) {
+        if (this.early.length < POSTPONE_MAX && !this.early.some((e) => e.tsn === r.tsn)) this.early.push(r);
+        else this.stats.duplicates++;
+        return;
+      }
+      this.dataQueue = this.newDataQueue(r.tsn);
+      const early = this.early;
+      this.early = [];
+      this.receiveData(r);
+      for (const e of early) if (!seq32Lt(e.tsn, r.tsn)) this.receiveData(e);
+      return;
+    }
+    const q = this.dataQueue;
     if (seq32Lt(r.tsn, q.begin)) {
       // delivered already: our DATA_ACK was probably lost, so say it again
       this.stats.duplicates++;

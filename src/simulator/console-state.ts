@@ -108,9 +108,13 @@ export class ConsoleState {
     return state;
   }
 
-  /** Remembers a client; a new pairing of the same account replaces the old one. */
+  /**
+   * Remembers a client. A console keeps every registered device, several under one account (each
+   * with its own keys); only a repeat of the same RegistKey replaces its earlier entry.
+   */
   async addPairing(p: PairedClient): Promise<void> {
-    this.data.paired = [...this.data.paired.filter((q) => q.accountId !== p.accountId), p];
+    const key = p.registKey.toLowerCase();
+    this.data.paired = [...this.data.paired.filter((q) => q.registKey.toLowerCase() !== key), p];
     await this.save();
   }
 

@@ -32,13 +32,16 @@ import { fileURLToPath } from 'node:url';
 import { readOggOpus } from '../media/ogg.js';
 import {
   extractVideoHeader,
+  fillerNal,
+  fillerOverhead,
   isKeyframe,
+  sliceData,
   splitAccessUnits,
-  stripParameterSets,
   type VideoCodec,
 } from '../proto-stack/annexb.js';
 import { formatAudioHeader, packetizeAudio, padOpusPacket } from '../proto-stack/audio.js';
 import { type AvMeta, type AvPacketFields, type AvVersion, formatAvPacket } from '../proto-stack/avpacket.js';
+import { concatBytes } from '../proto-stack/bytes.js';
 import type { AvSend, ConsoleAvSource } from '../proto-stack/consolesession.js';
 import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import { packetizeVideoFrame, type VideoPacketOut } from '../proto-stack/frameprocessor.js';
@@ -225,6 +228,45 @@ interface Scheduled {
 }
 
 const DEFAULT_UNIT_SIZE = 1400;
+
+/**
+ * The largest frame one FEC block carries (k source + max(1, ceil(k * fecRatio)) FEC units <= 256
+ * over GF(256)), less a unit per NAL unit boundary (a frame's NAL units start new units).
+ */
+function maxFrameBytes(unitSize: number, fecRatio: number): number {
+  let k = 255;
+  while (k > 1 && k + Math.max(1, Math.ceil(k * fecRatio)) > 256) k--;
+  return (k - 4) * (unitSize - 2);
+}
+
+/**
+ * Frame sizes for a stream at `targetAvg` bytes per frame: every frame scaled by one factor (key
+ * frames stay several times larger than P-frames, as an encoder's do), a frame never above
+ * `cap`, the rest spread over the others so the average still meets the target. A clip already at
+ * or above the target keeps its sizes; growth smaller than a filler NAL unit is skipped.
+ */
+export function shapeFrameSizes(
+  sizes: readonly number[],
+  targetAvg: number,
+  cap: number,
+  minPad: number,
+): number[] {
+  const n = sizes.length;
+  const total = (f: number) => sizes.reduce((a, b) => a + Math.min(cap, Math.max(b, b * f)), 0);
+  if (n === 0 || total(1) >= targetAvg * n) return [...sizes];
+  let lo = 1;
+  let hi = 2;
+  while (total(hi) < targetAvg * n && hi < 1e7) hi *= 2;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (total(mid) < targetAvg * n) lo = mid;
+    else hi = mid;
+  }
+  return sizes.map((b) => {
+    const want = Math.round(Math.min(cap, Math.max(b, b * hi)));
+    return want - b >= minPad ? want : b;
+  });
+}
 const DEFAULT_FEC_RATIO = 0.2;
 const MAX_LAG_MS = 250;
 const FIRST_FRAME_INDEX = 1;
@@ -337,8 +379,18 @@ export class MediaStreamer implements ConsoleAvSource {
       version: opts.version,
       codec: this.wireCodec,
     };
-    this.frames = splitAccessUnits(clip.video, codec).map((au) => {
-      const bytes = stripParameterSets(au, codec);
+    const slices = splitAccessUnits(clip.video, codec).map((au) => sliceData(au, codec));
+    const sizes = opts.bitrateKbps
+      ? shapeFrameSizes(
+          slices.map((b) => b.length),
+          (opts.bitrateKbps * 1000) / 8 / opts.fps,
+          maxFrameBytes(packetOpts.unitSize, packetOpts.fecRatio),
+          fillerOverhead(codec),
+        )
+      : slices.map((b) => b.length);
+    this.frames = slices.map((body, i) => {
+      const bytes =
+        sizes[i] > body.length ? concatBytes(body, fillerNal(sizes[i] - body.length, codec)) : body;
       return {
         keyframe: isKeyframe(bytes, codec),
         bytes: bytes.length,

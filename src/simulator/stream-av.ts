@@ -24,7 +24,7 @@ export function clipSource(
   spec: ParsedLaunchSpec,
   target: Target,
   events: EventLog,
-  opts: { mediaDir?: string; faults?: FaultOptions },
+  opts: { mediaDir?: string; faults?: FaultOptions; bitrateCapKbps?: number },
   now: number,
 ): MediaStreamer {
   // a PS4 only ever streams H.264; a PS5 streams what the launch spec asks
@@ -38,7 +38,10 @@ export function clipSource(
     clip,
     fps,
     resolution: requested,
-    bitrateKbps: spec.bitrateKbps > 0 ? spec.bitrateKbps : undefined,
+    bitrateKbps:
+      spec.bitrateKbps > 0
+        ? Math.min(spec.bitrateKbps, opts.bitrateCapKbps ?? Number.POSITIVE_INFINITY)
+        : undefined,
     now,
   });
   for (const w of streamer.warnings) events.emit('stream', { warning: w }, `  ${w}`);

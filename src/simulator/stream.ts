@@ -46,6 +46,8 @@ export interface StreamServiceOptions
   tamperAfter?: number;
   /** Say in RP-Server-Type that this PS4 is a Pro. */
   pro?: boolean;
+  /** Stream at most this video bitrate, whatever the launch spec asks. */
+  bitrateCapKbps?: number;
 }
 
 /** The head as bytes again, for the parsers that validate a whole request. */

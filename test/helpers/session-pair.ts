@@ -51,6 +51,8 @@ export interface SessionPairOptions {
   avSource?: (spec: ParsedLaunchSpec, now: number) => ConsoleAvSource;
   /** Network faults on the console's AV datagrams. */
   faults?: FaultOptions;
+  /** A PS4 Pro (RP-Server-Type 1). */
+  pro?: boolean;
 }
 
 export class SessionPair {
@@ -83,7 +85,7 @@ export class SessionPair {
       rpKey: PAIRED.morning,
       ...opts.client,
     });
-    this.gate = new ConsoleGate({ target: opts.target });
+    this.gate = new ConsoleGate({ target: opts.target, pro: opts.pro });
     this.log.on((e) => this.simLog.push(e));
     this.network = new AvNetwork(opts.faults, this.log);
   }

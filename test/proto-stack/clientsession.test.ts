@@ -154,3 +154,47 @@ describe('ClientSession refusals and retries', () => {
     expect(av).toBeGreaterThan(100);
   });
 });
+
+describe('what the console is and how it numbers its messages', () => {
+  it('a console whose first DATA TSN is not its tag: BANG is recognised by what it is', () => {
+    const p = new SessionPair({ target: 1000100, console: { takionInitialTsn: 0x1234_5678 } });
+    p.client.start(p.now);
+    p.advance(1000);
+    expect(p.client.state).toBe('streaming');
+    expect(p.clientOf('video').length).toBeGreaterThan(10);
+    expect(p.client.stats(p.now).packets.gmacFailures).toBe(0);
+  });
+
+  it('1080p from a PS4 Pro streams 1080p; a plain PS4 is asked for 720p instead, with a warning', () => {
+    const pro = new SessionPair({ target: 1000, pro: true, client: { resolution: '1080p', fps: 60 } });
+    pro.client.start(pro.now);
+    pro.advance(1000);
+    expect(pro.clientOf('streamInfo')[0].info).toMatchObject({
+      width: 1920,
+      height: 1080,
+      serverType: 'PS4 Pro',
+    });
+    expect(pro.consoleOf('big')[0].launchSpec).toMatchObject({ width: 1920, height: 1080 });
+    expect(pro.clientOf('warning')).toEqual([]);
+
+    const plain = new SessionPair({
+      target: 1000,
+      client: { resolution: '1080p', fps: 60, bitrateKbps: 12_000 },
+    });
+    plain.client.start(plain.now);
+    plain.advance(1000);
+    expect(plain.consoleOf('big')[0].launchSpec).toMatchObject({
+      width: 1280,
+      height: 720,
+      bitrateKbps: 12_000,
+    });
+    expect(plain.clientOf('streamInfo')[0].info).toMatchObject({
+      width: 1280,
+      height: 720,
+      serverType: 'PS4',
+    });
+    expect(plain.clientOf('warning').map((w) => w.message)).toEqual([
+      'the console is a PS4, not a PS4 Pro: streaming 720p instead of 1080p',
+    ]);
+  });
+});

@@ -158,6 +158,31 @@ describe('feedback history events (generated_chiaki.json feedback_history_events
     expect(decodeFeedbackHistory(encodeFeedbackHistory(events))).toEqual(events);
   });
 
+  it('reads the three-byte form of OPTIONS/SHARE/PS/L3/R3/TOUCHPAD some clients send (80 id state)', () => {
+    // pyremoteplay's FeedbackEvent packs every button as 80 id state, id + 0x20 when pressed
+    const payload = fromHex('80acff' + '8088ff' + '808c00' + 'd00306490a' + '80b1ff' + '809100');
+    expect(decodeFeedbackHistory(payload)).toEqual([
+      { kind: 'button', button: 'options', state: 255, threeByte: true },
+      { kind: 'button', button: 'cross', state: 255 },
+      { kind: 'button', button: 'options', state: 0, threeByte: true },
+      { kind: 'touch', down: true, pointerId: 3, x: 100, y: 0x90a },
+      { kind: 'button', button: 'touchpad', state: 255, threeByte: true },
+      { kind: 'button', button: 'touchpad', state: 0, threeByte: true },
+    ]);
+    // the two-byte form, and both mixed, still read as before
+    expect(decodeFeedbackHistory(fromHex('80ac808c8088ff'))).toEqual([
+      { kind: 'button', button: 'options', state: 255 },
+      { kind: 'button', button: 'options', state: 0 },
+      { kind: 'button', button: 'cross', state: 255 },
+    ]);
+    expect(describeControllerEvent(decodeFeedbackHistory(fromHex('80aeff'))[0])).toEqual({
+      type: 'controller',
+      button: 'ps',
+      pressed: true,
+      threeByte: true,
+    });
+  });
+
   it('rejects unknown ids and truncation with ParseError', () => {
     expect(() => decodeFeedbackHistory(fromHex('8099'))).toThrow(/unknown button id 0x99/);
     expect(() => decodeFeedbackHistory(fromHex('8088'))).toThrow(ParseError);

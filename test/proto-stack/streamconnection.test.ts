@@ -7,7 +7,6 @@ import { drainEvents } from '../../src/proto-stack/machine.js';
 import { RpCrypt } from '../../src/proto-stack/rpcrypt.js';
 import {
   CHANNEL,
-  DATA_TYPE_PROTOBUF,
   decodeTakionMessage,
   encodeTakionMessage,
   type StreamClientEvent,
@@ -20,7 +19,7 @@ import {
   type StreamMessage,
   type StreamOutput,
 } from '../../src/proto-stack/streamconnection.js';
-import { TakionEndpoint, type TakionEvent } from '../../src/proto-stack/takion.js';
+import { DataType, TakionEndpoint, type TakionEvent } from '../../src/proto-stack/takion.js';
 import type { Target } from '../../src/proto-stack/target.js';
 import { tick } from '../helpers/machine.js';
 import { step } from '../helpers/takion-pair.js';
@@ -288,7 +287,7 @@ describe('StreamConnection client <-> console (messages only)', () => {
         ecdhSig: forger.sign(new Uint8Array(16)),
       },
     });
-    client.handle({ channel: 1, dataType: DATA_TYPE_PROTOBUF, payload: bang }, 1);
+    client.handle({ channel: 1, dataType: DataType.Protobuf, payload: bang }, 1);
     const r = tick(client, 1);
     const err = r.events.find((e) => e.type === 'error');
     expect(err?.type === 'error' && err.error).toBeInstanceOf(AuthError);

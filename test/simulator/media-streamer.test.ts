@@ -2,12 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  extractVideoHeader,
-  isKeyframe,
-  splitAccessUnits,
-  stripParameterSets,
-} from '../../src/proto-stack/annexb.js';
+import { extractVideoHeader, isKeyframe, sliceData, splitAccessUnits } from '../../src/proto-stack/annexb.js';
 import { parseAudioHeader } from '../../src/proto-stack/audio.js';
 import { parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes } from '../../src/proto-stack/bytes.js';
@@ -140,8 +135,8 @@ describe('MediaStreamer', () => {
       if (p.kind === 'video' && p.unitIndex < p.unitsTotal - p.fecUnits) chunks.push(plain.subarray(2));
       kp += p.size + 16;
     }
-    // the first access unit without its SPS/PPS (those are the STREAMINFO header)
-    const frame0 = stripParameterSets(splitAccessUnits(clip720.video, 'h264')[0], 'h264');
+    // the first access unit's slices: its SPS/PPS are the STREAMINFO header, its SEI is left out
+    const frame0 = sliceData(splitAccessUnits(clip720.video, 'h264')[0], 'h264');
     const joined = concatBytes(...chunks);
     expect(bytesEqual(frame0, joined)).toBe(true);
     expect(isKeyframe(joined, 'h264')).toBe(true);
