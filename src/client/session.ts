@@ -50,6 +50,9 @@ export function sessionOptionsFromProfile(
   };
 }
 
+/** Bytes of UDP receive buffer asked for (see growReceiveBuffer). */
+const UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
 /** A socket that is still connecting holds what was sent meanwhile. */
 interface UdpPort {
   sock: UdpSocket;
@@ -342,6 +345,7 @@ export class RemotePlaySession implements RemotePlaySessionApi {
       });
       sock.on('message', (msg) => this.feed({ type: 'udp', port, bytes: new Uint8Array(msg) }));
       sock.bind({ address: this.opts.localAddress, port: 0 }, () => {
+        this.growReceiveBuffer(sock);
         sock.connect(port, this.opts.host, () => {
           entry.ready = true;
           for (const d of entry.queue) sock.send(d);
@@ -351,6 +355,27 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     }
     if (p.ready) p.sock.send(bytes);
     else p.queue.push(bytes);
+  }
+
+  /**
+   * A key frame arrives as a burst (at 15 Mbit/s ~200 KB within a frame interval): more than
+   * Linux's default 208 KiB socket buffer holds while the event loop is busy for a moment. The
+   * kernel caps the request at net.core.rmem_max; say so once when that leaves it small.
+   */
+  private growReceiveBuffer(sock: UdpSocket): void {
+    try {
+      sock.setRecvBufferSize(UDP_RECEIVE_BUFFER);
+      // Linux reports twice what it grants (the bookkeeping overhead)
+      const granted = sock.getRecvBufferSize() / (process.platform === 'linux' ? 2 : 1);
+      if (granted < UDP_RECEIVE_BUFFER / 2)
+        this.emit(
+          'warning',
+          `UDP receive buffer is ${Math.round(granted / 1024)} KiB: key frames may overflow it; ` +
+            `raise it with: sudo sysctl -w net.core.rmem_max=${UDP_RECEIVE_BUFFER}`,
+        );
+    } catch {
+      // not every platform lets a socket set its buffer; the default then has to do
+    }
   }
 
   private openAudioDecoder(h: AudioHeader): void {

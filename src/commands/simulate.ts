@@ -27,6 +27,7 @@ interface SimulateOpts {
   keyboardAfter?: string;
   pro?: boolean;
   bitrateCap?: string;
+  logDatagrams?: boolean;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -91,6 +92,7 @@ export const register = (program: Command): void => {
     .option('--rumble-every <s>', 'while streaming, send a rumble message every s seconds (on, off, on, ...)')
     .option('--keyboard-after <s>', 'open the on-screen keyboard s seconds after streaming started')
     .option('--bitrate-cap <kbps>', 'stream at most this video bitrate, whatever the client asks')
+    .option('--log-datagrams', 'with --json-events: log every AV datagram sent, with its key_pos ("av-sent")')
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -153,6 +155,7 @@ export const register = (program: Command): void => {
         keyboardAfterMs,
         pro: o.pro,
         bitrateCapKbps,
+        logDatagrams: o.logDatagrams,
       }).catch(async (err) => {
         await sim.stop();
         throw err;

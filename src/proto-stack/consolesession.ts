@@ -287,8 +287,8 @@ export type ConsoleEvent =
       nextFrameIndex: number;
       clipFrame: number;
     }
-  /** The first packet of a video frame went out. */
-  | { type: 'frameSent'; send: AvSend }
+  /** An AV packet went out at this key position (in send order). */
+  | { type: 'avSent'; send: AvSend; keyPos: number }
   | { type: 'rumbleSent'; left: number; right: number }
   | { type: 'qualitySent'; quality: ConnectionQuality }
   | { type: 'stats'; final: boolean; stats: ConsoleSessionStats }
@@ -549,8 +549,8 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
       moved = true;
       for (let d = t.pollTransmit(); d; d = t.pollTransmit())
         this.out.push({ type: 'udp', port: TAKION_PORT, bytes: d });
-      if (p.kind === 'video' && p.unitIndex === 0) this.events.push({ type: 'frameSent', send: p });
       const kp = t.allocKeyPos(p.size);
+      this.events.push({ type: 'avSent', send: p, keyPos: kp });
       const packet = p.build(kp, t.localCrypt);
       t.sendRaw(packet, kp);
       const meta: AvMeta = {

@@ -27,7 +27,8 @@ export type SimEventName =
   | 'rumble' // a rumble message sent (left/right motor strength)
   | 'keyboard' // on-screen keyboard opened; text changes and close/accept from the client
   // AV (src/simulator/stream-av.ts)
-  | 'frame-sent' // a video frame's first packet left
+  | 'frame-sent' // a video frame's first packet left (with its key_pos)
+  | 'av-sent' // any AV datagram left, with its key_pos (only with --log-datagrams)
   | 'drop' // fault injection dropped an AV datagram
   | 'keyframe'; // the client asked for a key frame (CORRUPTFRAME / IDRREQUEST)
 

@@ -15,6 +15,8 @@ export interface LogContext {
   tampered: () => number;
   /** The AV network's fault counters. */
   network: () => Record<string, number>;
+  /** Log every AV datagram (`av-sent`), not only each frame's first. */
+  logDatagrams?: boolean;
 }
 
 /** The parts of a message worth a log field. */
@@ -155,15 +157,24 @@ export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext):
           : undefined,
       );
       return;
-    case 'frameSent': {
+    case 'avSent': {
       const p = e.send;
-      ev.emit('frame-sent', {
-        frameIndex: p.frameIndex,
-        keyframe: p.keyframe,
-        unitsTotal: p.unitsTotal,
-        fecUnits: p.fecUnits,
-        clipFrame: p.clipFrame,
-      });
+      if (p.kind === 'video' && p.unitIndex === 0)
+        ev.emit('frame-sent', {
+          frameIndex: p.frameIndex,
+          keyframe: p.keyframe,
+          unitsTotal: p.unitsTotal,
+          fecUnits: p.fecUnits,
+          clipFrame: p.clipFrame,
+          keyPos: e.keyPos,
+        });
+      if (ctx.logDatagrams)
+        ev.emit('av-sent', {
+          kind: p.kind,
+          frameIndex: p.frameIndex,
+          unitIndex: p.unitIndex,
+          keyPos: e.keyPos,
+        });
       return;
     }
     case 'rumbleSent':

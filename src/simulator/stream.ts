@@ -48,6 +48,8 @@ export interface StreamServiceOptions
   pro?: boolean;
   /** Stream at most this video bitrate, whatever the launch spec asks. */
   bitrateCapKbps?: number;
+  /** Log every AV datagram with its key_pos (`av-sent`). */
+  logDatagrams?: boolean;
 }
 
 /** The head as bytes again, for the parsers that validate a whole request. */
@@ -367,6 +369,7 @@ class ActiveSession {
       peer: this.udpPeer,
       tampered: () => this.tampered,
       network: () => this.network.stats(),
+      logDatagrams: this.owner.opts.logDatagrams,
     });
   }
 }

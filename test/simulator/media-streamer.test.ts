@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extractVideoHeader, isKeyframe, sliceData, splitAccessUnits } from '../../src/proto-stack/annexb.js';
+import {
+  extractVideoHeader,
+  isKeyframe,
+  nalUnits,
+  sliceData,
+  splitAccessUnits,
+} from '../../src/proto-stack/annexb.js';
 import { parseAudioHeader } from '../../src/proto-stack/audio.js';
 import { parseAvPacket } from '../../src/proto-stack/avpacket.js';
 import { bytesEqual, concatBytes } from '../../src/proto-stack/bytes.js';
@@ -15,10 +21,12 @@ import {
   loadClipFiles,
   MediaStreamer,
   opusPacketMs,
+  shapeFrameSizes,
 } from '../../src/simulator/media-streamer.js';
 import { tick } from '../helpers/machine.js';
 
 const { clip: clip720 } = loadClip({ width: 1280, height: 720 }, 'h264');
+const { clip: clip1080 } = loadClip({ width: 1920, height: 1080 }, 'h264');
 
 /** Polls every millisecond from `from` to `to` (inclusive), returning [time, packets] per poll. */
 function drive(ms: MediaStreamer, from: number, to: number): { t: number; p: AvSend }[] {
@@ -107,6 +115,56 @@ describe('MediaStreamer', () => {
     expect(st.videoFrames).toBe(60);
     expect(st.audioPackets).toBe(50);
     expect(st.keyframes).toBe(1);
+  });
+
+  it.each([
+    ['H.264 1080p', { width: 1920, height: 1080 }, 'h264', 'h264'],
+    ['HEVC 720p', { width: 1280, height: 720 }, 'h265', 'hevc'],
+  ] as const)(
+    '%s: the first NAL unit of every frame of a whole loop is a slice (key frames: an IDR slice)',
+    (_, size, clipCodec, codec) => {
+      const { clip } = loadClip(size, clipCodec);
+      const ms = new MediaStreamer({ version: 12, clip, fps: 60, bitrateKbps: 10_000, now: 0 });
+      const frames = new Map<number, Uint8Array[]>();
+      for (const s of drive(ms, 0, 2100))
+        if (s.p.kind === 'video' && s.p.unitIndex < s.p.unitsTotal - s.p.fecUnits) {
+          const data = s.p.build(0, undefined).subarray(-s.p.size);
+          frames.set(s.p.frameIndex, [...(frames.get(s.p.frameIndex) ?? []), data.subarray(2)]);
+        }
+      expect(frames.size).toBeGreaterThanOrEqual(120); // the clip's 2 s loop
+      let keys = 0;
+      for (const [, units] of frames) {
+        const au = concatBytes(...units);
+        const first = nalUnits(au, codec)[0];
+        const vcl = codec === 'h264' ? first.type >= 1 && first.type <= 5 : first.type <= 31;
+        expect(vcl, `first NAL type ${first.type}`).toBe(true);
+        if (isKeyframe(au, codec)) {
+          keys++;
+          expect(codec === 'h264' ? first.type === 5 : first.type >= 16 && first.type <= 21).toBe(true);
+        }
+      }
+      expect(keys).toBeGreaterThanOrEqual(2);
+    },
+  );
+
+  it('pads frames to the asked bitrate with filler NAL units, key frames several times the P-frames', () => {
+    const ms = new MediaStreamer({ version: 9, clip: clip1080, fps: 60, bitrateKbps: 15_000, now: 0 });
+    drive(ms, 0, 2000 - 1);
+    const st = ms.stats();
+    expect(st.videoFrames).toBe(120);
+    // the frame bytes of one whole loop (2 s) at 15 Mbit/s
+    expect((st.videoBytes * 8) / 2 / 1000).toBeGreaterThan(15_000 * 0.98);
+    expect((st.videoBytes * 8) / 2 / 1000).toBeLessThan(15_000 * 1.02);
+    const sizes = shapeFrameSizes([5000, 1000, 1000, 1000], 31_250, 300_000, 6);
+    expect(sizes.reduce((a, b) => a + b, 0) / 4).toBeCloseTo(31_250, -1);
+    expect(sizes[0] / sizes[1]).toBeCloseTo(5, 1); // the shape of the clip is kept
+    // a cap (one FEC block) bounds the key frame; the P-frames take up the rest
+    const capped = shapeFrameSizes([5000, 1000, 1000, 1000], 83_000, 150_000, 6);
+    expect(capped[0]).toBe(150_000);
+    expect(capped.reduce((a, b) => a + b, 0) / 4).toBeCloseTo(83_000, -1);
+    // a clip already above the target keeps its sizes; growth below a filler unit is not worth one
+    expect(shapeFrameSizes([5000, 1000], 500, 1e6, 6)).toEqual([5000, 1000]);
+    expect(shapeFrameSizes([1000, 1000], 1003, 1e6, 6)).toEqual([1000, 1000]);
   });
 
   it('builds packets whose payload decrypts at key_pos + 16 to FEC-protected units', () => {
