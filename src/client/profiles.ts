@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { profilesPath, readJsonFile, withFileLock, writeFileAtomic } from '../common/config-dir.js';
+import type { PlatformFacts } from '../media/hwdecode.js';
 import { UsageError } from '../proto-stack/errors.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
@@ -27,13 +28,6 @@ export const ProfileSettingsSchema = z.object({
 export type ProfileSettings = z.infer<typeof ProfileSettingsSchema>;
 
 /** What a machine can decode in hardware, for platformDefaults (see media/hwdecode.ts). */
-export interface PlatformFacts {
-  /** Raspberry Pi generation (1..5), undefined elsewhere. */
-  piGeneration: number | undefined;
-  h264Hardware: boolean;
-  hevcHardware: boolean;
-}
-
 /**
  * Settings a new profile gets on this machine instead of the schema's defaults. A Pi 4 decodes
  * 1080p60 H.264 only with its hardware decoder, so 1080p only when the player can use it; a Pi 5

@@ -15,7 +15,6 @@ import {
   type PcoipCipher,
   parsePcoipToken,
 } from '../proto-stack/pcoip/index.js';
-import type { Register } from './index.js';
 import { jsonText, print } from './output.js';
 
 /** HEX (spaces and colons allowed) or @FILE (raw bytes). */
@@ -100,7 +99,7 @@ function decode(opts: DecodeOpts): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const register: Register = (program: Command) => {
+export const register = (program: Command): void => {
   const pcoip = program
     .command('pcoip')
     .description('decode PCoIP management messages, data packets and tokens');

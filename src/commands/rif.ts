@@ -20,7 +20,6 @@ import {
   type Rifa,
   validityText,
 } from '../proto-stack/rif/index.js';
-import type { Register } from './index.js';
 import { jsonText } from './output.js';
 
 type Parsed =
@@ -165,7 +164,7 @@ function rifReport(files: string[]): Report {
   return report;
 }
 
-export const register: Register = (program: Command) => {
+export const register = (program: Command): void => {
   program
     .command('rif')
     .description(

@@ -12,7 +12,6 @@
  * `v4l2m2m` (the codec's *_v4l2m2m decoder), a decoder name (`h264_v4l2m2m`) or an hwaccel name
  * (`drm`, `vaapi`...). The sink falls back to software once when the player cannot open it.
  */
-import type { PlatformFacts } from '../client/profiles.js';
 import type { Host } from '../common/host.js';
 import type { VideoCodec } from '../proto-stack/annexb.js';
 import { UsageError } from '../proto-stack/errors.js';
@@ -242,7 +241,15 @@ export function autoVideoDriver(host: Host, env: NodeJS.ProcessEnv): 'kmsdrm' | 
   return host.list('/dev/dri').some((e) => /^card\d+$/.test(e)) ? 'kmsdrm' : undefined;
 }
 
-/** What the profile defaults depend on (client/profiles.ts platformDefaults); asks the player only on a Pi. */
+/** What a new profile's stream defaults depend on (client/profiles.ts platformDefaults). */
+export interface PlatformFacts {
+  /** Raspberry Pi generation (1..5), undefined elsewhere. */
+  piGeneration: number | undefined;
+  h264Hardware: boolean;
+  hevcHardware: boolean;
+}
+
+/** The PlatformFacts of this machine; asks the player only on a Pi. */
 export async function platformFacts(host: Host): Promise<PlatformFacts> {
   const pi = readPiModel(host);
   if (pi === undefined) return { piGeneration: undefined, h264Hardware: false, hevcHardware: false };
