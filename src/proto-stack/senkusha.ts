@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { type AvPacket, formatAvPacket, parseAvPacket } from './avpacket.js';
 import { view } from './bytes.js';
-import { NetworkError, ParseError, type RptuiError } from './errors.js';
+import { NetworkError, ParseError, type RptuiError, UsageError } from './errors.js';
 import { earliest, type Machine, Queue } from './machine.js';
 import {
   CHANNEL,
@@ -234,7 +234,7 @@ export class SenkushaClient implements Machine<Uint8Array, SenkushaClientEvent, 
   private ping: { unit: number; tag: number; sentAt: number } | undefined;
   private pingIndex = 0;
   private rttSum = 0;
-  private pongs = 0;
+  private rttPongs = 0;
   private rttMs = 0;
   private mtuTimeout = MTU_TIMEOUT_MAX_MS;
   private mtuRequestId = 0;
@@ -249,6 +249,8 @@ export class SenkushaClient implements Machine<Uint8Array, SenkushaClientEvent, 
 
   constructor(opts: SenkushaClientOptions = {}) {
     this.deadlineMs = opts.deadlineMs ?? SENKUSHA_DEADLINE_MS;
+    if (!(this.deadlineMs > 0) || !Number.isFinite(this.deadlineMs))
+      throw new UsageError(`Senkusha deadline must be a positive number of ms, got ${opts.deadlineMs}`);
     this.newTag = opts.pingTag ?? defaultTag;
     this.random = opts.random;
   }
@@ -459,7 +461,7 @@ export class SenkushaClient implements Machine<Uint8Array, SenkushaClientEvent, 
       this.stats.pongs++;
       if (this.st === 'rtt') {
         this.rttSum += now - ping.sentAt;
-        this.pongs++;
+        this.rttPongs++;
         this.nextRttPing(now);
       } else this.searchStep(true, now);
       return;
@@ -526,17 +528,17 @@ export class SenkushaClient implements Machine<Uint8Array, SenkushaClientEvent, 
       return;
     }
     this.waitUntil = undefined;
-    if (this.pongs === 0) {
+    if (this.rttPongs === 0) {
       // chiaki turns echo off first; the answer is 'failed' either way and DISCONNECT ends the echo
       this.fail('noPong', new NetworkError(`Senkusha: none of ${PING_COUNT} pings came back`), now);
       return;
     }
-    this.rttMs = this.rttSum / this.pongs;
+    this.rttMs = this.rttSum / this.rttPongs;
     this.events.push({
       type: 'progress',
       step: 'rtt',
       rttMs: this.rttMs,
-      pongs: this.pongs,
+      pongs: this.rttPongs,
       pings: PING_COUNT,
     });
     this.ackTsn = this.command({ command: SENKUSHA_COMMAND.echo, echo: { state: false } }, now);
