@@ -10,12 +10,15 @@
  *   audio: 18 unknown byte; data at 19
  *   then +3 NALU-info bytes when flagged, then (v12 audio only) one marker byte, 0x02 = haptics.
  *
+ * Version 7 (only Senkusha, §10.1, speaks it) differs for audio alone: the unit word has the video
+ * layout (11 | 11 | 10 bits) and there is no byte 18, so the data starts at 18.
+ *
  * The payload stays encrypted here: the caller verifies the GMAC and XORs the data with the
  * remote key stream at keyPos + 16.
  */
 import { ParseError } from './errors.js';
 
-export type AvVersion = 9 | 12;
+export type AvVersion = 7 | 9 | 12;
 
 export const AV_TYPE_VIDEO = 2;
 export const AV_TYPE_AUDIO = 3;
@@ -32,18 +35,18 @@ export interface AvPacketFields {
   frameIndex: number;
   unitIndex: number;
   unitsTotal: number;
-  /** Video: FEC units of the frame. Audio: redundant copies per packet (4 bits). */
+  /** Video (and v7 audio): FEC units of the frame. v9/v12 audio: redundant copies per packet (4 bits). */
   fecUnits: number;
-  /** Audio only: source units per packet (4 bits); video derives it as unitsTotal - fecUnits. */
+  /** v9/v12 audio only: source units per packet (4 bits); elsewhere derived as unitsTotal - fecUnits. */
   sourceUnits?: number;
-  /** Audio only: bytes per unit (8 bits). */
+  /** v9/v12 audio only: bytes per unit (8 bits). */
   unitSize?: number;
   codec: number;
   /** Low 32 bits of the sender's key position. */
   keyPos: number;
   /** Video only. */
   adaptiveStreamIndex?: number;
-  /** Unknown bits kept for a faithful re-format: video bytes 18..19 (u16), audio byte 18. */
+  /** Unknown bits kept for a faithful re-format: video bytes 18..19 (u16), v9/v12 audio byte 18. */
   unknown18?: number;
   /** Video only: the low 5 bits of byte 20. */
   streamFlags?: number;
@@ -63,8 +66,11 @@ export interface AvPacket extends Required<Omit<AvPacketFields, 'naluInfo'>> {
   data: Uint8Array;
 }
 
+/** v7 audio has the video unit word and no byte 18. */
+const videoUnitWord = (isVideo: boolean, version: AvVersion): boolean => isVideo || version === 7;
+
 function headerSizeOf(isVideo: boolean, version: AvVersion, nalu: boolean): number {
-  let n = isVideo ? 21 : 19;
+  let n = isVideo ? 21 : version === 7 ? 18 : 19;
   if (nalu) n += 3;
   if (!isVideo && version === 12) n += 1;
   return n;
@@ -100,7 +106,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
   let fecUnits: number;
   let sourceUnits: number;
   let unitSize = 0;
-  if (isVideo) {
+  if (videoUnitWord(isVideo, version)) {
     unitIndex = word >>> 21;
     unitsTotal = ((word >>> 10) & 0x7ff) + 1;
     fecUnits = word & 0x3ff;
@@ -113,7 +119,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     sourceUnits = word & 0xf;
   }
   let off = 18;
-  let unknown18: number;
+  let unknown18 = 0;
   let adaptiveStreamIndex = 0;
   let streamFlags = 0;
   if (isVideo) {
@@ -121,7 +127,7 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     adaptiveStreamIndex = bytes[20] >>> 5;
     streamFlags = bytes[20] & 0x1f;
     off = 21;
-  } else {
+  } else if (version !== 7) {
     unknown18 = bytes[18];
     off = 19;
   }
@@ -177,7 +183,7 @@ export function formatAvPacket(f: AvPacketFields, encryptedData: Uint8Array): Ui
   dv.setUint16(1, field('packetIndex', f.packetIndex, 16));
   dv.setUint16(3, field('frameIndex', f.frameIndex, 16));
   let word: number;
-  if (f.isVideo) {
+  if (videoUnitWord(f.isVideo, f.version)) {
     word =
       (field('unitIndex', f.unitIndex, 11) << 21) |
       (field('unitsTotal', f.unitsTotal - 1, 11) << 10) |
@@ -199,6 +205,8 @@ export function formatAvPacket(f: AvPacketFields, encryptedData: Uint8Array): Ui
     out[20] =
       (field('adaptiveStreamIndex', f.adaptiveStreamIndex, 3) << 5) | field('streamFlags', f.streamFlags, 5);
     off = 21;
+  } else if (f.version === 7) {
+    off = 18;
   } else {
     out[18] = field('unknown18', f.unknown18, 8);
     off = 19;

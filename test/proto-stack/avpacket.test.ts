@@ -164,8 +164,64 @@ describe('audio headers', () => {
   });
 });
 
+// Senkusha's pings (docs/protocol.md §10.1). Facts: chiaki lib/src/takion.c
+// chiaki_takion_v7_av_packet_format_header / _parse (base header 0x12 bytes, +3 for video, +3 for
+// NALU info; unit word fec:10 | total-1:11 | unit:11 for audio too) and pyremoteplay
+// StreamTest._get_test_packet (byte 0 = AUDIO, u16 at 5 = 0x1f + 0x20 * ping, byte 7 = 0xfc,
+// byte 9 = 0xff, tag at 22).
+describe('v7 headers', () => {
+  const ping = (unitIndex: number): AvPacketFields => ({
+    isVideo: false,
+    version: 7,
+    packetIndex: 0,
+    frameIndex: 0,
+    unitIndex,
+    unitsTotal: 0x800,
+    fecUnits: 0,
+    codec: 0xff,
+    keyPos: 0,
+  });
+  it('audio: the video unit word, data at 18', () => {
+    for (const i of [0, 1, 9]) {
+      const bytes = formatAvPacket(ping(i), new Uint8Array(0x224 - 18));
+      expect(bytes.length).toBe(0x224);
+      // both references' layouts give the same bytes
+      expect(toHex(bytes.subarray(0, 18))).toBe(
+        `03000000000${(0x1f + 0x20 * i).toString(16).padStart(3, '0')}fc00ff${'00'.repeat(8)}`,
+      );
+      const p = parseAvPacket(bytes, 7);
+      expect([p.isVideo, p.headerSize, p.unitIndex, p.unitsTotal, p.fecUnits, p.codec]).toEqual([
+        false,
+        18,
+        i,
+        0x800,
+        0,
+        0xff,
+      ]);
+      expect(p.data.length).toBe(0x224 - 18);
+    }
+  });
+  it('audio: the unit index has 11 bits, not 8 as in v9', () => {
+    const bytes = formatAvPacket({ ...ping(1500), frameIndex: 0xbeef }, new Uint8Array(8));
+    // 1500 = 0x5dc: 0x5dc << 21 | 0x7ff << 10 = 0xbb9ffc00
+    expect(toHex(bytes.subarray(3, 9))).toBe('beefbb9ffc00');
+    expect(parseAvPacket(bytes, 7).unitIndex).toBe(1500);
+    expect(parseAvPacket(bytes, 9).unitIndex).toBe(1500 >>> 3);
+    expect(() => formatAvPacket(ping(2048), new Uint8Array(1))).toThrow(/unitIndex/);
+  });
+  it('video: 21-byte header as in v9; NALU info adds 3 to either', () => {
+    const video = { ...ping(0), isVideo: true, unitsTotal: 1, codec: 0 };
+    expect(parseAvPacket(formatAvPacket(video, new Uint8Array(5)), 7).headerSize).toBe(21);
+    const naluInfo = new Uint8Array([7, 8, 9]);
+    const audio = parseAvPacket(formatAvPacket({ ...ping(0), naluInfo }, new Uint8Array(5)), 7);
+    expect(audio.headerSize).toBe(21);
+    expect(toHex(audio.naluInfo ?? new Uint8Array(0))).toBe('070809');
+    expect(parseAvPacket(formatAvPacket({ ...video, naluInfo }, new Uint8Array(5)), 7).headerSize).toBe(24);
+  });
+});
+
 describe('fuzz', () => {
-  const typedOnly = (bytes: Uint8Array, version: 9 | 12) => {
+  const typedOnly = (bytes: Uint8Array, version: 7 | 9 | 12) => {
     try {
       const p = parseAvPacket(bytes, version);
       expect(p.headerSize + p.data.length).toBe(bytes.length);
@@ -175,7 +231,7 @@ describe('fuzz', () => {
   };
   it('random bytes give a packet or a typed error', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom<9 | 12>(9, 12), (b, v) =>
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom<7 | 9 | 12>(7, 9, 12), (b, v) =>
         typedOnly(b, v),
       ),
       { numRuns: 3000 },
