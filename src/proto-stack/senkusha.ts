@@ -23,14 +23,13 @@ import { NetworkError, ParseError, type RptuiError, UsageError } from './errors.
 import { earliest, type Machine, Queue } from './machine.js';
 import {
   CHANNEL,
-  DATA_TYPE_PROTOBUF,
   DISCONNECT_REASON_CLIENT,
   decodeTakionMessage,
   encodeTakionMessage,
   type SenkushaPayload,
   type TakionMessage,
 } from './streamconnection.js';
-import { TakionEndpoint, type TakionEvent, type TakionStats } from './takion.js';
+import { DataType, TakionEndpoint, type TakionEvent, type TakionStats } from './takion.js';
 
 /** The console's UDP port for the probe. */
 export const SENKUSHA_PORT = 9297;
@@ -115,7 +114,7 @@ function parseV7(bytes: Uint8Array, stats: { malformed: number }): AvPacket | un
 }
 
 function sendProto(takion: TakionEndpoint, channel: number, m: TakionMessage, now: number): number {
-  return takion.sendMessage(channel, DATA_TYPE_PROTOBUF, encodeTakionMessage(m), now);
+  return takion.sendMessage(channel, DataType.Protobuf, encodeTakionMessage(m), now);
 }
 
 function sendAv(takion: TakionEndpoint, packet: Uint8Array): void {
@@ -345,7 +344,7 @@ export class SenkushaClient implements Machine<Uint8Array, SenkushaClientEvent, 
         this.expect('protocol', now + STEP_TIMEOUT_MS);
         return;
       case 'message': {
-        if (e.dataType !== DATA_TYPE_PROTOBUF) {
+        if (e.dataType !== DataType.Protobuf) {
           this.stats.unexpected++;
           return;
         }
@@ -808,7 +807,7 @@ export class SenkushaConsole implements Machine<Uint8Array, SenkushaConsoleEvent
         this.events.push({ type: 'connected' });
         return;
       case 'message': {
-        if (e.dataType !== DATA_TYPE_PROTOBUF) {
+        if (e.dataType !== DataType.Protobuf) {
           this.stats.ignored++;
           return;
         }
