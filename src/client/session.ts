@@ -24,6 +24,7 @@ import {
 } from '../proto-stack/clientsession.js';
 import type { ControllerState } from '../proto-stack/controller.js';
 import { NetworkError, type RptuiError } from '../proto-stack/errors.js';
+import { TAKION_PORT } from '../proto-stack/takion.js';
 import type { Profile } from './profiles.js';
 
 export interface RemotePlaySessionOptions extends ClientSessionOptions {
@@ -338,10 +339,12 @@ export class RemotePlaySession implements RemotePlaySessionApi {
           this.service();
           return;
         }
-        // A connected UDP socket reports ICMP "port unreachable" as an error: the console's
-        // silence is judged by the machine's timeouts, so such errors are only worth a warning.
-        if (!this.warnedUdp) this.emit('warning', `UDP ${port}: ${err.message}`);
-        this.warnedUdp = true;
+        // A connected UDP socket reports ICMP "port unreachable" as an error. Senkusha takes it as
+        // "no probe here" at once; the stream's silence is judged by the machine's timeouts, so
+        // there it is only worth a warning.
+        this.feed({ type: 'udpError', port, error: toNetworkError(err, `UDP ${port}`, this.opts.host) });
+        if (port === TAKION_PORT && !this.warnedUdp) this.emit('warning', `UDP ${port}: ${err.message}`);
+        if (port === TAKION_PORT) this.warnedUdp = true;
       });
       sock.on('message', (msg) => this.feed({ type: 'udp', port, bytes: new Uint8Array(msg) }));
       sock.bind({ address: this.opts.localAddress, port: 0 }, () => {

@@ -47,6 +47,7 @@ interface ConnectOpts {
   input?: boolean;
   gamepad?: boolean;
   decoder?: string;
+  senkusha?: boolean;
 }
 
 /**
@@ -78,6 +79,7 @@ const STATS_WRITE_INTERVAL_MS = 1000;
 const STATE_TEXT: Partial<Record<SessionState, string>> = {
   requesting: 'requesting a session',
   ctrl: 'opening the ctrl channel',
+  probing: 'measuring RTT and MTU (Senkusha, UDP 9297)',
   takion: 'connecting the stream (Takion)',
   handshake: 'stream handshake (BIG/BANG, stream info)',
   streaming: 'streaming',
@@ -131,6 +133,7 @@ export const register = (program: Command): void => {
     .option('--keymap <name|file>', "key map: a name or a JSON file (default: the profile's)")
     .option('--no-input', 'watch only: read neither the keyboard nor game pads')
     .option('--no-gamepad', 'keyboard only: do not look for game pads')
+    .option('--no-senkusha', 'skip the RTT/MTU probe (UDP 9297) and stream with MTU 1454, RTT 1 ms')
     .addHelpText(
       'after',
       '\nExamples:\n  rptui connect living-room --duration 10 --stats-json stats.json\n' +
@@ -181,6 +184,7 @@ export const register = (program: Command): void => {
           ...(bitrate !== undefined ? { bitrateKbps: bitrate } : {}),
           codec: codec as VideoCodec,
           ...(o.host !== undefined ? { host: o.host } : {}),
+          senkusha: o.senkusha !== false,
         }),
       );
       const host = o.host ?? profile.host;

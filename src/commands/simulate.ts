@@ -28,6 +28,7 @@ interface SimulateOpts {
   pro?: boolean;
   bitrateCap?: string;
   logDatagrams?: boolean;
+  pathMtu?: string;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -94,13 +95,18 @@ export const register = (program: Command): void => {
     .option('--bitrate-cap <kbps>', 'stream at most this video bitrate, whatever the client asks')
     .option('--log-datagrams', 'with --json-events: log every AV datagram sent, with its key_pos ("av-sent")')
     .option(
+      '--path-mtu <bytes>',
+      "Senkusha: lose datagrams larger than this (a client's MTU search finds it)",
+    )
+    .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
     )
     .addHelpText(
       'after',
       '\nListens on UDP 987 (PS4) or 9302 (PS5) for discovery, UDP and TCP 9295 for registration and\n' +
-        'stream session requests, UDP 9296 for the stream (one paired client at a time), all on\n' +
+        'stream session requests, UDP 9296 for the stream (one paired client at a time) and UDP 9297\n' +
+        "for the client's RTT/MTU probe (Senkusha), all on\n" +
         '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
         'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
         'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
@@ -130,6 +136,9 @@ export const register = (program: Command): void => {
       const bitrateCapKbps = o.bitrateCap === undefined ? undefined : Number(o.bitrateCap);
       if (bitrateCapKbps !== undefined && (!Number.isInteger(bitrateCapKbps) || bitrateCapKbps < 100))
         throw new UsageError(`--bitrate-cap takes kbit/s (100 or more), got "${o.bitrateCap}"`);
+      const pathMtu = o.pathMtu === undefined ? undefined : Number(o.pathMtu);
+      if (pathMtu !== undefined && (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 1500))
+        throw new UsageError(`--path-mtu takes bytes from 576 to 1500, got "${o.pathMtu}"`);
       const faults = faultOptions(o);
       const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
       const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
@@ -156,6 +165,7 @@ export const register = (program: Command): void => {
         pro: o.pro,
         bitrateCapKbps,
         logDatagrams: o.logDatagrams,
+        pathMtu,
       }).catch(async (err) => {
         await sim.stop();
         throw err;

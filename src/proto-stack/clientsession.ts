@@ -27,6 +27,7 @@ import { type FpsPreset, type ResolutionPreset, type VideoCodec, videoProfile } 
 import { earliest, type Machine, Queue } from './machine.js';
 import { REASON } from './reason.js';
 import { RpCrypt } from './rpcrypt.js';
+import { SENKUSHA_FALLBACK, SENKUSHA_PORT, SenkushaClient, type SenkushaClientEvent } from './senkusha.js';
 import {
   type CtrlRequest,
   decideSessionInitRetry,
@@ -58,6 +59,7 @@ export type SessionState =
   | 'waking' // console in standby: WAKEUP sent, waiting for it to come up (the driver's step)
   | 'requesting' // session init (RP-Nonce)
   | 'ctrl' // ctrl request + waiting for the session id
+  | 'probing' // Senkusha: RTT and MTU on UDP 9297
   | 'takion' // Takion INIT/COOKIE handshake
   | 'handshake' // BIG/BANG/STREAMINFO
   | 'streaming'
@@ -79,7 +81,10 @@ export interface SessionStats {
   video: { frames: number; recovered: number; lost: number; fps: number; kbps: number };
   audio: { frames: number; lost: number };
   packets: { received: number; lost: number; gmacFailures: number };
+  /** Round trip of our stream messages (their acks); Senkusha's measurement until there is one. */
   rttMs: number;
+  /** What Senkusha measured before the stream (`measured: false`: the fallback values were used). */
+  probe: { measured: boolean; rttMs: number; mtu: number };
   /** Rumble messages from the console (counted when no pad can play them). */
   rumble: number;
   /** Milliseconds since the stream started. */
@@ -123,7 +128,9 @@ export type ClientInput =
   /** The connection ended; `error` when it failed (the driver types socket errors). */
   | { type: 'tcpClosed'; conn: TcpConn; error?: RptuiError }
   /** A datagram from the console's UDP `port`. */
-  | { type: 'udp'; port: number; bytes: Uint8Array };
+  | { type: 'udp'; port: number; bytes: Uint8Array }
+  /** Sending to or receiving from UDP `port` failed (e.g. ICMP port unreachable). */
+  | { type: 'udpError'; port: number; error: RptuiError };
 
 export type ClientTransmit =
   /** Connect to the console's `port` and write `bytes` once connected. */
@@ -163,7 +170,14 @@ export interface ClientSessionOptions {
   hdr?: boolean;
   /** Announce a DualSense (PS5) instead of a DualShock 4. */
   dualSense?: boolean;
+  /** Run Senkusha, the RTT/MTU probe on UDP 9297, before the stream (default true). */
+  senkusha?: boolean;
+  /** How long Senkusha may take before the fallback values are used (default 2000 ms). */
+  senkushaDeadlineMs?: number;
 }
+
+/** A console that does not answer Senkusha costs at most this long before the stream starts. */
+export const SENKUSHA_BUDGET_MS = 2000;
 
 /** docs/protocol.md §10.4: how long a session-init or ctrl connection may take to answer. */
 export const SESSION_INIT_TIMEOUT_MS = 5000;
@@ -175,9 +189,6 @@ export const STATS_INTERVAL_MS = 500;
 export const GOTO_BED_GRACE_MS = 200;
 /** How long a clean disconnect waits for the console to acknowledge DISCONNECT. */
 export const DISCONNECT_ACK_WAIT_MS = 500;
-/** What the launch spec says without a Senkusha measurement (the reference's defaults). */
-export const FALLBACK_MTU = 1454;
-export const FALLBACK_RTT_MS = 1;
 /** An HTTP answer larger than this is not an answer. */
 const MAX_HTTP_HEAD = 64 * 1024;
 
@@ -221,6 +232,9 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
   private serverType: number | undefined;
 
   private ctrl: CtrlClient | undefined;
+  private senkusha: SenkushaClient | undefined;
+  private probe: { measured: boolean; rttMs: number; mtuIn: number; mtuOut: number } | undefined;
+  private sessionId: string | undefined;
   private takion: TakionEndpoint | undefined;
   private stream: StreamConnectionClient | undefined;
   private feedback: FeedbackSender | undefined;
@@ -287,6 +301,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     return earliest(
       this.deadline?.at,
       this.ctrl?.pollTimeout(),
+      this.senkusha?.pollTimeout(),
       this.takion?.pollTimeout(),
       this.stream?.pollTimeout(),
       streaming ? this.feedback?.pollTimeout() : undefined,
@@ -315,6 +330,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
         this.startDisconnect(now, 'standby requested (console goes to rest mode)');
       }
       this.ctrl?.handleTimeout(now);
+      this.senkusha?.handleTimeout(now);
       this.takion?.handleTimeout(now);
       this.stream?.handleTimeout(now);
       if (this.st === 'streaming') {
@@ -338,6 +354,11 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
       switch (input.type) {
         case 'udp':
           if (input.port === TAKION_PORT) this.takion?.handle(input.bytes, now);
+          else if (input.port === SENKUSHA_PORT) this.senkusha?.handle(input.bytes, now);
+          return;
+        case 'udpError':
+          // a console without a Senkusha listener answers ICMP "port unreachable": no need to wait
+          if (input.port === SENKUSHA_PORT) this.senkusha?.close(now, input.error);
           return;
         case 'tcpConnected':
           // the connect timeout becomes the answer timeout
@@ -432,7 +453,12 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
         lost: av?.packets.lost ?? 0,
         gmacFailures: t?.gmacFailures ?? 0,
       },
-      rttMs: this.rtt === undefined ? 0 : Math.round(this.rtt * 10) / 10,
+      rttMs: Math.round((this.rtt ?? (this.probe?.measured ? this.probe.rttMs : 0)) * 10) / 10,
+      probe: {
+        measured: this.probe?.measured ?? false,
+        rttMs: this.probe?.rttMs ?? 0,
+        mtu: this.probe ? Math.min(this.probe.mtuIn, this.probe.mtuOut) : 0,
+      },
       rumble: this.rumbleCount,
       uptimeMs: this.streamingSince === undefined ? 0 : now - this.streamingSince,
     };
@@ -622,6 +648,17 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
             this.onCtrlEvent(e, now);
           }
         }
+        const probe = this.senkusha;
+        if (probe) {
+          for (let d = probe.pollTransmit(); d; d = probe.pollTransmit()) {
+            moved = true;
+            this.out.push({ type: 'udp', port: SENKUSHA_PORT, bytes: d });
+          }
+          for (let e = probe.pollEvent(); e; e = probe.pollEvent()) {
+            moved = true;
+            this.onProbeEvent(e, now);
+          }
+        }
         const t = this.takion;
         if (t) {
           for (let e = t.pollEvent(); e; e = t.pollEvent()) {
@@ -682,7 +719,9 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     switch (e.type) {
       case 'sessionId':
         if (e.fallback) this.warn('the console sent no usable session id; using a stand-in');
-        this.startTakion(e.sessionId, now);
+        this.sessionId = e.sessionId;
+        if (this.opts.senkusha === false) this.startTakion(now);
+        else this.startProbe(now);
         return;
       case 'heartbeat':
         this.heartbeats.ctrlReceived++;
@@ -717,26 +756,47 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     }
   }
 
-  private startTakion(sessionId: string, now: number): void {
-    if (this.takion || !this.rpcrypt) return;
+  /** Senkusha (docs/protocol.md §10.1) before the stream: its RTT and MTU go into the launch spec. */
+  private startProbe(now: number): void {
+    if (this.senkusha || this.takion) return;
+    this.setState('probing');
+    this.senkusha = new SenkushaClient({ deadlineMs: this.opts.senkushaDeadlineMs ?? SENKUSHA_BUDGET_MS });
+    this.senkusha.start(now);
+  }
+
+  private onProbeEvent(e: SenkushaClientEvent, now: number): void {
+    if (e.type === 'progress') return;
+    this.probe = { measured: e.type === 'done', rttMs: e.rttMs, mtuIn: e.mtuIn, mtuOut: e.mtuOut };
+    if (e.type === 'failed')
+      this.warn(
+        `no RTT/MTU measurement (${e.error.message}); streaming with MTU ${e.mtuIn} and RTT ${e.rttMs} ms`,
+      );
+    this.startTakion(now);
+  }
+
+  private startTakion(now: number): void {
+    if (this.takion || !this.rpcrypt || this.sessionId === undefined) return;
+    const probe = this.probe ?? { ...SENKUSHA_FALLBACK, measured: false };
     this.setState('takion');
     this.takion = new TakionEndpoint({
       role: 'client',
       now,
-      mtu: FALLBACK_MTU,
+      // the reference cuts messages for the smaller direction and announces the incoming MTU
+      mtu: Math.min(probe.mtuIn, probe.mtuOut),
       isFirstMessage: isBangMessage,
     });
     this.stream = new StreamConnectionClient({
       target: this.target,
-      sessionId,
+      sessionId: this.sessionId,
       rpcrypt: this.rpcrypt,
       launch: {
         width: this.profile.width,
         height: this.profile.height,
         maxFps: this.profile.maxFps,
         bitrateKbps: this.profile.bitrateKbps,
-        mtu: FALLBACK_MTU,
-        rtt: FALLBACK_RTT_MS,
+        mtu: probe.mtuIn,
+        // whole milliseconds; a LAN's fraction of one is sent as 1, what the fallback says too
+        rtt: Math.max(1, Math.round(probe.rttMs)),
         codec: this.ps5 ? this.codec : undefined,
         hdr: this.ps5 && this.codec === 'h265' ? this.opts.hdr : undefined,
       },
@@ -921,6 +981,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
       for (let d = t.pollTransmit(); d; d = t.pollTransmit())
         this.out.push({ type: 'udp', port: TAKION_PORT, bytes: d });
     t?.close();
+    this.senkusha?.close(now);
     const conn = this.httpConn();
     if (conn === 'init') this.out.push({ type: 'tcpClose', conn: 'init', graceful: false });
     if (this.ctrl || conn === 'ctrl')

@@ -27,6 +27,7 @@ import type { ParsedLaunchSpec } from './launchspec.js';
 import { earliest, type Machine, Queue } from './machine.js';
 import { REASON } from './reason.js';
 import { RpCrypt } from './rpcrypt.js';
+import { SENKUSHA_PORT, SenkushaConsole, type SenkushaConsoleEvent } from './senkusha.js';
 import {
   type CtrlRequestInfo,
   formatCtrlResponse,
@@ -270,6 +271,8 @@ export type ConsoleEvent =
   | { type: 'ctrlSent'; message: 'SESSION_ID' | 'LOGIN_PIN_REQ' | 'KEYBOARD_OPEN'; sessionId?: string }
   | { type: 'ctrlReceived'; name: string; msgType: number; detail?: Record<string, unknown> }
   | { type: 'ctrlWarning'; message: string }
+  /** What the client's Senkusha probe on UDP 9297 did. */
+  | { type: 'senkusha'; event: SenkushaConsoleEvent }
   | { type: 'takionConnected' }
   | { type: 'takionWarning'; message: string }
   | { type: 'big'; big: BigPayload; launchSpec: ParsedLaunchSpec }
@@ -318,6 +321,8 @@ export interface ConsoleSessionOptions {
   droppedSoFar?: () => number;
   /** The console's first Takion DATA TSN (default: its tag; nothing makes a console use that). */
   takionInitialTsn?: number;
+  /** Senkusha: datagrams larger than this path MTU (IP size) are lost, both ways. */
+  pathMtu?: number;
 }
 
 export const CONSOLE_STATS_INTERVAL_MS = 1000;
@@ -357,6 +362,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
   private readonly events = new Queue<ConsoleEvent>();
   private readonly ctrl: CtrlConsole;
   private takion: TakionEndpoint | undefined;
+  private senkusha: SenkushaConsole | undefined;
   private stream: StreamConnectionConsole | undefined;
   private av: ConsoleAvSource | undefined;
   private avStarted = false;
@@ -419,6 +425,11 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         this.end('the client closed the ctrl connection');
         return;
       case 'udp':
+        if (input.port === SENKUSHA_PORT) {
+          this.senkusha ??= new SenkushaConsole({ now, pathMtu: this.opts.pathMtu });
+          this.senkusha.handle(input.bytes, now);
+          break;
+        }
         if (input.port !== TAKION_PORT) return;
         this.takion ??= new TakionEndpoint({ role: 'console', now, initialTsn: this.opts.takionInitialTsn });
         this.takion.handle(input.bytes, now);
@@ -439,6 +450,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
     if (this.done) return undefined;
     return earliest(
       this.ctrl.pollTimeout(),
+      this.senkusha?.pollTimeout(),
       this.takion?.pollTimeout(),
       this.stream?.pollTimeout(),
       this.avStarted ? this.av?.pollTimeout() : undefined,
@@ -452,6 +464,7 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
   handleTimeout(now: number): void {
     if (this.done) return;
     this.ctrl.handleTimeout(now);
+    this.senkusha?.handleTimeout(now);
     this.takion?.handleTimeout(now);
     this.stream?.handleTimeout(now);
     if (this.avStarted) this.av?.handleTimeout(now);
@@ -502,6 +515,17 @@ export class ConsoleSession implements Machine<ConsoleInput, ConsoleEvent, Conso
         for (let e = this.ctrl.pollEvent(); e; e = this.ctrl.pollEvent()) {
           moved = true;
           this.onCtrlEvent(e);
+        }
+        const probe = this.senkusha;
+        if (probe) {
+          for (let d = probe.pollTransmit(); d; d = probe.pollTransmit()) {
+            moved = true;
+            this.out.push({ type: 'udp', port: SENKUSHA_PORT, bytes: d });
+          }
+          for (let e = probe.pollEvent(); e; e = probe.pollEvent()) {
+            moved = true;
+            this.events.push({ type: 'senkusha', event: e });
+          }
         }
         const t = this.takion;
         if (t && !this.done) {

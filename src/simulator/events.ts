@@ -26,6 +26,7 @@ export type SimEventName =
   | 'stats' // periodic and final counters, incl. gmacFailures
   | 'rumble' // a rumble message sent (left/right motor strength)
   | 'keyboard' // on-screen keyboard opened; text changes and close/accept from the client
+  | 'senkusha' // the client's RTT/MTU probe on UDP 9297 (echo, MTU requests, its end)
   // AV (src/simulator/stream-av.ts)
   | 'frame-sent' // a video frame's first packet left (with its key_pos)
   | 'av-sent' // any AV datagram left, with its key_pos (only with --log-datagrams)

@@ -72,6 +72,19 @@ export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext):
     case 'ctrlWarning':
       ev.emit('ctrl', { dir: 'in', warning: e.message }, `  ctrl: ${e.message}`);
       return;
+    case 'senkusha': {
+      const p = e.event;
+      const text: Partial<Record<typeof p.type, string>> = {
+        connected: '  senkusha: probe connected (UDP 9297)',
+        disconnected: '  senkusha: probe finished',
+      };
+      ev.emit(
+        'senkusha',
+        p.type === 'lost' ? { type: 'lost', message: p.error.message } : { ...p },
+        text[p.type],
+      );
+      return;
+    }
     case 'takionConnected':
       ev.emit(
         'takion',

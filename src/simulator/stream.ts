@@ -23,6 +23,7 @@ import { CTRL } from '../proto-stack/ctrl.js';
 import { Ecdh } from '../proto-stack/ecdh.js';
 import { NetworkError } from '../proto-stack/errors.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
+import { SENKUSHA_PORT } from '../proto-stack/senkusha.js';
 import { ctrlPath, sessionInitPath } from '../proto-stack/session.js';
 import { baseType, gmacOffset, TAKION_PORT } from '../proto-stack/takion.js';
 import { isPs5 } from '../proto-stack/target.js';
@@ -50,6 +51,8 @@ export interface StreamServiceOptions
   bitrateCapKbps?: number;
   /** Log every AV datagram with its key_pos (`av-sent`). */
   logDatagrams?: boolean;
+  /** Senkusha: datagrams larger than this path MTU are lost (to try the MTU search). */
+  pathMtu?: number;
 }
 
 /** The head as bytes again, for the parsers that validate a whole request. */
@@ -57,7 +60,7 @@ function headBytes(head: HttpRequestHead): Uint8Array {
   return formatHttpRequest(`${head.method} ${head.path} HTTP/1.1`, head.rawHeaders);
 }
 
-/** Registers the session-init and ctrl routes and binds UDP 9296 on the simulator's address. */
+/** Registers the session-init and ctrl routes and binds UDP 9296 and 9297 on the simulator's address. */
 export async function startStreamService(
   sim: SimulatedConsole,
   opts: StreamServiceOptions = {},
@@ -69,35 +72,44 @@ export async function startStreamService(
   const service = new StreamService(sim, { ...opts, mediaDir: opts.mediaDir ?? findMediaDir() });
   sim.route(sessionInitPath(sim.target), (x) => service.sessionInit(x));
   sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
-  // Our own socket rather than sim.udp(): the session sends on it at any time, not only as answers.
-  const sock = createSocket({ type: 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', (err) =>
-      reject(
-        new NetworkError(
-          `cannot bind UDP ${TAKION_PORT} on ${sim.host}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
-          { hint: hintFor((err as NodeJS.ErrnoException).code, sim.host), cause: err },
-        ),
-      ),
+  // Our own sockets rather than sim.udp(): the session sends on them at any time, not only as
+  // answers. UDP 9297 answers the client's Senkusha probe.
+  for (const port of [TAKION_PORT, SENKUSHA_PORT]) {
+    const sock = await bindUdp(sim, port);
+    sock.on('message', (msg, rinfo) =>
+      service.datagram(new Uint8Array(msg), { address: rinfo.address, port: rinfo.port }, port),
     );
-    sock.bind({ address: sim.host, port: TAKION_PORT, exclusive: true }, () => resolve());
-  });
-  sock.removeAllListeners('error');
-  sock.on('error', (err) => sim.events.emit('error', { port: TAKION_PORT, message: err.message }));
-  sock.on('message', (msg, rinfo) =>
-    service.datagram(new Uint8Array(msg), { address: rinfo.address, port: rinfo.port }),
-  );
-  service.udp = sock;
+    service.udp.set(port, sock);
+  }
   const off = sim.events.on((e) => {
     if (e.event !== 'stopped') return;
     off();
     service.stop();
-    sock.close();
+    for (const sock of service.udp.values()) sock.close();
   });
 }
 
+async function bindUdp(sim: SimulatedConsole, port: number): Promise<DgramSocket> {
+  const sock = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      reject(
+        new NetworkError(`cannot bind UDP ${port} on ${sim.host}: ${code ?? err.message}`, {
+          hint: hintFor(code, sim.host),
+          cause: err,
+        }),
+      );
+    });
+    sock.bind({ address: sim.host, port, exclusive: true }, () => resolve());
+  });
+  sock.removeAllListeners('error');
+  sock.on('error', (err) => sim.events.emit('error', { port, message: err.message }));
+  return sock;
+}
+
 class StreamService {
-  udp: DgramSocket | undefined;
+  readonly udp = new Map<number, DgramSocket>();
   private readonly gate: ConsoleGate<PairedClient>;
   private active: ActiveSession | undefined;
 
@@ -181,7 +193,7 @@ class StreamService {
     this.active = new ActiveSession(this, x, o.info);
   }
 
-  datagram(d: Uint8Array, from: Remote): void {
+  datagram(d: Uint8Array, from: Remote, port: number): void {
     const s = this.active;
     if (!s || s.ended || from.address !== s.remote.address) {
       this.sim.events.emit(
@@ -191,7 +203,7 @@ class StreamService {
       );
       return;
     }
-    s.datagram(d, from);
+    s.datagram(d, from, port);
   }
 
   stop(): void {
@@ -206,7 +218,8 @@ class ActiveSession {
   private readonly machine: ConsoleSession;
   private readonly socket: Socket;
   private readonly network: AvNetwork;
-  private udpPeer: Remote | undefined;
+  /** The client's address per console port (Takion, Senkusha): the first datagram's sender. */
+  private readonly peers = new Map<number, Remote>();
   private timerGeneration = 0;
   private wakeAt: number | undefined;
   /** Datagrams sent since the client acknowledged STREAMINFO (for tamperAfter). */
@@ -237,6 +250,7 @@ class ActiveSession {
       keyboardAfterMs: o.keyboardAfterMs,
       avSource: (spec, now) => clipSource(spec, target, this.sim.events, o, now),
       droppedSoFar: () => this.network.dropped,
+      pathMtu: o.pathMtu,
     });
     x.socket.on('data', (chunk: Buffer) => this.feed({ type: 'ctrlData', bytes: new Uint8Array(chunk) }));
     x.socket.on('close', () => this.feed({ type: 'ctrlClosed' }));
@@ -254,10 +268,11 @@ class ActiveSession {
     return this.machine.ended;
   }
 
-  datagram(d: Uint8Array, from: Remote): void {
+  datagram(d: Uint8Array, from: Remote, port: number): void {
     if (this.ended) return;
-    if (!this.udpPeer) this.udpPeer = from;
-    else if (from.port !== this.udpPeer.port) {
+    const peer = this.peers.get(port);
+    if (!peer) this.peers.set(port, from);
+    else if (from.port !== peer.port) {
       this.sim.events.emit('ignored', {
         proto: 'takion',
         from: `${from.address}:${from.port}`,
@@ -265,7 +280,7 @@ class ActiveSession {
       });
       return;
     }
-    this.feed({ type: 'udp', port: TAKION_PORT, bytes: d });
+    this.feed({ type: 'udp', port, bytes: d });
   }
 
   stop(reason: string): void {
@@ -312,7 +327,7 @@ class ActiveSession {
       if (generation !== this.timerGeneration) return;
       this.wakeAt = undefined;
       const now = Date.now();
-      this.network.handleTimeout(now, (d) => this.sendUdp(d));
+      this.network.handleTimeout(now, (d) => this.sendUdp(TAKION_PORT, d));
       this.machine.handleTimeout(now);
       this.service();
     });
@@ -329,18 +344,18 @@ class ActiveSession {
         this.socket.destroy();
         return;
       case 'udp':
-        if (t.av) this.network.push(t.bytes, t.av, now, (d) => this.sendUdp(d));
-        else this.sendUdp(t.bytes);
+        if (t.av) this.network.push(t.bytes, t.av, now, (d) => this.sendUdp(t.port, d));
+        else this.sendUdp(t.port, t.bytes);
         return;
     }
   }
 
-  private sendUdp(d: Uint8Array): void {
-    const peer = this.udpPeer;
-    const sock = this.owner.udp;
+  private sendUdp(port: number, d: Uint8Array): void {
+    const peer = this.peers.get(port);
+    const sock = this.owner.udp.get(port);
     if (!peer || !sock) return;
     let bytes = d;
-    if (this.sentAfterHandshake !== undefined) {
+    if (port === TAKION_PORT && this.sentAfterHandshake !== undefined) {
       this.sentAfterHandshake++;
       if (this.sentAfterHandshake === this.owner.opts.tamperAfter) {
         // A copy (the original may still sit in the resend queue). The flipped bit is in the GMAC
@@ -366,7 +381,7 @@ class ActiveSession {
     if (e.type === 'streamReceived' && e.message.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
     if (e.type === 'ended') this.timerGeneration++;
     logConsoleEvent(this.sim.events, e, {
-      peer: this.udpPeer,
+      peer: this.peers.get(TAKION_PORT),
       tampered: () => this.tampered,
       network: () => this.network.stats(),
       logDatagrams: this.owner.opts.logDatagrams,

@@ -4,7 +4,7 @@
  * machines src/client/session.ts and src/simulator/stream.ts drive. TCP is a reliable in-order
  * byte pipe; the console's AV datagrams cross the simulator's AvNetwork (its --loss/--reorder/
  * --dup/--jitter faults), and every UDP datagram an optional `filter` per direction (drop,
- * duplicate, mutate); `vanish()` makes the console stop hearing and saying anything. The
+ * duplicate, mutate) on the Takion port; `vanish()` makes the console stop hearing and saying anything. The
  * console's events are also written to `simLog` the way `rptui simulate` logs them.
  *
  *   const p = new SessionPair({ target: 1000100 });
@@ -26,6 +26,7 @@ import {
   type PairedKeys,
 } from '../../src/proto-stack/consolesession.js';
 import type { ParsedLaunchSpec } from '../../src/proto-stack/launchspec.js';
+import { SENKUSHA_PORT } from '../../src/proto-stack/senkusha.js';
 import { TAKION_PORT } from '../../src/proto-stack/takion.js';
 import type { Target } from '../../src/proto-stack/target.js';
 import { EventLog, type SimEvent } from '../../src/simulator/events.js';
@@ -53,6 +54,8 @@ export interface SessionPairOptions {
   faults?: FaultOptions;
   /** A PS4 Pro (RP-Server-Type 1). */
   pro?: boolean;
+  /** Nothing listens on the console's Senkusha port (datagrams to it vanish). */
+  noSenkushaListener?: boolean;
 }
 
 export class SessionPair {
@@ -109,8 +112,8 @@ export class SessionPair {
           if (t.type === 'ctrl')
             this.client.handle({ type: 'tcpData', conn: 'ctrl', bytes: t.bytes }, this.now);
           else if (t.type === 'ctrlClose') this.client.handle({ type: 'tcpClosed', conn: 'ctrl' }, this.now);
-          else if (t.av) this.network.push(t.bytes, t.av, this.now, (d) => this.toClient(d));
-          else this.toClient(t.bytes);
+          else if (t.av) this.network.push(t.bytes, t.av, this.now, (d) => this.toClient(t.port, d));
+          else this.toClient(t.port, t.bytes);
         }
         for (let e = c.pollEvent(); e; e = c.pollEvent()) {
           moved = true;
@@ -138,7 +141,7 @@ export class SessionPair {
         this.network.pollTimeout(),
       ].filter((t): t is number => t !== undefined && t > this.now);
       this.now = Math.min(end, this.now + step, ...due);
-      this.network.handleTimeout(this.now, (d) => this.toClient(d));
+      this.network.handleTimeout(this.now, (d) => this.toClient(TAKION_PORT, d));
       this.client.handleTimeout(this.now);
       if (this.consoleAlive) this.console?.handleTimeout(this.now);
       this.drive();
@@ -187,7 +190,7 @@ export class SessionPair {
         if (t.conn === 'ctrl' && this.consoleAlive) this.console?.handle({ type: 'ctrlClosed' }, this.now);
         return;
       case 'udp':
-        this.toConsole(t.bytes);
+        this.toConsole(t.port, t.bytes);
         return;
     }
   }
@@ -220,16 +223,16 @@ export class SessionPair {
     return this.console !== undefined && !this.console.ended;
   }
 
-  private toConsole(d: Uint8Array): void {
-    this.sent.c2s.push(d);
-    if (!this.consoleAlive) return;
+  private toConsole(port: number, d: Uint8Array): void {
+    if (port === TAKION_PORT) this.sent.c2s.push(d);
+    if (!this.consoleAlive || (port === SENKUSHA_PORT && this.opts.noSenkushaListener)) return;
     for (const x of this.filter ? this.filter(d, 'c2s') : [d])
-      this.console?.handle({ type: 'udp', port: TAKION_PORT, bytes: x }, this.now);
+      this.console?.handle({ type: 'udp', port, bytes: x }, this.now);
   }
 
-  private toClient(d: Uint8Array): void {
-    this.sent.s2c.push(d);
+  private toClient(port: number, d: Uint8Array): void {
+    if (port === TAKION_PORT) this.sent.s2c.push(d);
     for (const x of this.filter ? this.filter(d, 's2c') : [d])
-      this.client.handle({ type: 'udp', port: TAKION_PORT, bytes: x }, this.now);
+      this.client.handle({ type: 'udp', port, bytes: x }, this.now);
   }
 }

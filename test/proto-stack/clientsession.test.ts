@@ -27,6 +27,7 @@ describe.each([1000, 1000100] as const)('ClientSession <-> ConsoleSession in mem
     expect(p.clientOf('state').map((e) => e.state)).toEqual([
       'requesting',
       'ctrl',
+      'probing',
       'takion',
       'handshake',
       'streaming',
@@ -196,5 +197,46 @@ describe('what the console is and how it numbers its messages', () => {
     expect(plain.clientOf('warning').map((w) => w.message)).toEqual([
       'the console is a PS4, not a PS4 Pro: streaming 720p instead of 1080p',
     ]);
+  });
+});
+
+describe('Senkusha before the stream', () => {
+  it('measures the path MTU and puts it, with the RTT, into the launch spec', () => {
+    const p = new SessionPair({ target: 1000100, console: { pathMtu: 1200 } });
+    p.client.start(p.now);
+    p.advance(3000);
+    expect(p.client.state).toBe('streaming');
+    const probe = p.client.stats(p.now).probe;
+    expect(probe).toMatchObject({ measured: true, mtu: 1200 });
+    expect(p.consoleOf('big')[0].launchSpec).toMatchObject({ mtu: 1200, rtt: 1 });
+    expect(p.consoleOf('senkusha').map((e) => e.event.type)).toContain('mtuRequest');
+    expect(p.clientOf('warning')).toEqual([]);
+  });
+
+  it('a console with nothing on UDP 9297: the stream starts with MTU 1454 / RTT 1 ms within 2 s', () => {
+    const p = new SessionPair({ target: 1000100, noSenkushaListener: true });
+    p.client.start(p.now);
+    p.advance(4000);
+    const probing = p.clientEvents.find((e) => e.type === 'state' && e.state === 'probing');
+    const takion = p.clientEvents.find((e) => e.type === 'state' && e.state === 'takion');
+    expect((takion?.at ?? Number.POSITIVE_INFINITY) - (probing?.at ?? 0)).toBeLessThanOrEqual(2000);
+    expect(p.client.state).toBe('streaming');
+    expect(p.client.stats(p.now).probe).toEqual({ measured: false, rttMs: 1, mtu: 1454 });
+    expect(p.consoleOf('big')[0].launchSpec).toMatchObject({ mtu: 1454, rtt: 1 });
+    expect(
+      p
+        .clientOf('warning')
+        .map((w) => w.message)
+        .join('\n'),
+    ).toMatch(/no RTT\/MTU measurement/);
+  });
+
+  it('--no-senkusha goes straight to the stream', () => {
+    const p = new SessionPair({ target: 1000, client: { senkusha: false } });
+    p.client.start(p.now);
+    p.advance(1000);
+    expect(p.clientOf('state').map((e) => e.state)).not.toContain('probing');
+    expect(p.consoleOf('senkusha')).toEqual([]);
+    expect(p.client.state).toBe('streaming');
   });
 });

@@ -73,6 +73,7 @@ const stats = (kbps: number, fps: number, extra: Partial<SessionStats> = {}): Se
   audio: { frames: 50, lost: 0 },
   packets: { received: 1000, lost: 3, gmacFailures: 0 },
   rttMs: 2.5,
+  probe: { measured: true, rttMs: 2, mtu: 1454 },
   rumble: 0,
   uptimeMs: 3000,
   ...extra,

@@ -61,6 +61,7 @@ const STATE_WORDS: Record<SessionState, string> = {
   waking: 'waking the console',
   requesting: 'session request',
   ctrl: 'ctrl connection',
+  probing: 'measuring RTT and MTU',
   takion: 'Takion handshake',
   handshake: 'stream handshake',
   streaming: 'streaming',
