@@ -29,6 +29,7 @@ interface SimulateOpts {
   bitrateCap?: string;
   logDatagrams?: boolean;
   pathMtu?: string;
+  senkusha?: boolean;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -98,6 +99,7 @@ export const register = (program: Command): void => {
       '--path-mtu <bytes>',
       "Senkusha: lose datagrams larger than this (a client's MTU search finds it)",
     )
+    .option('--no-senkusha', 'leave UDP 9297 closed, as a console that does not answer the RTT/MTU probe')
     .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
@@ -166,6 +168,7 @@ export const register = (program: Command): void => {
         bitrateCapKbps,
         logDatagrams: o.logDatagrams,
         pathMtu,
+        noSenkusha: o.senkusha === false,
       }).catch(async (err) => {
         await sim.stop();
         throw err;

@@ -108,6 +108,8 @@ export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext):
           fps: s.maxFps,
           bitrateKbps: s.bitrateKbps,
           codec: s.codec,
+          mtu: s.mtu,
+          rtt: s.rtt,
         },
         `  stream <- BIG ${s.width}x${s.height}@${s.maxFps} ${s.bitrateKbps} kbps`,
       );

@@ -53,6 +53,8 @@ export interface StreamServiceOptions
   logDatagrams?: boolean;
   /** Senkusha: datagrams larger than this path MTU are lost (to try the MTU search). */
   pathMtu?: number;
+  /** No Senkusha listener: UDP 9297 stays closed, as on a console that does not answer it. */
+  noSenkusha?: boolean;
 }
 
 /** The head as bytes again, for the parsers that validate a whole request. */
@@ -74,7 +76,7 @@ export async function startStreamService(
   sim.route(ctrlPath(sim.target), (x) => service.ctrlRequest(x));
   // Our own sockets rather than sim.udp(): the session sends on them at any time, not only as
   // answers. UDP 9297 answers the client's Senkusha probe.
-  for (const port of [TAKION_PORT, SENKUSHA_PORT]) {
+  for (const port of opts.noSenkusha ? [TAKION_PORT] : [TAKION_PORT, SENKUSHA_PORT]) {
     const sock = await bindUdp(sim, port);
     sock.on('message', (msg, rinfo) =>
       service.datagram(new Uint8Array(msg), { address: rinfo.address, port: rinfo.port }, port),
