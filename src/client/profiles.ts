@@ -1,13 +1,21 @@
 /**
  * Pairing profiles: one per registered console, in `<config dir>/profiles.json` (mode 0600,
  * written atomically under a lock file, validated on every load). A file that does not validate
- * is reported with its path and left untouched: every mutation loads first, so a corrupt file
- * stops the write.
+ * is reported with its path (never with its content: it may be a link to anything) and left
+ * untouched: every mutation loads first, so a corrupt file stops the write.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, UsageError } from '../errors.js';
-import { profilesPath, withFileLock, writeFileAtomic } from './config-dir.js';
+import { replaceUnsafe } from '../text.js';
+import {
+  type LockHolder,
+  type LockOptions,
+  profilesPath,
+  withFileLock,
+  writeFileAtomic,
+} from './config-dir.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 
@@ -58,16 +66,86 @@ const FileSchema = z
     message: 'two profiles have the same name',
   });
 
-/** `base`, or `base-2`, `base-3`... whichever is not taken. */
+/** `base`, or `base-2`, `base-3`... whichever is not taken (control characters become "-"). */
 export function uniqueProfileName(base: string, taken: Iterable<string>): string {
   const names = new Set(taken);
-  const clean =
-    base
-      .replace(/[/\\\p{Cc}]/gu, '-')
-      .trim()
-      .slice(0, 56) || 'console';
+  const clean = replaceUnsafe(base.replace(/[/\\]/g, '-'), '-').trim().slice(0, 56) || 'console';
   if (!names.has(clean)) return clean;
   for (let i = 2; ; i++) if (!names.has(`${clean}-${i}`)) return `${clean}-${i}`;
+}
+
+/** A profiles file is a few KiB; anything far larger is not one. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The profiles in the text of a profiles file; `path` names it in errors. Errors say where the
+ * file is wrong, never what it holds.
+ */
+export function parseProfilesText(text: string, path: string): Profile[] {
+  const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${path} ${path}.bak`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    // V8's message quotes the text; only the position is kept
+    const at = /position (\d+)/.exec((err as Error).message);
+    let where = '';
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      const line = before.split('\n').length;
+      where = ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
+    }
+    throw new ConfigError(`${path} is not valid JSON${where}`, { hint });
+  }
+  const parsed = FileSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first.path.length ? ` at ${first.path.join('.')}` : '';
+    throw new ConfigError(`${path} is not a valid profiles file: ${first.message}${where}`, { hint });
+  }
+  return parsed.data.profiles;
+}
+
+/** The text of `path`, undefined when it does not exist; only a regular file of sane size is read. */
+async function readProfilesFile(path: string): Promise<string | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    // non-blocking: a FIFO in its place must not hang us
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read ${path}: ${e.code ?? e.message}`, {
+      hint: `check the permissions of ${path}`,
+      cause: err,
+    });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_FILE_BYTES) {
+      throw new ConfigError(
+        `${path} is not a profiles file (${st.isFile() ? `${st.size} bytes` : 'not a regular file'})`,
+        { hint: `move it away to start over: mv ${path} ${path}.bak` },
+      );
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The profiles file seen from inside its lock: reads and writes that nobody else interleaves. */
+export interface LockedProfiles {
+  list(): Promise<Profile[]>;
+  add(input: ProfileInput): Promise<Profile>;
+  update(name: string, change: (p: Profile) => ProfileInput): Promise<Profile>;
+}
+
+/** What importProfiles did with one profile. */
+export interface Imported {
+  profile: Profile;
+  /** added; replaced the keys of the stored profile of the same console and account; or added under another name. */
+  action: 'added' | 'replaced' | 'renamed';
 }
 
 export class ProfileStore {
@@ -79,34 +157,8 @@ export class ProfileStore {
 
   /** All profiles; a missing file is an empty list. */
   async list(): Promise<Profile[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT') return [];
-      throw new ConfigError(`cannot read ${this.path}: ${e.code ?? e.message}`, {
-        hint: `check the permissions of ${this.path}`,
-        cause: err,
-      });
-    }
-    const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${this.path} ${this.path}.bak`;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`${this.path} is not valid JSON (${(err as Error).message})`, {
-        hint,
-        cause: err,
-      });
-    }
-    const parsed = FileSchema.safeParse(json);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      const where = first.path.length ? ` at ${first.path.join('.')}` : '';
-      throw new ConfigError(`${this.path} is not a valid profiles file: ${first.message}${where}`, { hint });
-    }
-    return parsed.data.profiles;
+    const text = await readProfilesFile(this.path);
+    return text === undefined ? [] : parseProfilesText(text, this.path);
   }
 
   async find(name: string): Promise<Profile | undefined> {
@@ -125,6 +177,25 @@ export class ProfileStore {
       );
     }
     return p;
+  }
+
+  /**
+   * Runs `fn` holding the profiles file's lock (created, with its directory, first: a config dir
+   * that cannot be written fails here, before `fn` does anything). Everything `fn` reads through
+   * `tx` stays true until it returns.
+   */
+  async withLock<T>(
+    purpose: string,
+    fn: (tx: LockedProfiles) => Promise<T>,
+    opts: { failFast?: (holder: LockHolder) => boolean } = {},
+  ): Promise<T> {
+    const tx: LockedProfiles = {
+      list: () => this.list(),
+      add: (input) => this.addLocked(input),
+      update: (name, change) => this.updateLocked(name, change),
+    };
+    const lock: LockOptions = { purpose, failFast: opts.failFast };
+    return withFileLock(this.path, () => fn(tx), lock);
   }
 
   /** Adds a new profile; its name must be free. Returns the stored (validated) profile. */
@@ -178,6 +249,35 @@ export class ProfileStore {
     if (!p) return this.get(name);
     await this.save(all.filter((q) => q !== p));
     return p;
+  }
+
+  /**
+   * Stores `profiles` (e.g. read from a file a failed pairing left): a profile of a console and
+   * account already stored gives that profile its keys (name and settings stay); a new one whose
+   * name is taken gets a free name.
+   */
+  async importProfiles(profiles: readonly Profile[]): Promise<Imported[]> {
+    return withFileLock(this.path, async () => {
+      const all = await this.list();
+      const done: Imported[] = [];
+      for (const p of profiles) {
+        const i = all.findIndex((q) => q.hostId === p.hostId && q.accountId === p.accountId);
+        if (i >= 0) {
+          const { name: _n, settings: _s, ...keys } = p;
+          all[i] = validate({ ...all[i], ...keys });
+          done.push({ profile: all[i], action: 'replaced' });
+        } else {
+          const name = uniqueProfileName(
+            p.name,
+            all.map((q) => q.name),
+          );
+          all.push({ ...p, name });
+          done.push({ profile: { ...p, name }, action: name === p.name ? 'added' : 'renamed' });
+        }
+      }
+      await this.save(all);
+      return done;
+    });
   }
 
   private async save(profiles: Profile[]): Promise<void> {

@@ -11,6 +11,7 @@ import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { consolesTable, formatTable } from './discover.js';
+import { print } from './output.js';
 import { pairAndStore } from './register.js';
 
 interface DemoOpts {
@@ -19,7 +20,7 @@ interface DemoOpts {
   keep?: boolean;
 }
 
-const say = (text = '') => process.stdout.write(`${text}\n`);
+const say = (text = ''): void => print(text);
 const indent = (text: string) => text.replace(/^/gm, '    ');
 
 export const register = (program: Command): void => {

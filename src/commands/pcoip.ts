@@ -15,8 +15,9 @@ import {
   type PcoipCipher,
   parsePcoipToken,
 } from '../proto-stack/pcoip/index.js';
+import { safeLines } from '../text.js';
 import type { Register } from './index.js';
-import { jsonText, print } from './output.js';
+import { jsonText, print, printJson } from './output.js';
 
 /** HEX (spaces and colons allowed) or @FILE (raw bytes). */
 function readInput(arg: string, what: string): Uint8Array {
@@ -117,7 +118,7 @@ export const register: Register = (program: Command) => {
     )
     .option('--json', 'print JSON')
     .action((opts: DecodeOpts) => {
-      process.stdout.write(decode(opts));
+      process.stdout.write(safeLines(decode(opts)));
     });
   pcoip
     .command('token')
@@ -127,7 +128,7 @@ export const register: Register = (program: Command) => {
     .action((token: string, opts: { json?: boolean }) => {
       const t = parsePcoipToken(token);
       if (opts.json) {
-        print(jsonText(t));
+        printJson(t);
         return;
       }
       const lines = t.obfuscated
@@ -139,6 +140,6 @@ export const register: Register = (program: Command) => {
           ]
         : ['plain token: keys are exchanged verbatim', `  connection tag: ${t.connectionTag}`];
       for (const w of t.warnings) lines.push(`  warning: ${w}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
+      print(lines.join('\n'));
     });
 };

@@ -1,10 +1,21 @@
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { PROFILE_NAME_RE, type Profile, ProfileStore, uniqueProfileName } from '../client/profiles.js';
+import { writeFileAtomic } from '../client/config-dir.js';
+import { sleep } from '../client/net.js';
+import {
+  PROFILE_NAME_RE,
+  type Profile,
+  type ProfileInput,
+  ProfileStore,
+  uniqueProfileName,
+} from '../client/profiles.js';
 import { parsePin, type Registration, register as registerConsole } from '../client/regist.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { toBase64, toHex } from '../proto-stack/bytes.js';
 import { parseAccountId } from '../proto-stack/regist.js';
 import { spinner } from './discover.js';
+import { print, printJson } from './output.js';
 
 export interface PairOptions {
   host: string;
@@ -23,9 +34,17 @@ export interface Paired {
   registration: Registration;
 }
 
+/** The lock purpose of a pairing; a second pairing then fails at once instead of queueing. */
+const PAIRING = 'pairing with';
+
 /**
- * Validates everything that can be checked offline, registers, then stores the profile. Any
- * failure happens before the store is touched, so nothing is stored on error.
+ * Pairs and stores the profile, all or nothing as far as the user can tell. Everything that can
+ * be checked offline is, then the profiles file is locked (creating the config dir and the lock
+ * proves it writable) and the name checked before the console is asked; the lock is held until
+ * the profile is stored, so no other rptui can take the name or pair the same console meanwhile,
+ * and a second pairing is told about this one. Should storing still fail after the console said
+ * yes, the write is retried, then the profile is kept in a recovery file that `rptui profiles
+ * import` takes, and the error says so.
  */
 export async function pairAndStore(o: PairOptions): Promise<Paired> {
   const pin = parsePin(o.pin);
@@ -37,49 +56,107 @@ export async function pairAndStore(o: PairOptions): Promise<Paired> {
       'use 1-64 characters without slashes or control characters',
     );
   }
-  const before = await o.store.list(); // a corrupt profiles file stops us before the console is asked
-  if (o.name !== undefined && before.some((p) => p.name === o.name)) {
-    throw new UsageError(
-      `a profile named "${o.name}" already exists`,
-      'pick another --name, or remove it first: rptui profiles rm',
-    );
+  const name = o.name;
+  return o.store.withLock(
+    `${PAIRING} ${o.host}`,
+    async (tx) => {
+      const before = await tx.list(); // a corrupt profiles file stops us before the console is asked
+      if (name !== undefined && before.some((p) => p.name === name)) {
+        throw new UsageError(
+          `a profile named "${name}" already exists`,
+          'pick another --name, or remove it first: rptui profiles rm',
+        );
+      }
+      const registration = await registerConsole({
+        host: o.host,
+        pin,
+        accountId,
+        kind: o.ps5 ? 'PS5' : 'PS4',
+        onStep: o.onStep,
+      });
+      const r = registration.result;
+      const secrets = {
+        kind: registration.kind,
+        target: registration.target,
+        host: registration.address,
+        hostId: r.mac.toUpperCase(),
+        nickname: r.nickname,
+        registKey: r.registKeyText,
+        rpKey: toHex(r.morning),
+        accountId: accountB64,
+        createdAt: new Date().toISOString(),
+      };
+      // Pairing the same account with the same console again refreshes that profile's secrets.
+      const same =
+        name === undefined
+          ? before.find((p) => p.hostId === secrets.hostId && p.accountId === accountB64)
+          : undefined;
+      const input: ProfileInput = {
+        ...same,
+        name:
+          same?.name ??
+          name ??
+          uniqueProfileName(
+            r.nickname || `${registration.kind}-${secrets.hostId.slice(-4)}`,
+            before.map((p) => p.name),
+          ),
+        ...secrets,
+      };
+      try {
+        const profile = await retryWrite(() => (same ? tx.update(same.name, () => input) : tx.add(input)));
+        return { profile, replaced: same !== undefined, registration };
+      } catch (err) {
+        throw await unstoredPairing(err, input, o.store.path, registration);
+      }
+    },
+    { failFast: (holder) => holder.purpose.startsWith(PAIRING) },
+  );
+}
+
+/** A write that fails for a passing reason (a full disk being cleaned up) gets two more tries. */
+async function retryWrite<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof ConfigError) || attempt === 3) throw err;
+      await sleep(250 * attempt);
+    }
   }
-  const registration = await registerConsole({
-    host: o.host,
-    pin,
-    accountId,
-    kind: o.ps5 ? 'PS5' : 'PS4',
-    onStep: o.onStep,
+}
+
+/**
+ * The console has paired but the profile could not be stored: keep it in a 0600 recovery file
+ * (next to the profiles file, else in the temp dir) and say how to finish, or, when even that
+ * fails, that the console holds a pairing to remove.
+ */
+async function unstoredPairing(
+  err: unknown,
+  input: ProfileInput,
+  storePath: string,
+  registration: Registration,
+): Promise<ConfigError> {
+  const e = err as Error;
+  const what = `paired with ${registration.kind} "${registration.result.nickname}" at ${registration.address}, but could not store the profile: ${e.message}`;
+  const file = `unstored-pairing-${input.hostId}-${input.createdAt.replace(/[:.]/g, '-')}.json`;
+  const text = `${JSON.stringify({ version: 1, profiles: [input] }, null, 2)}\n`;
+  let lastError: unknown;
+  for (const dir of [dirname(storePath), tmpdir()]) {
+    const path = join(dir, file);
+    try {
+      await writeFileAtomic(path, text, 0o600);
+      return new ConfigError(what, {
+        hint: `its keys are kept in ${path}; once the problem is fixed, run: rptui profiles import ${path} (no new PIN needed)`,
+        cause: err,
+      });
+    } catch (writeErr) {
+      lastError = writeErr;
+    }
+  }
+  return new ConfigError(what, {
+    hint: `nothing could be kept (${(lastError as Error).message}): remove this device in the console's Remote Play settings, then pair again once ${dirname(storePath)} is writable`,
+    cause: err,
   });
-  const r = registration.result;
-  const secrets = {
-    kind: registration.kind,
-    target: registration.target,
-    host: registration.address,
-    hostId: r.mac.toUpperCase(),
-    nickname: r.nickname,
-    registKey: r.registKeyText,
-    rpKey: toHex(r.morning),
-    accountId: accountB64,
-    createdAt: new Date().toISOString(),
-  };
-  // Pairing the same account with the same console again refreshes that profile's secrets.
-  const same =
-    o.name === undefined
-      ? before.find((p) => p.hostId === secrets.hostId && p.accountId === accountB64)
-      : undefined;
-  if (same) {
-    const profile = await o.store.update(same.name, (p) => ({ ...p, ...secrets }));
-    return { profile, replaced: true, registration };
-  }
-  const name =
-    o.name ??
-    uniqueProfileName(
-      r.nickname || `${registration.kind}-${secrets.hostId.slice(-4)}`,
-      before.map((p) => p.name),
-    );
-  const profile = await o.store.add({ name, ...secrets });
-  return { profile, replaced: false, registration };
 }
 
 interface RegisterOpts {
@@ -128,14 +205,12 @@ Example:
         spin.stop();
       }
       const p = paired.profile;
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(publicProfile(p), null, 2)}\n`);
-      } else {
-        process.stdout.write(
+      if (o.json) printJson(publicProfile(p));
+      else
+        print(
           `paired with ${p.kind} "${p.nickname}" (host-id ${p.hostId}) at ${p.host}; ` +
-            `${paired.replaced ? 'updated' : 'stored'} profile "${p.name}"\n`,
+            `${paired.replaced ? 'updated' : 'stored'} profile "${p.name}"`,
         );
-      }
     });
 };
 

@@ -20,8 +20,9 @@ import {
   type Rifa,
   validityText,
 } from '../proto-stack/rif/index.js';
+import { safeLines } from '../text.js';
 import type { Register } from './index.js';
-import { jsonText } from './output.js';
+import { printJson } from './output.js';
 
 type Parsed =
   | { file: string; kind: 'rif'; rif: Rif; size: number }
@@ -175,7 +176,8 @@ export const register: Register = (program: Command) => {
     .option('--json', 'print JSON')
     .action((files: string[], opts: { json?: boolean }) => {
       const report = rifReport(files);
-      process.stdout.write(opts.json ? `${jsonText(report)}\n` : printText(report));
+      if (opts.json) printJson(report);
+      else process.stdout.write(safeLines(printText(report)));
       if (report.errors.length > 0) {
         const text = report.errors.map((e) => `${e.file}: ${e.error}`).join('; ');
         const hint =

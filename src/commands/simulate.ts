@@ -102,12 +102,13 @@ export const register = (program: Command): void => {
         'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone, FEC-protected as a console does;\n' +
         'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +
         'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n' +
+        'Pairing keys (RegistKey, RP-Key) are logged only with --debug; the --json-events file is 0600.\n' +
         'While streaming it reports CONNECTIONQUALITY every second (loss = datagrams --loss dropped in it).\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
         '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890\n' +
         '  rptui connect PS5-sim --duration 10',
     )
-    .action(async (o: SimulateOpts) => {
+    .action(async (o: SimulateOpts, cmd: Command) => {
       const bootMs = Number(o.bootTime);
       if (!Number.isInteger(bootMs) || bootMs < 0 || bootMs > 600_000) {
         throw new UsageError(`--boot-time takes milliseconds (0-600000), got "${o.bootTime}"`);
@@ -134,6 +135,7 @@ export const register = (program: Command): void => {
         allowLan: o.allowLan,
         bootMs,
         pairingClosed: o.pairingClosed,
+        debug: cmd.optsWithGlobals().debug === true,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
       await startStreamService(sim, {

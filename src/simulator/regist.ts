@@ -119,7 +119,7 @@ export function registRoutes(sim: SimulatedConsole): Array<[string, HttpRoute]> 
     sim.events.emit(
       'paired',
       { proto: 'regist', from: x.remote.address, accountId: account, registKey: registKeyText },
-      `  -> paired account ${account} (RegistKey ${registKeyText})`,
+      `  -> paired account ${account}${sim.opts.debug ? ` (RegistKey ${registKeyText})` : ''}`,
     );
   };
   return [[registPath(sim.target), route]];

@@ -149,12 +149,12 @@ describe('concurrent writers', () => {
     const dir = h.tempDir();
     const path = join(dir, 'profiles.json');
     writeFileSync(`${path}.lock`, '1\n');
-    const err = await withFileLock(path, async () => 'never', 100).catch((e) => e);
+    const err = await withFileLock(path, async () => 'never', { waitMs: 100 }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain(`${path}.lock`);
     const old = new Date(Date.now() - 60_000);
     utimesSync(`${path}.lock`, old, old);
-    expect(await withFileLock(path, async () => 'taken', 100)).toBe('taken');
+    expect(await withFileLock(path, async () => 'taken', { waitMs: 100 })).toBe('taken');
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@
 import { discover, type FoundConsole, probe } from '../../client/discovery.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { pairAndStore } from '../../commands/register.js';
+import { safeText } from '../../text.js';
 import type { App } from '../app.js';
 import { esc, type KeyInfo } from '../blessed.js';
 import { fitText } from '../format.js';
@@ -92,7 +93,7 @@ export class RegisterDialog extends Dialog {
     l.push(this.searching ? 'Consoles found (searching...):' : 'Consoles found:');
     if (this.found.length === 0) l.push(t.dim(this.searching ? '  ...' : '  none; type the address below'));
     this.found.forEach((c, i) => {
-      const text = `${fitText(c.hostName, 20)} ${fitText(c.hostType, 4)} ${fitText(c.address, 16)} ${c.status}`;
+      const text = `${fitText(safeText(c.hostName), 20)} ${fitText(c.hostType, 4)} ${fitText(c.address, 16)} ${c.status}`;
       const focused = this.focus.kind === 'found' && this.focus.index === i;
       l.push(focused ? t.selected(`> ${esc(text)}`) : `  ${esc(text)}`);
     });
