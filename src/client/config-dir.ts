@@ -91,12 +91,16 @@ export interface LockOptions {
 
 async function readHolder(lock: string): Promise<LockHolder | undefined> {
   const text = await readFile(lock, 'utf8').catch(() => '');
-  const m = /^(\d+)(?: (.*))?\n?$/s.exec(text);
+  const m = /^(\d+)(?: (.*))?$/.exec(text.trimEnd());
   return m ? { pid: Number(m[1]), purpose: m[2] ?? 'changing it' } : undefined;
 }
 
-/** False only when no process has this id (on this machine). */
-function processAlive(pid: number): boolean {
+/** Lock files this process holds right now. */
+const heldHere = new Set<string>();
+
+/** False when no process has this id (on this machine), or it is us and we do not hold `lock`. */
+function holderAlive(pid: number, lock: string): boolean {
+  if (pid === process.pid) return heldHere.has(lock);
   try {
     process.kill(pid, 0);
     return true;
@@ -151,7 +155,7 @@ export async function withFileLock<T>(
       const st = await stat(lock).catch(() => undefined);
       if (!st) continue; // released meanwhile
       const holder = await readHolder(lock);
-      if (Date.now() - st.mtimeMs > STALE_LOCK_MS || (holder && !processAlive(holder.pid))) {
+      if (Date.now() - st.mtimeMs > STALE_LOCK_MS || (holder && !holderAlive(holder.pid, lock))) {
         await removeStaleLock(lock, st);
         continue;
       }
@@ -164,6 +168,7 @@ export async function withFileLock<T>(
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+  heldHere.add(lock);
   // a long holder (a pairing waits for the console) keeps its lock fresh
   const heartbeat = setInterval(() => {
     const now = new Date();
@@ -174,6 +179,8 @@ export async function withFileLock<T>(
     return await fn();
   } finally {
     clearInterval(heartbeat);
-    await rm(lock, { force: true });
+    heldHere.delete(lock);
+    // a lock that cannot be removed (its directory went away) is stale once we exit
+    await rm(lock, { force: true }).catch(() => undefined);
   }
 }

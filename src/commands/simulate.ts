@@ -25,6 +25,7 @@ interface SimulateOpts {
   seed?: string;
   rumbleEvery?: string;
   keyboardAfter?: string;
+  registDelay?: string;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -76,6 +77,7 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
+    .option('--regist-delay <s>', 'answer a registration only after s seconds, as a slow console')
     .option(
       '--login-pin <digits>',
       'the console user has this 4-digit login passcode (asked before streaming)',
@@ -123,6 +125,7 @@ export const register = (program: Command): void => {
       const faults = faultOptions(o);
       const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
       const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
+      const registDelayMs = secondsOption('regist-delay', o.registDelay);
       const sim = await SimulatedConsole.start({
         host: o.host,
         kind: o.ps5 ? 'PS5' : 'PS4',
@@ -135,6 +138,7 @@ export const register = (program: Command): void => {
         allowLan: o.allowLan,
         bootMs,
         pairingClosed: o.pairingClosed,
+        registDelayMs,
         debug: cmd.optsWithGlobals().debug === true,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });

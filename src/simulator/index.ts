@@ -44,6 +44,8 @@ export interface SimulatorOptions {
   bootMs?: number;
   /** The pairing screen is not open: registrations are refused even with the right PIN. */
   pairingClosed?: boolean;
+  /** A slow console: the registration answer leaves this long after the request arrived. */
+  registDelayMs?: number;
   /** Log pairing keys too (events file, listeners, printed lines); without it they are left out. */
   debug?: boolean;
 }
