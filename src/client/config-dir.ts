@@ -20,6 +20,24 @@ export function profilesPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'profiles.json');
 }
 
+/**
+ * JSON.parse for a file's text. A syntax error names the file (`what`, e.g. its path) and, where
+ * the runtime tells it, the position; never the text, which may be any file a link points to.
+ */
+export function parseJsonFile(text: string, what: string, hint?: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message);
+    let where = '';
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      where = ` (line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')})`;
+    }
+    throw new ConfigError(`${what} is not valid JSON${where}`, { hint });
+  }
+}
+
 /** A ConfigError for a failed file operation, with a hint that fits the errno. */
 function fileError(what: string, err: unknown, dir: string): ConfigError {
   const e = err as NodeJS.ErrnoException;

@@ -12,6 +12,7 @@ import { replaceUnsafe } from '../text.js';
 import {
   type LockHolder,
   type LockOptions,
+  parseJsonFile,
   profilesPath,
   withFileLock,
   writeFileAtomic,
@@ -83,21 +84,7 @@ const MAX_FILE_BYTES = 4 * 1024 * 1024;
  */
 export function parseProfilesText(text: string, path: string): Profile[] {
   const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${path} ${path}.bak`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    // V8's message quotes the text; only the position is kept
-    const at = /position (\d+)/.exec((err as Error).message);
-    let where = '';
-    if (at) {
-      const before = text.slice(0, Number(at[1]));
-      const line = before.split('\n').length;
-      where = ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
-    }
-    throw new ConfigError(`${path} is not valid JSON${where}`, { hint });
-  }
-  const parsed = FileSchema.safeParse(json);
+  const parsed = FileSchema.safeParse(parseJsonFile(text, path, hint));
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first.path.length ? ` at ${first.path.join('.')}` : '';
