@@ -23,6 +23,19 @@ async function console5(): Promise<{ sim: SimulatedConsole; requests: () => stri
   return { sim, requests: () => seen };
 }
 
+/**
+ * Pairs while the config dir `cfg` turns into a file the moment the PIN goes out: the console
+ * accepts, and every write after that fails. Resolves with the error.
+ */
+function pairBreakingDir(store: ProfileStore, cfg: string): Promise<ConfigError> {
+  const onStep = (text: string) => {
+    if (!text.includes('sending the PIN')) return;
+    renameSync(cfg, `${cfg}.moved`);
+    writeFileSync(cfg, '');
+  };
+  return pairAndStore({ host: HOST, pin: PIN, accountId: '42', ps5: true, store, onStep }).catch((e) => e);
+}
+
 let tmp: string | undefined;
 beforeEach(() => {
   tmp = process.env.TMPDIR;
@@ -51,15 +64,7 @@ describe('pairAndStore', () => {
     process.env.TMPDIR = h.tempDir('rptui-tmp-');
     const cfg = join(h.tempDir(), 'cfg');
     const store = new ProfileStore(join(cfg, 'profiles.json'));
-    // the config dir turns into a file while the console is being asked: every write now fails
-    const onStep = (text: string) => {
-      if (!text.includes('sending the PIN')) return;
-      renameSync(cfg, `${cfg}.moved`);
-      writeFileSync(cfg, '');
-    };
-    const err = await pairAndStore({ host: HOST, pin: PIN, accountId: '42', ps5: true, store, onStep }).catch(
-      (e) => e,
-    );
+    const err = await pairBreakingDir(store, cfg);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(
       new RegExp(
@@ -67,7 +72,7 @@ describe('pairAndStore', () => {
       ),
     );
     const record = /kept in (\S+); once the problem is fixed, run: rptui profiles import \1 /.exec(
-      err.hint,
+      err.hint ?? '',
     )?.[1];
     expect(record?.startsWith(process.env.TMPDIR)).toBe(true); // the config dir was no place for it
     expect(statSync(record!).mode & 0o777).toBe(0o600);
@@ -92,14 +97,7 @@ describe('pairAndStore', () => {
     const cfg = join(base, 'cfg');
     mkdirSync(cfg);
     const store = new ProfileStore(join(cfg, 'profiles.json'));
-    const onStep = (text: string) => {
-      if (!text.includes('sending the PIN')) return;
-      renameSync(cfg, `${cfg}.moved`);
-      writeFileSync(cfg, '');
-    };
-    const err = await pairAndStore({ host: HOST, pin: PIN, accountId: '42', ps5: true, store, onStep }).catch(
-      (e) => e,
-    );
+    const err = await pairBreakingDir(store, cfg);
     expect(err.message).toMatch(/^paired with PS5 "Den" .* but could not store the profile/);
     expect(err.hint).toMatch(
       /^nothing could be kept \(cannot create the directory .*tmp-is-a-file: EEXIST\): remove this device in the console's Remote Play settings, then pair again/,

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CliResult, rptuiBin, runCli, spawnCli, useHarness } from '../helpers/cli.js';
+import { type CliResult, cliResult, rptuiBin, runCli, spawnCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, type SimProcess, startSimulator } from '../helpers/simulator.js';
 import { Tmux } from '../ui/tmux.js';
 
@@ -33,21 +33,10 @@ const requests = (sim: SimProcess, proto: string) =>
 /** Runs `rptui register` as a child; resolves with its result, the child available at once. */
 function startRegister(cfg: string, args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawnCli(['register', ...args], { configDir: cfg });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  const done = new Promise<CliResult>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
   h.defer(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  return { child, done };
+  return { child, done: cliResult(child, args) };
 }
 
 /** The stored profiles and the console's remembered pairings (its state file). */

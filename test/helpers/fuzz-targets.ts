@@ -51,14 +51,7 @@ import {
   encodeSessionId,
   randomSessionId,
 } from '../../src/proto-stack/ctrl.js';
-import {
-  DDP_VERSION_PS4,
-  DDP_VERSION_PS5,
-  formatDdpRequest,
-  formatDdpResponse,
-  parseDdpRequest,
-  parseDdpResponse,
-} from '../../src/proto-stack/discovery.js';
+import { formatDdpRequest, parseDdpRequest, parseDdpResponse } from '../../src/proto-stack/discovery.js';
 import { fecDecode, fecEncode } from '../../src/proto-stack/fec.js';
 import {
   decodeFeedbackHistory,
@@ -182,26 +175,15 @@ const DEFS: TargetDef[] = [
     maxLength: 600,
     make: () => ({
       seeds: [
-        formatDdpResponse({
-          statusCode: 200,
-          hostId: 'A4B1C2D3E4F5',
-          hostName: 'PS4-123',
-          hostType: 'PS4',
-          requestPort: 997,
-          systemVersion: '07020001',
-          protocolVersion: DDP_VERSION_PS4,
-          runningAppTitleId: 'CUSA00001',
-          runningAppName: 'Game: The Sequel',
-        }),
-        formatDdpResponse({
-          statusCode: 620,
-          hostId: '00AABBCCDDEE',
-          hostName: 'PS5-1',
-          hostType: 'PS5',
-          requestPort: 9295,
-          systemVersion: '09600001',
-          protocolVersion: DDP_VERSION_PS5,
-        }),
+        utf8(
+          'HTTP/1.1 200 Ok\nhost-id:A4B1C2D3E4F5\nhost-type:PS4\nhost-name:Wohnzimmer ✓\nhost-request-port:997\n' +
+            'device-discovery-protocol-version:00020020\nsystem-version:07020001\n' +
+            'running-app-titleid:CUSA00001\nrunning-app-name:Game: The Sequel\n',
+        ),
+        ascii(
+          'HTTP/1.1 620 Server Standby\nhost-id:00AABBCCDDEE\nhost-type:PS5\nhost-name:PS5-1\n' +
+            'host-request-port:9295\ndevice-discovery-protocol-version:00030010\nsystem-version:09600001\n',
+        ),
       ],
       run: (b) => void parseDdpResponse(b),
     }),
@@ -1003,4 +985,11 @@ export function fuzzTargets(): FuzzTarget[] {
     };
   });
   return built;
+}
+
+/** The fuzz target called `name` (its seeds serve the parser's own tests too). */
+export function fuzzTarget(name: string): FuzzTarget {
+  const t = fuzzTargets().find((x) => x.name === name);
+  if (!t) throw new Error(`no fuzz target ${name}`);
+  return t;
 }
