@@ -111,6 +111,42 @@ describe('pairing is all or nothing', () => {
     });
   }
 
+  it('profiles import stores a kept pairing, giving a stored console+account its new keys', async () => {
+    const cfg = h.tempDir();
+    const profile = {
+      name: 'den',
+      kind: 'PS5',
+      target: 1000100,
+      host: '10.0.0.2',
+      hostId: 'AABBCCDDEEFF',
+      nickname: 'Den\u202e',
+      registKey: '3132333435363738',
+      rpKey: '00112233445566778899aabbccddeeff',
+      accountId: 'x3HEK6t1aw8=',
+      createdAt: '2026-01-02T03:04:05.000Z',
+    };
+    const record = join(h.tempDir(), 'unstored-pairing-AABBCCDDEEFF.json');
+    writeFileSync(record, JSON.stringify({ version: 1, profiles: [profile] }));
+    let r = await runCli(['profiles', 'import', record], { configDir: cfg });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      `added profile "den" (PS5 "Den\\u202e" at 10.0.0.2)\n${record} is no longer needed: delete it (it holds pairing keys)\n`,
+    );
+    writeFileSync(
+      record,
+      JSON.stringify({ version: 1, profiles: [{ ...profile, name: 'x', rpKey: 'ff'.repeat(16) }] }),
+    );
+    r = await runCli(['profiles', 'import', record, '--json'], { configDir: cfg });
+    expect(JSON.parse(r.stdout)).toMatchObject([{ action: 'replaced', name: 'den' }]);
+    const stored = JSON.parse(readFileSync(join(cfg, 'profiles.json'), 'utf8')).profiles;
+    expect(stored.map((p: { name: string; rpKey: string }) => [p.name, p.rpKey])).toEqual([
+      ['den', 'ff'.repeat(16)],
+    ]);
+    r = await runCli(['profiles', 'import', join(cfg, 'nope.json')], { configDir: cfg });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('there is no file');
+  });
+
   it('registers started together for one account leave no superseded key behind', async () => {
     const host = '127.0.0.132';
     const sim = await startSimulator(h, { host, ps5: true, pin: PIN });
