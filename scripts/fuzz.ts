@@ -478,5 +478,11 @@ async function main(): Promise<number> {
   return bad.length ? 1 : 0;
 }
 
-if (isMainThread) process.exitCode = await main();
-else await workerMain(workerData as WorkerJob);
+if (isMainThread) {
+  // `npm run fuzz -- --list | head` closes stdout early: the reader's choice, not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  process.exitCode = await main();
+} else await workerMain(workerData as WorkerJob);
