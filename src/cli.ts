@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { RptuiError } from './proto-stack/errors.js';
+import { safeLines, safeText } from './proto-stack/text.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -16,8 +17,10 @@ function fail(err: unknown): never {
     process.exit(err.exitCode);
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  process.stderr.write(`rptui: internal error: ${e.message}\n`);
-  process.stderr.write(debug && e.stack ? `${e.stack}\n` : 'hint: run again with --debug for details\n');
+  process.stderr.write(`rptui: internal error: ${safeText(e.message)}\n`);
+  process.stderr.write(
+    debug && e.stack ? `${safeLines(e.stack)}\n` : 'hint: run again with --debug for details\n',
+  );
   process.exit(70);
 }
 

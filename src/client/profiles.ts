@@ -1,13 +1,22 @@
 /**
  * Pairing profiles: one per registered console, in `<config dir>/profiles.json` (mode 0600,
  * written atomically under a lock file, validated on every load). A file that does not validate
- * is reported with its path and left untouched: every mutation loads first, so a corrupt file
- * stops the write.
+ * is reported with its path (never with its content: it may be a link to anything) and left
+ * untouched: every mutation loads first, so a corrupt file stops the write.
  */
 import { z } from 'zod';
-import { profilesPath, readJsonFile, withFileLock, writeFileAtomic } from '../common/config-dir.js';
+import {
+  type LockHolder,
+  type LockOptions,
+  parseConfigJson,
+  profilesPath,
+  readConfigText,
+  withFileLock,
+  writeFileAtomic,
+} from '../common/config-dir.js';
 import type { PlatformFacts } from '../media/hwdecode.js';
-import { UsageError } from '../proto-stack/errors.js';
+import { ConfigError, UsageError } from '../proto-stack/errors.js';
+import { replaceUnsafe } from '../proto-stack/text.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 
@@ -74,16 +83,35 @@ const FileSchema = z
     message: 'two profiles have the same name',
   });
 
-/** `base`, or `base-2`, `base-3`... whichever is not taken. */
+/** `base`, or `base-2`, `base-3`... whichever is not taken (control characters become "-"). */
 export function uniqueProfileName(base: string, taken: Iterable<string>): string {
   const names = new Set(taken);
-  const clean =
-    base
-      .replace(/[/\\\p{Cc}]/gu, '-')
-      .trim()
-      .slice(0, 56) || 'console';
+  const clean = replaceUnsafe(base.replace(/[/\\]/g, '-'), '-').trim().slice(0, 56) || 'console';
   if (!names.has(clean)) return clean;
   for (let i = 2; ; i++) if (!names.has(`${clean}-${i}`)) return `${clean}-${i}`;
+}
+
+/**
+ * The profiles in the text of a profiles file; `path` names it in errors, which say where the
+ * file is wrong, never what it holds.
+ */
+export function parseProfilesText(text: string, path: string): Profile[] {
+  const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${path} ${path}.bak`;
+  return parseConfigJson(text, path, FileSchema, 'profiles file', hint).profiles;
+}
+
+/** The profiles file seen from inside its lock: reads and writes that nobody else interleaves. */
+export interface LockedProfiles {
+  list(): Promise<Profile[]>;
+  add(input: ProfileInput): Promise<Profile>;
+  update(name: string, change: (p: Profile) => ProfileInput): Promise<Profile>;
+}
+
+/** What importProfiles did with one profile. */
+export interface Imported {
+  profile: Profile;
+  /** added; replaced the keys of the stored profile of the same console and account; or added under another name. */
+  action: 'added' | 'replaced' | 'renamed';
 }
 
 export class ProfileStore {
@@ -95,9 +123,8 @@ export class ProfileStore {
 
   /** All profiles; a missing file is an empty list. */
   async list(): Promise<Profile[]> {
-    const hint = `fix the file by hand, or move it away to start over (rptui never overwrites it): mv ${this.path} ${this.path}.bak`;
-    const file = await readJsonFile(this.path, FileSchema, 'profiles file', hint);
-    return file?.profiles ?? [];
+    const text = await readConfigText(this.path, 'profiles file');
+    return text === undefined ? [] : parseProfilesText(text, this.path);
   }
 
   async find(name: string): Promise<Profile | undefined> {
@@ -116,6 +143,25 @@ export class ProfileStore {
       );
     }
     return p;
+  }
+
+  /**
+   * Runs `fn` holding the profiles file's lock (created, with its directory, first: a config dir
+   * that cannot be written fails here, before `fn` does anything). Everything `fn` reads through
+   * `tx` stays true until it returns.
+   */
+  async withLock<T>(
+    purpose: string,
+    fn: (tx: LockedProfiles) => Promise<T>,
+    opts: { failFast?: (holder: LockHolder) => boolean } = {},
+  ): Promise<T> {
+    const tx: LockedProfiles = {
+      list: () => this.list(),
+      add: (input) => this.addLocked(input),
+      update: (name, change) => this.updateLocked(name, change),
+    };
+    const lock: LockOptions = { purpose, failFast: opts.failFast };
+    return withFileLock(this.path, () => fn(tx), lock);
   }
 
   /** Adds a new profile; its name must be free. Returns the stored (validated) profile. */
@@ -169,6 +215,35 @@ export class ProfileStore {
     if (!p) return this.get(name);
     await this.save(all.filter((q) => q !== p));
     return p;
+  }
+
+  /**
+   * Stores `profiles` (e.g. read from a file a failed pairing left): a profile of a console and
+   * account already stored gives that profile its keys (name and settings stay); a new one whose
+   * name is taken gets a free name.
+   */
+  async importProfiles(profiles: readonly Profile[]): Promise<Imported[]> {
+    return withFileLock(this.path, async () => {
+      const all = await this.list();
+      const done: Imported[] = [];
+      for (const p of profiles) {
+        const i = all.findIndex((q) => q.hostId === p.hostId && q.accountId === p.accountId);
+        if (i >= 0) {
+          const { name: _n, settings: _s, ...keys } = p;
+          all[i] = validate({ ...all[i], ...keys });
+          done.push({ profile: all[i], action: 'replaced' });
+        } else {
+          const name = uniqueProfileName(
+            p.name,
+            all.map((q) => q.name),
+          );
+          all.push({ ...p, name });
+          done.push({ profile: { ...p, name }, action: name === p.name ? 'added' : 'renamed' });
+        }
+      }
+      await this.save(all);
+      return done;
+    });
   }
 
   private async save(profiles: Profile[]): Promise<void> {

@@ -11,7 +11,8 @@ import { wakeCredential } from '../proto-stack/discovery.js';
 import { ConsoleRefusedError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { consolesTable, formatTable } from './discover.js';
-import { pairAndStore } from './register.js';
+import { print } from './output.js';
+import { pairAndStore } from '../client/pairing.js';
 
 interface DemoOpts {
   host: string;
@@ -19,7 +20,7 @@ interface DemoOpts {
   keep?: boolean;
 }
 
-const say = (text = '') => process.stdout.write(`${text}\n`);
+const say = (text = ''): void => print(text);
 const indent = (text: string) => text.replace(/^/gm, '    ');
 
 export const register = (program: Command): void => {

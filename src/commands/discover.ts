@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { discover, type FoundConsole } from '../client/discovery.js';
 import { NetworkError, UsageError } from '../proto-stack/errors.js';
+import { safeText } from '../proto-stack/text.js';
+import { print, printJson } from './output.js';
 
 /** Seconds from the command line as milliseconds (0 < s <= 600). */
 export function parseSeconds(text: string, option: string): number {
@@ -17,7 +19,7 @@ export function spinner(text: string, enabled = true): { update(t: string): void
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let i = 0;
   let label = text;
-  const draw = () => process.stderr.write(`\r\x1b[2K${frames[i++ % frames.length]} ${label}`);
+  const draw = () => process.stderr.write(`\r\x1b[2K${frames[i++ % frames.length]} ${safeText(label)}`);
   draw();
   const timer = setInterval(draw, 80);
   return {
@@ -31,8 +33,9 @@ export function spinner(text: string, enabled = true): { update(t: string): void
   };
 }
 
-/** Left-aligned text table. */
-export function formatTable(headers: string[], rows: string[][]): string {
+/** Left-aligned text table; cells are made terminal-safe first, so the columns line up. */
+export function formatTable(headers: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(safeText));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -109,7 +112,7 @@ export const register = (program: Command): void => {
           },
         );
       }
-      if (o.json) process.stdout.write(`${JSON.stringify(list.map(consoleJson), null, 2)}\n`);
-      else process.stdout.write(`${consolesTable(list)}\n`);
+      if (o.json) printJson(list.map(consoleJson));
+      else print(consolesTable(list));
     });
 };

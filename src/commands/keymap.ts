@@ -8,7 +8,7 @@ import {
   loadKeymapFile,
 } from '../input/keymap.js';
 import { formatTable } from './discover.js';
-import { print } from './output.js';
+import { print, printJson } from './output.js';
 
 function describeKeymap(m: Keymap): string {
   const rows = keysByControl(m).map(([control, keys]) => [control, keys.join(', ')]);
@@ -36,7 +36,8 @@ export const register = (program: Command): void => {
     .option('--json', 'print JSON: { "keys": { "<key>": "<control>" }, ... }')
     .action((name: string, o: { json?: boolean }) => {
       const m = loadKeymap(name);
-      print(o.json ? JSON.stringify(keymapJson(m), null, 2) : describeKeymap(m));
+      if (o.json) printJson(keymapJson(m));
+      else print(describeKeymap(m));
     });
 
   cmd
@@ -46,7 +47,7 @@ export const register = (program: Command): void => {
     .option('--json', 'print the validated map as JSON')
     .action((file: string, o: { json?: boolean }) => {
       const m = loadKeymapFile(file);
-      if (o.json) return print(JSON.stringify({ ok: true, ...keymapJson(m) }, null, 2));
+      if (o.json) return printJson({ ok: true, ...keymapJson(m) });
       print(`${file}: ok, ${Object.keys(m.keys).length} keys, exit with ${m.exitHotkey}`);
     });
 
@@ -56,6 +57,7 @@ export const register = (program: Command): void => {
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) => {
       const names = listKeymaps();
-      print(o.json ? JSON.stringify(names) : names.join('\n'));
+      if (o.json) printJson(names);
+      else print(names.join('\n'));
     });
 };

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { discoverPads, hex4 } from '../input/gamepad/index.js';
 import { formatTable } from './discover.js';
-import { print } from './output.js';
+import { print, printJson } from './output.js';
 
 export const register = (program: Command): void => {
   program
@@ -10,7 +10,7 @@ export const register = (program: Command): void => {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { pads, backends } = await discoverPads();
-      if (o.json) return print(JSON.stringify({ pads, backends }, null, 2));
+      if (o.json) return printJson({ pads, backends });
       if (pads.length === 0) print('no game pads found (keyboard play still works)');
       else
         print(

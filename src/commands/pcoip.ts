@@ -15,7 +15,8 @@ import {
   type PcoipCipher,
   parsePcoipToken,
 } from '../proto-stack/pcoip/index.js';
-import { jsonText, print } from './output.js';
+import { safeLines } from '../proto-stack/text.js';
+import { jsonText, print, printJson } from './output.js';
 
 /** HEX (spaces and colons allowed) or @FILE (raw bytes). */
 function readInput(arg: string, what: string): Uint8Array {
@@ -116,7 +117,7 @@ export const register = (program: Command): void => {
     )
     .option('--json', 'print JSON')
     .action((opts: DecodeOpts) => {
-      process.stdout.write(decode(opts));
+      process.stdout.write(safeLines(decode(opts)));
     });
   pcoip
     .command('token')
@@ -126,7 +127,7 @@ export const register = (program: Command): void => {
     .action((token: string, opts: { json?: boolean }) => {
       const t = parsePcoipToken(token);
       if (opts.json) {
-        print(jsonText(t));
+        printJson(t);
         return;
       }
       const lines = t.obfuscated
@@ -138,6 +139,6 @@ export const register = (program: Command): void => {
           ]
         : ['plain token: keys are exchanged verbatim', `  connection tag: ${t.connectionTag}`];
       for (const w of t.warnings) lines.push(`  warning: ${w}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
+      print(lines.join('\n'));
     });
 };

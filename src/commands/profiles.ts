@@ -1,12 +1,12 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Profile, ProfileStore } from '../client/profiles.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
 import { formatTable } from './discover.js';
-import { print } from './output.js';
+import { print, printJson } from './output.js';
 import { publicProfile } from './register.js';
-
-const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
 
 function details(p: Profile, secrets: boolean): string {
   const rows: Array<[string, string]> = [
@@ -93,5 +93,29 @@ export const register = (program: Command): void => {
       const p = await store().rename(from, to);
       if (o.json) printJson(publicProfile(p));
       else print(`renamed "${from}" to "${p.name}"`);
+    });
+
+  cmd
+    .command('import')
+    .description('add the profiles of a profiles file, e.g. the pairing a `register` could not store')
+    .argument('<file>', 'a profiles file, such as the unstored-pairing-*.json that register named')
+    .option('--json', 'print the imported profiles (without secrets) as JSON')
+    .addHelpText(
+      'after',
+      '\nA profile of a console and account already stored gives that profile its new keys (its name and\n' +
+        'settings stay); any other is added, under a free name if its own is taken.',
+    )
+    .action(async (file: string, o: { json?: boolean }) => {
+      if (!existsSync(file)) throw new UsageError(`there is no file ${file}`);
+      const incoming = await new ProfileStore(file).list();
+      if (incoming.length === 0) throw new UsageError(`${file} holds no profiles`);
+      const done = await store().importProfiles(incoming);
+      if (o.json) return printJson(done.map((d) => ({ action: d.action, ...publicProfile(d.profile) })));
+      for (const { profile: p, action } of done) {
+        const verb = action === 'replaced' ? 'updated the keys of' : 'added';
+        const note = action === 'renamed' ? ', renamed: its name was taken' : '';
+        print(`${verb} profile "${p.name}" (${p.kind} "${p.nickname}" at ${p.host}${note})`);
+      }
+      print(`${file} is no longer needed: delete it (it holds pairing keys)`);
     });
 };

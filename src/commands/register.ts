@@ -1,99 +1,10 @@
 import type { Command } from 'commander';
-import {
-  PROFILE_NAME_RE,
-  type Profile,
-  ProfileStore,
-  platformDefaults,
-  uniqueProfileName,
-} from '../client/profiles.js';
+import { type Paired, pairAndStore } from '../client/pairing.js';
+import { type Profile, ProfileStore } from '../client/profiles.js';
 import { type PsnAccount, PsnAccountStore } from '../client/psn-account.js';
-import { parsePin, type Registration, register as registerConsole } from '../client/regist.js';
-import { type Host, realHost } from '../common/host.js';
-import { platformFacts } from '../media/hwdecode.js';
-import { toBase64, toHex } from '../proto-stack/bytes.js';
 import { UsageError } from '../proto-stack/errors.js';
-import { parseAccountId } from '../proto-stack/regist.js';
 import { spinner } from './discover.js';
-
-export interface PairOptions {
-  host: string;
-  pin: string;
-  accountId: string;
-  ps5?: boolean;
-  name?: string;
-  store: ProfileStore;
-  onStep?: (text: string) => void;
-  /** The machine whose decoders choose a new profile's stream defaults (tests: a made-up one). */
-  machine?: Host;
-}
-
-export interface Paired {
-  profile: Profile;
-  /** An existing profile of the same console and account got the new secrets. */
-  replaced: boolean;
-  registration: Registration;
-}
-
-/**
- * Validates everything that can be checked offline, registers, then stores the profile. Any
- * failure happens before the store is touched, so nothing is stored on error.
- */
-export async function pairAndStore(o: PairOptions): Promise<Paired> {
-  const pin = parsePin(o.pin);
-  const accountId = parseAccountId(o.accountId);
-  const accountB64 = toBase64(accountId);
-  if (o.name !== undefined && !PROFILE_NAME_RE.test(o.name)) {
-    throw new UsageError(
-      `"${o.name}" is not a usable profile name`,
-      'use 1-64 characters without slashes or control characters',
-    );
-  }
-  const before = await o.store.list(); // a corrupt profiles file stops us before the console is asked
-  if (o.name !== undefined && before.some((p) => p.name === o.name)) {
-    throw new UsageError(
-      `a profile named "${o.name}" already exists`,
-      'pick another --name, or remove it first: rptui profiles rm',
-    );
-  }
-  const registration = await registerConsole({
-    host: o.host,
-    pin,
-    accountId,
-    kind: o.ps5 ? 'PS5' : 'PS4',
-    onStep: o.onStep,
-  });
-  const r = registration.result;
-  const secrets = {
-    kind: registration.kind,
-    target: registration.target,
-    host: registration.address,
-    hostId: r.mac.toUpperCase(),
-    nickname: r.nickname,
-    registKey: r.registKeyText,
-    rpKey: toHex(r.morning),
-    accountId: accountB64,
-    createdAt: new Date().toISOString(),
-  };
-  // Pairing the same account with the same console again refreshes that profile's secrets.
-  const same =
-    o.name === undefined
-      ? before.find((p) => p.hostId === secrets.hostId && p.accountId === accountB64)
-      : undefined;
-  if (same) {
-    const profile = await o.store.update(same.name, (p) => ({ ...p, ...secrets }));
-    return { profile, replaced: true, registration };
-  }
-  const name =
-    o.name ??
-    uniqueProfileName(
-      r.nickname || `${registration.kind}-${secrets.hostId.slice(-4)}`,
-      before.map((p) => p.name),
-    );
-  // A new profile starts with what this machine plays best (a Pi 5 asks a PS5 for HEVC...).
-  const settings = platformDefaults(registration.kind, await platformFacts(o.machine ?? realHost()));
-  const profile = await o.store.add({ name, ...secrets, settings });
-  return { profile, replaced: false, registration };
-}
+import { print, printJson } from './output.js';
 
 interface RegisterOpts {
   host: string;
@@ -156,14 +67,12 @@ Examples:
         spin.stop();
       }
       const p = paired.profile;
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(publicProfile(p), null, 2)}\n`);
-      } else {
-        process.stdout.write(
+      if (o.json) printJson(publicProfile(p));
+      else
+        print(
           `paired with ${p.kind} "${p.nickname}" (host-id ${p.hostId}) at ${p.host}; ` +
-            `${paired.replaced ? 'updated' : 'stored'} profile "${p.name}"${whose}\n`,
+            `${paired.replaced ? 'updated' : 'stored'} profile "${p.name}"${whose}`,
         );
-      }
     });
 };
 

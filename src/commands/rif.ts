@@ -20,7 +20,8 @@ import {
   type Rifa,
   validityText,
 } from '../proto-stack/rif/index.js';
-import { jsonText } from './output.js';
+import { safeLines } from '../proto-stack/text.js';
+import { jsonText, printJson } from './output.js';
 
 type Parsed =
   | { file: string; kind: 'rif'; rif: Rif; size: number }
@@ -174,7 +175,8 @@ export const register = (program: Command): void => {
     .option('--json', 'print JSON')
     .action((files: string[], opts: { json?: boolean }) => {
       const report = rifReport(files);
-      process.stdout.write(opts.json ? `${jsonText(report)}\n` : printText(report));
+      if (opts.json) printJson(report);
+      else process.stdout.write(safeLines(printText(report)));
       if (report.errors.length > 0) {
         const text = report.errors.map((e) => `${e.file}: ${e.error}`).join('; ');
         const hint =

@@ -30,6 +30,7 @@ interface SimulateOpts {
   logDatagrams?: boolean;
   pathMtu?: string;
   senkusha?: boolean;
+  registDelay?: string;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -82,6 +83,7 @@ export const register = (program: Command): void => {
     .option('--allow-lan', 'allow a non-loopback --host (the console is then reachable from the network)')
     .option('--boot-time <ms>', 'how long waking up takes', '1000')
     .option('--pairing-closed', 'refuse every registration, as a console whose pairing screen is not open')
+    .option('--regist-delay <s>', 'answer a registration only after s seconds, as a slow console')
     .option(
       '--login-pin <digits>',
       'the console user has this 4-digit login passcode (asked before streaming)',
@@ -117,12 +119,13 @@ export const register = (program: Command): void => {
         '(frames padded with filler data, key frames several times larger), FEC-protected as a console does;\n' +
         'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +
         'AV datagrams only; --json-events logs every dropped one ("drop") and every frame sent.\n' +
+        'Pairing keys (RegistKey, RP-Key) are logged only with --debug; the --json-events file is 0600.\n' +
         'While streaming it reports CONNECTIONQUALITY every second (loss = datagrams --loss dropped in it).\n\n' +
         'Example (two terminals):\n  rptui simulate --ps5 --pin 11112222\n' +
         '  rptui discover --host 127.0.0.2 && rptui register --host 127.0.0.2 --pin 11112222 --account-id 1234567890\n' +
         '  rptui connect PS5-sim --duration 10',
     )
-    .action(async (o: SimulateOpts) => {
+    .action(async (o: SimulateOpts, cmd: Command) => {
       const bootMs = Number(o.bootTime);
       if (!Number.isInteger(bootMs) || bootMs < 0 || bootMs > 600_000) {
         throw new UsageError(`--boot-time takes milliseconds (0-600000), got "${o.bootTime}"`);
@@ -144,6 +147,7 @@ export const register = (program: Command): void => {
       const faults = faultOptions(o);
       const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
       const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
+      const registDelayMs = secondsOption('regist-delay', o.registDelay);
       const sim = await SimulatedConsole.start({
         host: o.host,
         kind: o.ps5 ? 'PS5' : 'PS4',
@@ -156,6 +160,8 @@ export const register = (program: Command): void => {
         allowLan: o.allowLan,
         bootMs,
         pairingClosed: o.pairingClosed,
+        registDelayMs,
+        debug: cmd.optsWithGlobals().debug === true,
         print: (line) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`),
       });
       await startStreamService(sim, {

@@ -16,7 +16,7 @@ import { UsageError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';
 import { noColorRequested } from '../ui/theme.js';
-import { pairAndStore } from './register.js';
+import { pairAndStore } from '../client/pairing.js';
 
 interface TuiOpts {
   simulate?: boolean;

@@ -6,6 +6,7 @@ import { wakeCredential } from '../proto-stack/discovery.js';
 import { UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 import { parseSeconds, spinner } from './discover.js';
+import { print, printJson } from './output.js';
 
 interface WakeOpts {
   host?: string;
@@ -79,12 +80,12 @@ export const register = (program: Command): void => {
           alreadyAwake: r.alreadyAwake,
           elapsedMs: r.elapsedMs,
         };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        printJson(out);
       } else if (r.alreadyAwake) {
-        process.stdout.write(`${c.hostType} "${c.hostName}" at ${c.address} is already awake\n`);
+        print(`${c.hostType} "${c.hostName}" at ${c.address} is already awake`);
       } else {
-        process.stdout.write(
-          `${c.hostType} "${c.hostName}" at ${c.address} is awake (${(r.elapsedMs / 1000).toFixed(1)} s)\n`,
+        print(
+          `${c.hostType} "${c.hostName}" at ${c.address} is awake (${(r.elapsedMs / 1000).toFixed(1)} s)`,
         );
       }
     });

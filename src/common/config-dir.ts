@@ -4,7 +4,8 @@
  * with mode 0600 because profiles hold pairing secrets.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, link, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
@@ -26,20 +27,17 @@ export function psnAccountPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'psn.json');
 }
 
+/** A file of ours (profiles, the PSN sign-in) is a few KiB; anything far larger is not one. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
 /**
- * Reads a JSON file of ours and validates it with `schema`; undefined when there is no file. A
- * file that cannot be read, parsed or validated is a ConfigError naming the path (and `what` the
- * file is); `hint` says what to do about a damaged one.
+ * The text of a file of ours, undefined when there is none. Only a regular file of sane size is
+ * read, without blocking (a FIFO in its place must not hang us); `what` names it in errors.
  */
-export async function readJsonFile<S extends z.ZodType>(
-  path: string,
-  schema: S,
-  what: string,
-  hint: string,
-): Promise<z.output<S> | undefined> {
-  let text: string;
+export async function readConfigText(path: string, what: string): Promise<string | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
-    text = await readFile(path, 'utf8');
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') return undefined;
@@ -48,19 +46,89 @@ export async function readJsonFile<S extends z.ZodType>(
       cause: err,
     });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path} is not valid JSON (${(err as Error).message})`, { hint, cause: err });
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_FILE_BYTES)
+      throw new ConfigError(
+        `${path} is not a ${what} (${st.isFile() ? `${st.size} bytes` : 'not a regular file'})`,
+        { hint: `move it away to start over: mv ${path} ${path}.bak` },
+      );
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
   }
-  const parsed = schema.safeParse(json);
+}
+
+/**
+ * `text` (from the file `path`) as JSON validated with `schema`; a ConfigError that names the
+ * path and `what` the file is, never quoting it; `hint` says what to do about a damaged one.
+ */
+export function parseConfigJson<S extends z.ZodType>(
+  text: string,
+  path: string,
+  schema: S,
+  what: string,
+  hint: string,
+): z.output<S> {
+  const parsed = schema.safeParse(parseJsonFile(text, path, hint));
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first.path.length ? ` at ${first.path.join('.')}` : '';
     throw new ConfigError(`${path} is not a valid ${what}: ${first.message}${where}`, { hint });
   }
   return parsed.data;
+}
+
+/** readConfigText + parseConfigJson: undefined when there is no file. */
+export async function readJsonFile<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  what: string,
+  hint: string,
+): Promise<z.output<S> | undefined> {
+  const text = await readConfigText(path, what);
+  return text === undefined ? undefined : parseConfigJson(text, path, schema, what, hint);
+}
+
+/**
+ * JSON.parse for a file's text. A syntax error names the file (`what`, e.g. its path) and, where
+ * the runtime tells it, the position; never the text, which may be any file a link points to.
+ */
+export function parseJsonFile(text: string, what: string, hint?: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message);
+    let where = '';
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      where = ` (line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')})`;
+    }
+    throw new ConfigError(`${what} is not valid JSON${where}`, { hint });
+  }
+}
+
+/** A ConfigError for a failed file operation, with a hint that fits the errno. */
+function fileError(what: string, err: unknown, dir: string): ConfigError {
+  const e = err as NodeJS.ErrnoException;
+  return new ConfigError(`${what}: ${e.code ?? e.message}`, {
+    hint:
+      e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
+        ? `check the permissions of ${dir} (or set RPTUI_CONFIG_DIR to a writable directory)`
+        : e.code === 'ENOSPC' || e.code === 'EDQUOT'
+          ? 'free some disk space and try again'
+          : `check that ${dir} is a writable directory (or set RPTUI_CONFIG_DIR to one)`,
+    cause: err,
+  });
+}
+
+/** Creates `dir` (0700) and its parents when missing; a failure says which directory and why. */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw fileError(`cannot create the directory ${dir}`, err, dir);
+  }
 }
 
 /**
@@ -70,9 +138,9 @@ export async function readJsonFile<S extends z.ZodType>(
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = dirname(path);
+  await ensureDir(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(data);
@@ -85,61 +153,122 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);
-    const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(`cannot write ${path}: ${e.code ?? e.message}`, {
-      hint:
-        e.code === 'EACCES' || e.code === 'EPERM'
-          ? `check the permissions of ${dir} (or set RPTUI_CONFIG_DIR to a writable directory)`
-          : e.code === 'ENOSPC'
-            ? 'free some disk space and try again'
-            : `check that ${dir} is a writable directory`,
-      cause: err,
-    });
+    throw fileError(`cannot write ${path}`, err, dir);
   }
 }
 
-/** A lock older than this is left over from a crashed process (a real holder needs milliseconds). */
+/** A lock older than this is left over from a crashed process (a holder touches it every 5 s). */
 const STALE_LOCK_MS = 30_000;
+const LOCK_HEARTBEAT_MS = 5_000;
+
+/** Who holds a lock, as written in the lock file. */
+export interface LockHolder {
+  pid: number;
+  /** What the holder is doing, e.g. "pairing with 192.168.1.20". */
+  purpose: string;
+}
+
+export interface LockOptions {
+  /** How long to wait for another holder (ms). */
+  waitMs?: number;
+  /** Recorded in the lock file, so a process that has to wait can say what it waits for. */
+  purpose?: string;
+  /** Give up at once, without waiting, when the current holder matches (e.g. a second pairing). */
+  failFast?: (holder: LockHolder) => boolean;
+}
+
+async function readHolder(lock: string): Promise<LockHolder | undefined> {
+  const text = await readFile(lock, 'utf8').catch(() => '');
+  const m = /^(\d+)(?: (.*))?$/.exec(text.trimEnd());
+  return m ? { pid: Number(m[1]), purpose: m[2] ?? 'changing it' } : undefined;
+}
+
+/** Lock files this process holds right now. */
+const heldHere = new Set<string>();
+
+/** False when no process has this id (on this machine), or it is us and we do not hold `lock`. */
+function holderAlive(pid: number, lock: string): boolean {
+  if (pid === process.pid) return heldHere.has(lock);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the lock file `lock` that stat() showed as `seen`, unless another process replaced it
+ * in the meantime (then that process's lock is put back).
+ */
+async function removeStaleLock(lock: string, seen: { ino: number }): Promise<void> {
+  const aside = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await rename(lock, aside);
+  } catch {
+    return; // someone else removed it first
+  }
+  const st = await stat(aside).catch(() => undefined);
+  if (st && st.ino !== seen.ino) await link(aside, lock).catch(() => undefined);
+  await rm(aside, { force: true });
+}
 
 /**
  * Runs `fn` while holding `<path>.lock` (created exclusively), so two rptui processes that
  * read-modify-write the same file cannot lose each other's change. Waits up to `waitMs` for a
- * holder; a stale lock is taken over.
+ * holder; a lock whose process is gone, or that nobody touched for 30 s, is taken over.
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>, waitMs = 3000): Promise<T> {
+export async function withFileLock<T>(
+  path: string,
+  fn: () => Promise<T>,
+  opts: LockOptions = {},
+): Promise<T> {
   const lock = `${path}.lock`;
-  const deadline = Date.now() + waitMs;
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch(() => undefined);
+  const dir = dirname(path);
+  const deadline = Date.now() + (opts.waitMs ?? 15_000);
+  const purpose = (opts.purpose ?? 'changing it').replace(/\n/g, ' ');
+  await ensureDir(dir);
   for (;;) {
     try {
       const fh = await open(lock, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      try {
+        await fh.writeFile(`${process.pid} ${purpose}\n`);
+      } finally {
+        await fh.close();
+      }
       break;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') {
-        throw new ConfigError(`cannot create the lock file ${lock}: ${code ?? (err as Error).message}`, {
-          hint: `check that ${dirname(path)} is a writable directory`,
-          cause: err,
-        });
-      }
+      if (code !== 'EEXIST') throw fileError(`cannot create the lock file ${lock}`, err, dir);
       const st = await stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) {
-        await rm(lock, { force: true });
+      if (!st) continue; // released meanwhile
+      const holder = await readHolder(lock);
+      if (Date.now() - st.mtimeMs > STALE_LOCK_MS || (holder && !holderAlive(holder.pid, lock))) {
+        await removeStaleLock(lock, st);
         continue;
       }
-      if (Date.now() > deadline) {
-        throw new ConfigError(`${path} is being changed by another rptui process (${lock} exists)`, {
-          hint: `wait for the other command to finish; if none is running, delete ${lock}`,
+      const who = holder ? `rptui process ${holder.pid} is ${holder.purpose}` : 'another rptui process';
+      if ((holder && opts.failFast?.(holder)) || Date.now() > deadline) {
+        throw new ConfigError(`${path} is in use: ${who} (lock file ${lock})`, {
+          hint: `wait for the other rptui command to finish and try again; if none is running, delete ${lock}`,
         });
       }
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+  heldHere.add(lock);
+  // a long holder (a pairing waits for the console) keeps its lock fresh
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(lock, now, now).catch(() => undefined);
+  }, LOCK_HEARTBEAT_MS);
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
-    await rm(lock, { force: true });
+    clearInterval(heartbeat);
+    heldHere.delete(lock);
+    // a lock that cannot be removed (its directory went away) is stale once we exit
+    await rm(lock, { force: true }).catch(() => undefined);
   }
 }

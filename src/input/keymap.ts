@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configDir } from '../common/config-dir.js';
+import { configDir, parseJsonFile } from '../common/config-dir.js';
 import { CONTROLS, type Control, isControl } from '../proto-stack/controller.js';
 import { ConfigError } from '../proto-stack/errors.js';
 
@@ -179,13 +179,7 @@ export function loadKeymapFile(path: string): Keymap {
   } catch (e) {
     throw new ConfigError(`cannot read key map ${path}: ${(e as Error).message}`, { cause: e });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`key map ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  return parseKeymap(json, path, basename(path).replace(/\.json$/, ''));
+  return parseKeymap(parseJsonFile(text, `key map ${path}`), path, basename(path).replace(/\.json$/, ''));
 }
 
 /** config/keymaps of the installation (works from src/ under tsx and from the dist/ bundle). */

@@ -2,7 +2,13 @@
  * Typed errors. Every error a user can meet is an RptuiError with a message that says what
  * happened and, where there is one, a hint that says what to do about it. The CLI prints
  * message + hint (a stack trace only with --debug) and exits with `exitCode`.
+ *
+ * Messages quote network and file text (a header line, a console name, a path), so message and
+ * hint are made terminal-safe here, once for every place that shows them (CLI, TUI, logs,
+ * simulator events).
  */
+import { safeText } from './text.js';
+
 export type ErrorCode =
   | 'usage' // bad command-line input or config
   | 'parse' // malformed bytes or text from the network or a file
@@ -23,10 +29,10 @@ export class RptuiError extends Error {
     message: string,
     opts: { hint?: string; cause?: unknown; exitCode?: number } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(safeText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
-    this.hint = opts.hint;
+    this.hint = opts.hint === undefined ? undefined : safeText(opts.hint);
     this.exitCode = opts.exitCode ?? (code === 'usage' ? 2 : 1);
   }
 }

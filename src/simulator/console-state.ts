@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { writeFileAtomic } from '../common/config-dir.js';
+import { parseJsonFile, writeFileAtomic } from '../common/config-dir.js';
 import { toHex } from '../proto-stack/bytes.js';
 import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
@@ -41,6 +41,17 @@ function randomMac(): string {
   return toHex(b).toUpperCase();
 }
 
+/** The state in the text of a state file; errors name `path` and what is wrong, never the text. */
+export function parseStateText(text: string, path: string): ConsoleStateData {
+  const hint = 'give --state a new file name, or delete this one to forget the paired clients';
+  const parsed = StateSchema.safeParse(parseJsonFile(text, path, hint));
+  if (!parsed.success)
+    throw new ConfigError(`${path} is not a simulator state file: ${parsed.error.issues[0].message}`, {
+      hint,
+    });
+  return parsed.data;
+}
+
 export class ConsoleState {
   private constructor(
     readonly path: string | undefined,
@@ -70,22 +81,7 @@ export class ConsoleState {
           );
         }
       }
-      if (text !== undefined) {
-        let parsed: ReturnType<typeof StateSchema.safeParse>;
-        try {
-          parsed = StateSchema.safeParse(JSON.parse(text));
-        } catch (err) {
-          throw new ConfigError(`${path} is not valid JSON (${(err as Error).message})`, {
-            hint: 'give --state a new file name, or delete this one to forget the paired clients',
-          });
-        }
-        if (!parsed.success) {
-          throw new ConfigError(`${path} is not a simulator state file: ${parsed.error.issues[0].message}`, {
-            hint: 'give --state a new file name, or delete this one to forget the paired clients',
-          });
-        }
-        stored = parsed.data;
-      }
+      if (text !== undefined) stored = parseStateText(text, path);
     }
     if (stored && stored.kind !== want.kind) {
       throw new UsageError(

@@ -44,6 +44,10 @@ export interface SimulatorOptions {
   bootMs?: number;
   /** The pairing screen is not open: registrations are refused even with the right PIN. */
   pairingClosed?: boolean;
+  /** A slow console: the registration answer leaves this long after the request arrived. */
+  registDelayMs?: number;
+  /** Log pairing keys too (events file, listeners, printed lines); without it they are left out. */
+  debug?: boolean;
 }
 
 export interface Remote {
@@ -144,7 +148,7 @@ export class SimulatedConsole {
     const sim = new SimulatedConsole(
       opts,
       state,
-      new EventLog({ jsonPath: opts.eventsPath, print: opts.print }),
+      new EventLog({ jsonPath: opts.eventsPath, print: opts.print, debug: opts.debug }),
     );
     try {
       await sim.udp(sim.ddpPort, ddpHandler(sim));

@@ -92,6 +92,7 @@ export function registRoutes(sim: SimulatedConsole): Array<[string, HttpRoute]> 
       `registration ${x.head.method} ${x.head.path} from ${x.remote.address} (${x.body.length} byte body)`,
     );
     if (x.head.method !== 'POST') return refuse(sim, x, 'not-post', `${x.head.method} instead of POST`);
+    if (sim.opts.registDelayMs) await new Promise<void>((r) => sim.later(sim.opts.registDelayMs ?? 0, r));
     // A real console answers the search either way and refuses only the POST.
     if (sim.opts.pairingClosed) return refuse(sim, x, 'pairing-closed', 'the pairing screen is not open');
     let req: ReturnType<typeof parseRegistRequest>;
@@ -118,8 +119,14 @@ export function registRoutes(sim: SimulatedConsole): Array<[string, HttpRoute]> 
     );
     sim.events.emit(
       'paired',
-      { proto: 'regist', from: x.remote.address, accountId: account, registKey: registKeyText },
-      `  -> paired account ${account} (RegistKey ${registKeyText})`,
+      {
+        proto: 'regist',
+        from: x.remote.address,
+        accountId: account,
+        registKey: registKeyText,
+        morning: toHex(morning),
+      },
+      `  -> paired account ${account}${sim.opts.debug ? ` (RegistKey ${registKeyText})` : ''}`,
     );
   };
   return [[registPath(sim.target), route]];

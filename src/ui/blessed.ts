@@ -3,6 +3,7 @@
  * should pay for loading a terminal UI library they do not use.
  */
 import type { Widgets } from 'blessed';
+import { safeText } from '../proto-stack/text.js';
 
 export type Blessed = typeof import('blessed');
 export type { Widgets };
@@ -30,7 +31,10 @@ export interface KeyInfo {
   sequence?: string;
 }
 
-/** Text shown inside a tagged widget must not be read as blessed tags. */
+/**
+ * Text shown inside a tagged widget: made terminal-safe (one line: control characters, newlines
+ * included, become escapes), and never read as blessed tags.
+ */
 export function esc(text: string): string {
-  return text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+  return safeText(text).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }

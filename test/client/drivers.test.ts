@@ -10,7 +10,7 @@ import { discover, probe } from '../../src/client/discovery.js';
 import { ProfileStore } from '../../src/client/profiles.js';
 import { parsePin, register } from '../../src/client/regist.js';
 import { wake } from '../../src/client/wake.js';
-import { pairAndStore } from '../../src/commands/register.js';
+import { pairAndStore } from '../../src/client/pairing.js';
 import { ascii, toHex } from '../../src/proto-stack/bytes.js';
 import { wakeCredential } from '../../src/proto-stack/discovery.js';
 import {

@@ -1,8 +1,19 @@
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type ProfileInput,
+  ProfileSchema,
   ProfileStore,
   platformDefaults,
   uniqueProfileName,
@@ -155,12 +166,12 @@ describe('concurrent writers', () => {
     const dir = h.tempDir();
     const path = join(dir, 'profiles.json');
     writeFileSync(`${path}.lock`, '1\n');
-    const err = await withFileLock(path, async () => 'never', 100).catch((e) => e);
+    const err = await withFileLock(path, async () => 'never', { waitMs: 100 }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain(`${path}.lock`);
     const old = new Date(Date.now() - 60_000);
     utimesSync(`${path}.lock`, old, old);
-    expect(await withFileLock(path, async () => 'taken', 100)).toBe('taken');
+    expect(await withFileLock(path, async () => 'taken', { waitMs: 100 })).toBe('taken');
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 });
@@ -190,5 +201,107 @@ describe('stream defaults of a new profile on this kind of machine', () => {
     await expect(store.add(sample({ name: 'c', settings: { codec: 'vp9' as 'h264' } }))).rejects.toThrow(
       UsageError,
     );
+  });
+});
+
+describe('hostile files and directories', () => {
+  it('never echoes what a non-JSON profiles file (behind a symlink) holds', async () => {
+    const dir = h.tempDir();
+    const secret = join(dir, 'secret.txt');
+    writeFileSync(secret, 'root:$6$hunter2:19000:0:99999:7:::\n');
+    const path = join(dir, 'profiles.json');
+    symlinkSync(secret, path);
+    const err = await new ProfileStore(path).list().catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    // newer Node versions tell the position; the text itself never appears
+    expect(err.message).toMatch(new RegExp(`^${path} is not valid JSON( \\(line 1, column 1\\))?$`));
+    expect(`${err.message} ${err.hint}`).not.toMatch(/root|hunter2/);
+  });
+
+  it('refuses a profiles file that is a device, a FIFO or far too large, without reading it', async () => {
+    const dir = h.tempDir();
+    const path = join(dir, 'profiles.json');
+    symlinkSync('/dev/zero', path);
+    await expect(new ProfileStore(path).list()).rejects.toThrow(
+      /is not a profiles file \(not a regular file\)/,
+    );
+    rmSync(path);
+    execFileSync('mkfifo', [path]);
+    await expect(new ProfileStore(path).list()).rejects.toThrow(/not a regular file/);
+    rmSync(path);
+    writeFileSync(path, Buffer.alloc(5 * 1024 * 1024, 0x20));
+    await expect(new ProfileStore(path).list()).rejects.toThrow(/5242880 bytes/);
+  });
+
+  it('names the directory that cannot be created, and why, before anything is written', async () => {
+    const file = join(h.tempDir(), 'a-file');
+    writeFileSync(file, '');
+    const store = new ProfileStore(join(file, 'rptui', 'profiles.json'));
+    let ran = false;
+    const err = await store
+      .withLock('testing', async () => {
+        ran = true;
+      })
+      .catch((e) => e);
+    expect(ran).toBe(false);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(`cannot create the directory ${join(file, 'rptui')}: ENOTDIR`);
+    expect(err.hint).toMatch(/writable directory.*RPTUI_CONFIG_DIR/);
+  });
+
+  it('default names from hostile console names carry no control or bidi characters', () => {
+    expect(uniqueProfileName('Lab\u009b31m\u202egnp', [])).toBe('Lab-31m-gnp');
+    expect(uniqueProfileName('a\u2066b\u0085c', ['a-b-c'])).toBe('a-b-c-2');
+  });
+});
+
+describe('lock holders', () => {
+  it('says who holds the lock and what for; a matching holder fails at once', async () => {
+    const path = join(h.tempDir(), 'profiles.json');
+    const started = Date.now();
+    const inner = await withFileLock(
+      path,
+      () =>
+        withFileLock(path, async () => 'never', {
+          waitMs: 10_000,
+          failFast: (holder) => holder.purpose.startsWith('pairing'),
+        }).catch((e) => e),
+      { purpose: 'pairing with 127.0.0.1' },
+    );
+    expect(inner).toBeInstanceOf(ConfigError);
+    expect(inner.message).toBe(
+      `${path} is in use: rptui process ${process.pid} is pairing with 127.0.0.1 (lock file ${path}.lock)`,
+    );
+    expect(Date.now() - started).toBeLessThan(5000); // did not wait the 10 s
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('takes over the lock of a process that is gone', async () => {
+    const path = join(h.tempDir(), 'profiles.json');
+    const gone = spawnSync(process.execPath, ['-e', '']).pid; // exited: its pid is free
+    writeFileSync(`${path}.lock`, `${gone} pairing with 127.0.0.1\n`);
+    expect(await withFileLock(path, async () => 'taken', { waitMs: 100 })).toBe('taken');
+  });
+});
+
+describe('importProfiles', () => {
+  it('adds, gives a stored console+account its new keys, and renames on a taken name', async () => {
+    const store = new ProfileStore(join(h.tempDir(), 'profiles.json'));
+    await store.add(sample({ settings: { fps: 30 } }));
+    await store.add(sample({ name: 'den', hostId: '001122334455' }));
+    const done = await store.importProfiles([
+      ProfileSchema.parse(sample({ name: 'renamed-here', rpKey: 'ff'.repeat(16) })),
+      ProfileSchema.parse(sample({ name: 'den', hostId: '0000000000AA' })),
+      ProfileSchema.parse(sample({ name: 'new', hostId: '0000000000BB' })),
+    ]);
+    expect(done.map((d) => [d.action, d.profile.name])).toEqual([
+      ['replaced', 'living-room'],
+      ['renamed', 'den-2'],
+      ['added', 'new'],
+    ]);
+    const all = await store.list();
+    expect(all.map((p) => p.name)).toEqual(['living-room', 'den', 'den-2', 'new']);
+    expect(all[0].rpKey).toBe('ff'.repeat(16));
+    expect(all[0].settings.fps).toBe(30); // settings stay
   });
 });

@@ -72,6 +72,11 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess {
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   const child = spawnCli(args, opts);
   if (opts.input !== undefined) child.stdin?.end(opts.input);
+  return cliResult(child, args, opts.timeoutMs);
+}
+
+/** What a spawnCli child prints, once it exits (SIGKILL after the timeout). */
+export function cliResult(child: ChildProcess, args: string[], timeoutMs = 20_000): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => {
@@ -85,10 +90,10 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
       child.kill('SIGKILL');
       reject(
         new Error(
-          `rptui ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+          `rptui ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
         ),
       );
-    }, opts.timeoutMs ?? 20_000);
+    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

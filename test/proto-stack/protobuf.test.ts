@@ -13,6 +13,7 @@ import {
   type TakionMessage,
 } from '../../src/proto-stack/streamconnection.js';
 import { typedOnly } from '../helpers/fuzz.js';
+import { fuzzTarget } from '../helpers/fuzz-targets.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 /** The hex of a string's bytes, to write expected protobuf bytes readably. */
@@ -184,32 +185,7 @@ describe('TakionMessage encoding (bytes worked out from the protobuf wire format
 });
 
 describe('fuzz: protobuf decode only throws ParseError', () => {
-  const seeds = [
-    encodeTakionMessage({ type: 'heartbeat' }),
-    encodeTakionMessage({ type: 'disconnect', reason: 'Server shutting down' }),
-    encodeTakionMessage({
-      type: 'big',
-      big: {
-        clientVersion: 12,
-        sessionKey: 'x'.repeat(40),
-        launchSpec: 'y'.repeat(100),
-        encryptedKey: new Uint8Array(4),
-        ecdhPubKey: new Uint8Array(65),
-        ecdhSig: new Uint8Array(32),
-      },
-    }),
-    encodeTakionMessage({
-      type: 'streamInfo',
-      streamInfo: {
-        resolutions: [{ width: 1, height: 2, videoHeader: new Uint8Array(20) }],
-        audioHeader: new Uint8Array(14),
-      },
-    }),
-    encodeTakionMessage({
-      type: 'senkusha',
-      senkusha: { command: 4, clientMtu: { id: 1, mtuReq: 2, state: false } },
-    }),
-  ];
+  const seeds = fuzzTarget('streamconnection.message').seeds;
   it('random and mutated messages', () => {
     const mutated = fc
       .tuple(

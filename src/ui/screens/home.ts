@@ -6,6 +6,7 @@ import { PROFILE_NAME_RE } from '../../client/profiles.js';
 import { wake } from '../../client/wake.js';
 import { fromHex } from '../../proto-stack/bytes.js';
 import { wakeCredential } from '../../proto-stack/discovery.js';
+import { safeText } from '../../proto-stack/text.js';
 import type { App, Layer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { fitText } from '../format.js';
@@ -39,7 +40,8 @@ export class HomeScreen implements Layer {
   readonly help = HOME_HELP;
   private profiles: Profile[] = [];
   private index = 0;
-  private loadError: string | undefined;
+  /** The message and hint of the error that stopped loading the profiles. */
+  private loadError: string[] | undefined;
   private readonly box: Widgets.BoxElement;
   private busy = new Set<string>();
   /** A profile to select once a reload sees it (a newly paired one). */
@@ -79,7 +81,7 @@ export class HomeScreen implements Layer {
       this.index = i >= 0 ? i : Math.min(this.index, Math.max(0, this.profiles.length - 1));
     } catch (err) {
       const e = err as { message: string; hint?: string };
-      this.loadError = `${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`;
+      this.loadError = e.hint ? [e.message, `hint: ${e.hint}`] : [e.message];
       this.profiles = [];
     }
     this.d.app.render();
@@ -95,7 +97,7 @@ export class HomeScreen implements Layer {
     const width = Math.max(20, (this.box.width as number) - 1);
     const lines: string[] = [];
     if (this.loadError) {
-      lines.push('', t.bad(esc(this.loadError)));
+      lines.push('', ...this.loadError.map((l) => t.bad(esc(l))));
       this.box.setContent(lines.join('\n'));
       return;
     }
@@ -128,8 +130,9 @@ export class HomeScreen implements Layer {
         const i = first + j;
         const s = this.status(p);
         const word = this.busy.has(p.name) ? 'waking' : s.status;
-        const game = s.found?.runningAppName ?? (s.status === 'ready' ? '—' : '');
-        const plain = `${fitText(p.name, nameW)}${fitText(p.kind, 5)}${fitText(p.host, 17)}`;
+        // made safe before fitting, so an escaped character cannot push the columns apart
+        const game = safeText(s.found?.runningAppName ?? (s.status === 'ready' ? '—' : ''));
+        const plain = `${fitText(safeText(p.name), nameW)}${fitText(p.kind, 5)}${fitText(safeText(p.host), 17)}`;
         const statusCell = fitText(word, 10);
         const styled =
           word === 'ready'

@@ -10,8 +10,9 @@ import { discover, type FoundConsole, probe } from '../../client/discovery.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { psnAuthServer } from '../../client/psn.js';
 import { type PsnAccount, PsnAccountStore } from '../../client/psn-account.js';
-import { pairAndStore } from '../../commands/register.js';
+import { pairAndStore } from '../../client/pairing.js';
 import { signInUrl } from '../../proto-stack/psn.js';
+import { safeText } from '../../proto-stack/text.js';
 import type { App } from '../app.js';
 import { esc, type KeyInfo } from '../blessed.js';
 import { fitText } from '../format.js';
@@ -158,7 +159,7 @@ export class RegisterDialog extends Dialog {
     l.push(this.searching ? 'Consoles found (searching...):' : 'Consoles found:');
     if (this.found.length === 0) l.push(t.dim(this.searching ? '  ...' : '  none; type the address below'));
     this.found.forEach((c, i) => {
-      const text = `${fitText(c.hostName, 20)} ${fitText(c.hostType, 4)} ${fitText(c.address, 16)} ${c.status}`;
+      const text = `${fitText(safeText(c.hostName), 20)} ${fitText(c.hostType, 4)} ${fitText(c.address, 16)} ${c.status}`;
       const focused = this.focus.kind === 'found' && this.focus.index === i;
       l.push(focused ? t.selected(`> ${esc(text)}`) : `  ${esc(text)}`);
     });
