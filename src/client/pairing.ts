@@ -169,4 +169,3 @@ async function unstoredPairing(
     cause: err,
   });
 }
-

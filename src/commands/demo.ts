@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { discover } from '../client/discovery.js';
+import { pairAndStore } from '../client/pairing.js';
 import { ProfileStore } from '../client/profiles.js';
 import { wake } from '../client/wake.js';
 import { fromHex } from '../proto-stack/bytes.js';
@@ -12,7 +13,6 @@ import { ConsoleRefusedError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { consolesTable, formatTable } from './discover.js';
 import { print } from './output.js';
-import { pairAndStore } from '../client/pairing.js';
 
 interface DemoOpts {
   host: string;

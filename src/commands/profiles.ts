@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Profile, ProfileStore } from '../client/profiles.js';
-import { UsageError } from '../proto-stack/errors.js';
 import { fromHex } from '../proto-stack/bytes.js';
 import { wakeCredential } from '../proto-stack/discovery.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { formatTable } from './discover.js';
 import { print, printJson } from './output.js';
 import { publicProfile } from './register.js';

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { pairAndStore } from '../client/pairing.js';
 import { ProfileStore } from '../client/profiles.js';
 import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.js';
 import { realHost } from '../common/host.js';
@@ -16,7 +17,6 @@ import { UsageError } from '../proto-stack/errors.js';
 import { SimulatedConsole } from '../simulator/index.js';
 import { startStreamService } from '../simulator/stream.js';
 import { noColorRequested } from '../ui/theme.js';
-import { pairAndStore } from '../client/pairing.js';
 
 interface TuiOpts {
   simulate?: boolean;

@@ -7,10 +7,10 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discover, probe } from '../../src/client/discovery.js';
+import { pairAndStore } from '../../src/client/pairing.js';
 import { ProfileStore } from '../../src/client/profiles.js';
 import { parsePin, register } from '../../src/client/regist.js';
 import { wake } from '../../src/client/wake.js';
-import { pairAndStore } from '../../src/client/pairing.js';
 import { ascii, toHex } from '../../src/proto-stack/bytes.js';
 import { wakeCredential } from '../../src/proto-stack/discovery.js';
 import {

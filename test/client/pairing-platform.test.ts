@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProfileStore } from '../../src/client/profiles.js';
 import { pairAndStore } from '../../src/client/pairing.js';
+import { ProfileStore } from '../../src/client/profiles.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { useHarness } from '../helpers/cli.js';
 import { decoderListing, fakeHost, piFiles } from '../helpers/host.js';

@@ -3,8 +3,8 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProfileStore } from '../../src/client/profiles.js';
 import { pairAndStore } from '../../src/client/pairing.js';
+import { ProfileStore } from '../../src/client/profiles.js';
 import { ConfigError } from '../../src/proto-stack/errors.js';
 import { SimulatedConsole } from '../../src/simulator/index.js';
 import { useHarness } from '../helpers/cli.js';

@@ -95,7 +95,7 @@ describe.each([
     expect(s.state).toBe('idle');
     await s.start();
     expect(s.state).toBe('streaming');
-    expect(log.states).toEqual(['requesting', 'ctrl', 'takion', 'handshake', 'streaming']);
+    expect(log.states).toEqual(['requesting', 'ctrl', 'probing', 'takion', 'handshake', 'streaming']);
     // the simulator has no 540p clip: STREAMINFO announces the 720p one it streams, and the
     // fixture's 20 ms Opus packets
     expect(log.info).toEqual([

@@ -425,7 +425,7 @@ const DEFS: TargetDef[] = [
   },
   {
     name: 'ctrl.client',
-    covers: 'CtrlClient.feed: decryption, every message the console sends, payload decoders',
+    covers: 'CtrlClient.handle: decryption, every message the console sends, payload decoders',
     maxLength: 800,
     make: () => {
       const crypt = sessionCrypt();
@@ -530,7 +530,7 @@ const DEFS: TargetDef[] = [
   },
   {
     name: 'takion.endpoint',
-    covers: 'TakionEndpoint.handleDatagram of a connected, encrypted client: every packet type',
+    covers: 'TakionEndpoint.handle of a connected, encrypted client: every packet type',
     maxLength: 1200,
     make: () => {
       const TAGS = { client: { tag: 0x1111 }, console: { tag: 0x2222 } };

@@ -7,10 +7,10 @@
  * offers to sign in to PSN, which fills the field.
  */
 import { discover, type FoundConsole, probe } from '../../client/discovery.js';
+import { pairAndStore } from '../../client/pairing.js';
 import type { Profile, ProfileStore } from '../../client/profiles.js';
 import { psnAuthServer } from '../../client/psn.js';
 import { type PsnAccount, PsnAccountStore } from '../../client/psn-account.js';
-import { pairAndStore } from '../../client/pairing.js';
 import { signInUrl } from '../../proto-stack/psn.js';
 import { safeText } from '../../proto-stack/text.js';
 import type { App } from '../app.js';
