@@ -15,13 +15,13 @@ import {
   wakeCredential,
 } from '../proto-stack/discovery.js';
 import { ConfigError, ParseError } from '../proto-stack/errors.js';
-import type { SimulatedConsole, UdpHandler } from './index.js';
+import type { ConsoleHost, UdpHandler } from './host.js';
 
 /** What consoles put in host-request-port. */
 const HOST_REQUEST_PORT = 997;
 
 /** The paired client whose RegistKey yields `credential`, if any. */
-function pairedBy(sim: SimulatedConsole, credential: string) {
+function pairedBy(sim: ConsoleHost, credential: string) {
   return sim.state.data.paired.find((p) => {
     try {
       return wakeCredential(fromHex(p.registKey)) === credential;
@@ -32,7 +32,7 @@ function pairedBy(sim: SimulatedConsole, credential: string) {
   });
 }
 
-export function ddpHandler(sim: SimulatedConsole): UdpHandler {
+export function ddpHandler(sim: ConsoleHost): UdpHandler {
   return (data, from) => {
     const who = `${from.address}:${from.port}`;
     let req: ReturnType<typeof parseDdpRequest>;

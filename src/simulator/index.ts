@@ -19,58 +19,18 @@ import { type ConsoleKind, type Target, targetFromDiscovery } from '../proto-sta
 import { ConsoleState } from './console-state.js';
 import { ddpHandler } from './discovery.js';
 import { EventLog } from './events.js';
+import type {
+  ConsoleHost,
+  HttpExchange,
+  HttpRoute,
+  Power,
+  Remote,
+  SimulatorOptions,
+  UdpHandler,
+} from './host.js';
 import { registRoutes, registSearchHandler } from './regist.js';
 
-export type Power = 'ready' | 'standby';
-
-export interface SimulatorOptions {
-  /** The only address any socket binds to. */
-  host: string;
-  kind: ConsoleKind;
-  /** The 8-digit registration PIN the "TV" shows. */
-  pin: string;
-  nickname?: string;
-  standby?: boolean;
-  /** Paired clients and identity survive restarts here (created when missing). */
-  statePath?: string;
-  /** One JSON object per line per event. */
-  eventsPath?: string;
-  systemVersion?: string;
-  /** Allow a non-loopback address (the simulator is then reachable from the LAN). */
-  allowLan?: boolean;
-  /** Human-readable event lines (default: none). */
-  print?: (line: string) => void;
-  /** How long "booting" takes after a valid WAKEUP. */
-  bootMs?: number;
-  /** The pairing screen is not open: registrations are refused even with the right PIN. */
-  pairingClosed?: boolean;
-  /** A slow console: the registration answer leaves this long after the request arrived. */
-  registDelayMs?: number;
-  /** Log pairing keys too (events file, listeners, printed lines); without it they are left out. */
-  debug?: boolean;
-}
-
-export interface Remote {
-  address: string;
-  port: number;
-}
-
-export interface HttpExchange {
-  head: HttpRequestHead;
-  body: Uint8Array;
-  /** Bytes that followed the request (e.g. early ctrl messages). */
-  rest: Uint8Array;
-  /** The connection, now owned by the route: write the answer, then end or keep it. */
-  socket: Socket;
-  remote: Remote;
-}
-
-export type HttpRoute = (x: HttpExchange) => void | Promise<void>;
-/** Returns the answer datagram, if any. */
-export type UdpHandler = (
-  data: Uint8Array,
-  from: Remote,
-) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+export type { SimulatorOptions } from './host.js';
 
 /**
  * Addresses the simulator accepts: a literal IPv4 address, never a wildcard or broadcast, and
@@ -97,7 +57,7 @@ export function checkSimulatorAddress(host: string, allowLan: boolean): string |
 
 const CONNECTION_IDLE_MS = 10_000;
 
-export class SimulatedConsole {
+export class SimulatedConsole implements ConsoleHost {
   readonly events: EventLog;
   readonly target: Target;
   readonly ddpPort: number;

@@ -16,9 +16,9 @@ import {
   parseRegistSearch,
   registPath,
 } from '../proto-stack/regist.js';
-import type { HttpExchange, HttpRoute, SimulatedConsole, UdpHandler } from './index.js';
+import type { ConsoleHost, HttpExchange, HttpRoute, UdpHandler } from './host.js';
 
-export function registSearchHandler(sim: SimulatedConsole): UdpHandler {
+export function registSearchHandler(sim: ConsoleHost): UdpHandler {
   return (data, from) => {
     let ps5: boolean;
     try {
@@ -68,7 +68,7 @@ function newRegistKeyText(): string {
   return toHex(ascii(randomBytes(4).toString('hex')));
 }
 
-function refuse(sim: SimulatedConsole, x: HttpExchange, reason: string, message: string): void {
+function refuse(sim: ConsoleHost, x: HttpExchange, reason: string, message: string): void {
   sim.events.emit(
     'refusal',
     { proto: 'regist', from: x.remote.address, reason, code: REASON.registFailed.toString(16), message },
@@ -77,7 +77,7 @@ function refuse(sim: SimulatedConsole, x: HttpExchange, reason: string, message:
   x.socket.end(formatRegistRefusal(REASON.registFailed));
 }
 
-export function registRoutes(sim: SimulatedConsole): Array<[string, HttpRoute]> {
+export function registRoutes(sim: ConsoleHost): Array<[string, HttpRoute]> {
   const ps5 = sim.kind === 'PS5';
   const route: HttpRoute = async (x) => {
     sim.events.emit(

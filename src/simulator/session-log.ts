@@ -6,7 +6,7 @@ import { type ConsoleEvent, messageName } from '../proto-stack/consolesession.js
 import { CTRL } from '../proto-stack/ctrl.js';
 import type { TakionMessage } from '../proto-stack/streamconnection.js';
 import type { EventLog } from './events.js';
-import type { Remote } from './index.js';
+import type { Remote } from './host.js';
 
 export interface LogContext {
   /** The client's UDP address, once known. */

@@ -29,7 +29,7 @@ import { baseType, gmacOffset, TAKION_PORT } from '../proto-stack/takion.js';
 import { isPs5 } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { FaultOptions } from './faults.js';
-import type { HttpExchange, Remote, SimulatedConsole } from './index.js';
+import type { ConsoleHost, HttpExchange, Remote } from './host.js';
 import { findMediaDir } from './media-streamer.js';
 import { logConsoleEvent } from './session-log.js';
 import { AvNetwork, clipSource } from './stream-av.js';
@@ -63,10 +63,7 @@ function headBytes(head: HttpRequestHead): Uint8Array {
 }
 
 /** Registers the session-init and ctrl routes and binds UDP 9296 and 9297 on the simulator's address. */
-export async function startStreamService(
-  sim: SimulatedConsole,
-  opts: StreamServiceOptions = {},
-): Promise<void> {
+export async function startStreamService(sim: ConsoleHost, opts: StreamServiceOptions = {}): Promise<void> {
   // The first secp256k1 key pair costs ~150 ms (the library builds its tables): pay it now, not
   // while a client's BIG waits for its ack and gets resent (unverifiable once crypt is on).
   Ecdh.generate();
@@ -91,7 +88,7 @@ export async function startStreamService(
   });
 }
 
-async function bindUdp(sim: SimulatedConsole, port: number): Promise<DgramSocket> {
+async function bindUdp(sim: ConsoleHost, port: number): Promise<DgramSocket> {
   const sock = createSocket({ type: 'udp4' });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', (err) => {
@@ -116,7 +113,7 @@ class StreamService {
   private active: ActiveSession | undefined;
 
   constructor(
-    readonly sim: SimulatedConsole,
+    readonly sim: ConsoleHost,
     readonly opts: StreamServiceOptions,
   ) {
     this.gate = new ConsoleGate({ target: sim.target, pro: opts.pro });
@@ -216,7 +213,7 @@ class StreamService {
 /** One client's session: the ConsoleSession machine with its sockets, timer and log. */
 class ActiveSession {
   readonly remote: Remote;
-  private readonly sim: SimulatedConsole;
+  private readonly sim: ConsoleHost;
   private readonly machine: ConsoleSession;
   private readonly socket: Socket;
   private readonly network: AvNetwork;

@@ -12,27 +12,11 @@ import { describePad, type PadInfo, PadManager, type PadManagerOptions } from '.
 import type { ControllerState } from '../proto-stack/controller.js';
 import { BUTTONS, IDLE_STATE } from '../proto-stack/controller.js';
 import { blessed, esc, type KeyInfo, loadBlessed, type Widgets } from './blessed.js';
+import type { DialogHost, Layer, PadConsumer } from './layer.js';
 import { makeTheme, type Theme } from './theme.js';
 import { MessageDialog, ScrollDialog } from './widgets/dialog.js';
 
-export interface Layer {
-  render(): void;
-  handleKey(ch: string | undefined, key: KeyInfo): void;
-  /** Key hints for the bottom line. */
-  readonly hints: string;
-  /** Lines for the help dialog (`?`). */
-  help?: string[];
-  destroy(): void;
-  /** Called when the layer is on top again after the one above it closed. */
-  resume?(): void;
-  /** Asynchronous shutdown before destroy() when the app quits (e.g. a clean DISCONNECT). */
-  dispose?(): Promise<void>;
-}
-
-/** Screens may also receive game pad states directly (the stream screen plays with them). */
-export interface PadConsumer {
-  padState(state: ControllerState): void;
-}
+export type { Layer, PadConsumer } from './layer.js';
 
 export interface AppOptions {
   /** Title bar text after "rptui". */
@@ -78,7 +62,7 @@ export function padMenuKeys(prev: ControllerState, next: ControllerState): KeyIn
   return keys;
 }
 
-export class App {
+export class App implements DialogHost {
   readonly screen: Widgets.Screen;
   readonly theme: Theme;
   private readonly title: Widgets.BoxElement;

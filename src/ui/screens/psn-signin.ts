@@ -33,7 +33,7 @@ const AFTER =
   'Sign in; the browser ends on a page at remoteplay.dl.playstation.net (maybe empty or an error ' +
   'page). Paste its address, or type its code (after code=, e.g. v5v0Nc), and press Enter:';
 
-export class PsnSignInDialog extends Dialog {
+export class PsnSignInDialog extends Dialog<App> {
   readonly hints = 'Enter sign in  Esc cancel  Ctrl-U clear';
   override readonly help = [
     'Sign in to PSN to find your account id:',

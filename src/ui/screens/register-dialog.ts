@@ -40,7 +40,7 @@ type Focus =
 
 const ACCOUNT = 2;
 
-export class RegisterDialog extends Dialog {
+export class RegisterDialog extends Dialog<App> {
   readonly hints = '↑↓/Tab move  ←→ buttons  Enter next/choose  Esc cancel';
   override readonly help = [
     'Register (pair) a console:',

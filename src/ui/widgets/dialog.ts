@@ -2,9 +2,10 @@
  * Modal dialogs: a bordered box in the middle of the screen whose whole content is redrawn from
  * `lines()` on every render, so a resize only needs a render. Keys reach the top dialog only.
  */
-import type { App, Layer } from '../app.js';
+
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { wrapText } from '../format.js';
+import type { DialogHost, Layer } from '../layer.js';
 
 const TAG_RE = /\{\/?[a-z-]*\}/g;
 
@@ -18,11 +19,12 @@ export function wrappedHeight(lines: readonly string[], width: number): number {
   );
 }
 
-export abstract class Dialog implements Layer {
+/** A framed box on top of the screen; `A` is what the dialog needs of the App (DialogHost at least). */
+export abstract class Dialog<A extends DialogHost = DialogHost> implements Layer {
   protected readonly box: Widgets.BoxElement;
 
   constructor(
-    protected readonly app: App,
+    protected readonly app: A,
     title: string,
     private readonly preferredWidth = 64,
   ) {
@@ -71,7 +73,7 @@ export abstract class Dialog implements Layer {
 export class MessageDialog extends Dialog {
   readonly hints = 'Enter/Esc close';
   constructor(
-    app: App,
+    app: DialogHost,
     title: string,
     private readonly text: string[],
     private readonly onClose?: () => void,
@@ -98,7 +100,7 @@ export class ScrollDialog extends Dialog {
   readonly hints = '↑/↓ PgUp/PgDn scroll  Enter/Esc close';
   private top = 0;
   constructor(
-    app: App,
+    app: DialogHost,
     title: string,
     private readonly content: () => string[],
     width = 100,
@@ -140,7 +142,7 @@ export class ConfirmDialog extends Dialog {
   readonly hints = 'y yes  n/Esc no  ←/→ choose  Enter select';
   private yes = false;
   constructor(
-    app: App,
+    app: DialogHost,
     title: string,
     private readonly text: string[],
     private readonly onYes: () => void,
@@ -208,7 +210,7 @@ export class TextField {
   }
 
   /** `label: value` with a cursor when focused. */
-  line(app: App, focused: boolean, labelWidth: number): string {
+  line(app: DialogHost, focused: boolean, labelWidth: number): string {
     const shown = this.opts.mask ? '•'.repeat([...this.value].length) : this.value;
     const body =
       shown === '' && !focused && this.opts.placeholder
@@ -225,7 +227,7 @@ export class PromptDialog extends Dialog {
   private readonly field: TextField;
   private error = '';
   constructor(
-    app: App,
+    app: DialogHost,
     title: string,
     private readonly text: string[],
     field: TextField,
@@ -267,7 +269,7 @@ export class ChoiceDialog extends Dialog {
   readonly hints = '↑/↓ move  Enter choose  Esc cancel';
   private index: number;
   constructor(
-    app: App,
+    app: DialogHost,
     title: string,
     private readonly options: readonly string[],
     selected: number,
