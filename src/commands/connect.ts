@@ -292,7 +292,7 @@ export const register = (program: Command): void => {
       const s = final;
       err(
         `${reason.code === 'user' ? reason.message : 'session ended'}: ${s.video.frames} video frames (${s.video.lost} lost), ${s.audio.frames} audio frames, ` +
-          `${s.packets.received} packets, ${s.packets.gmacFailures} GMAC failures, RTT ${s.rttMs} ms`,
+          `${s.packets.received} packets, ${s.packets.forged} forged, ${s.packets.malformed} malformed, RTT ${s.rttMs} ms`,
       );
       if (o.json) process.stdout.write(`${JSON.stringify(statsDoc(final, reason), null, 2)}\n`);
       if (reason.code === 'error') throw reason.error;

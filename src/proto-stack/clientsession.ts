@@ -80,7 +80,11 @@ export interface StreamInfo {
 export interface SessionStats {
   video: { frames: number; recovered: number; lost: number; fps: number; kbps: number };
   audio: { frames: number; lost: number };
-  packets: { received: number; lost: number; gmacFailures: number };
+  /**
+   * Datagrams: received = those that authenticated; lost = AV units the congestion reports count
+   * as lost; malformed = did not parse; forged = failed the GMAC or the tag check (dropped).
+   */
+  packets: { received: number; lost: number; malformed: number; forged: number };
   /** Round trip of our stream messages (their acks); Senkusha's measurement until there is one. */
   rttMs: number;
   /** What Senkusha measured before the stream (`measured: false`: the fallback values were used). */
@@ -448,10 +452,10 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
       },
       audio: { frames: av?.audio.frames ?? 0, lost: av?.audio.lost ?? 0 },
       packets: {
-        // every datagram that reached us; lost = AV units the congestion report counts as lost
-        received: t?.datagramsIn ?? 0,
+        received: t?.accepted ?? 0,
         lost: av?.packets.lost ?? 0,
-        gmacFailures: t?.gmacFailures ?? 0,
+        malformed: (t?.malformed ?? 0) + (av?.packets.malformed ?? 0),
+        forged: (t?.gmacFailures ?? 0) + (t?.tagMismatches ?? 0),
       },
       rttMs: Math.round((this.rtt ?? (this.probe?.measured ? this.probe.rttMs : 0)) * 10) / 10,
       probe: {

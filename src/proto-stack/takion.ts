@@ -437,6 +437,8 @@ export type TakionEvent =
 
 export interface TakionStats {
   datagramsIn: number;
+  /** Datagrams that passed the tag check (all well-formed ones before crypt is on). */
+  accepted: number;
   datagramsOut: number;
   /** Packets whose tag did not verify (dropped). */
   gmacFailures: number;
@@ -514,6 +516,7 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
   readonly mtu: number;
   readonly stats: TakionStats = {
     datagramsIn: 0,
+    accepted: 0,
     datagramsOut: 0,
     gmacFailures: 0,
     tagMismatches: 0,
@@ -878,6 +881,7 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
       return;
     } else keyPos = readKeyPosLow(bytes) as number;
     this.lastPeer = now;
+    this.stats.accepted++;
     if (t === TakionType.Video || t === TakionType.Audio)
       this.emit({ type: 'av', packetType: t, bytes, keyPos });
     else this.emit({ type: 'packet', packetType: t, bytes, keyPos });
@@ -909,6 +913,7 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
       }
       return;
     }
+    this.stats.accepted++;
     switch (c.type) {
       case 'initAck':
         this.receiveInitAck(c, p.flags, now);

@@ -29,7 +29,7 @@ const haveFfmpeg = onPath('ffmpeg');
 interface Stats {
   video: { frames: number; recovered: number; lost: number };
   audio: { frames: number };
-  packets: { gmacFailures: number };
+  packets: { forged: number };
   sinks: { video: { kind: string; written: number }; audio: { kind: string; written: number } };
   streamInfo?: { width: number; height: number };
   closed?: { code: string };
@@ -153,7 +153,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
     expect(r.code, r.stderr).toBe(0);
     const stats = JSON.parse(readFileSync(statsPath, 'utf8')) as Stats;
     expect(stats.streamInfo).toMatchObject({ width: 1280, height: 720 });
-    expect(stats.packets.gmacFailures).toBe(0);
+    expect(stats.packets.forged).toBe(0);
     expect(stats.video.lost).toBe(0);
 
     const sent = framesSent(sim.events());

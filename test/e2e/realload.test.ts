@@ -19,7 +19,7 @@ const asRoot = process.getuid?.() === 0;
 
 interface Stats {
   video: { frames: number; lost: number; kbps: number };
-  packets: { gmacFailures: number };
+  packets: { forged: number };
   streamInfo?: { width: number; height: number; serverType: string };
 }
 
@@ -59,7 +59,7 @@ describe('real bitrates', () => {
     expect(s.video.kbps).toBeGreaterThan(15_000 * 0.9);
     expect(s.video.kbps).toBeLessThan(15_000 * 1.1);
     expect(s.video.lost).toBe(0);
-    expect(s.packets.gmacFailures).toBe(0);
+    expect(s.packets.forged).toBe(0);
     expect(s.streamInfo).toMatchObject({ width: 1920, height: 1080, serverType: 'PS5' });
     if (onPath('ffprobe')) {
       const out = execFileSync(

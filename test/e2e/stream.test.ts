@@ -15,7 +15,7 @@ const PIN = '13572468';
 interface Stats {
   video: { frames: number; recovered: number; lost: number; fps: number; kbps: number };
   audio: { frames: number };
-  packets: { received: number; lost: number; gmacFailures: number };
+  packets: { received: number; lost: number; malformed: number; forged: number };
   rttMs: number;
   heartbeats: { ctrlReceived: number; streamReceived: number };
   streamInfo?: { width: number; height: number; serverType: string };
@@ -73,7 +73,7 @@ describe.each([
     for (const key of ['frames', 'recovered', 'lost', 'fps', 'kbps'] as const)
       expect(typeof stats.video[key]).toBe('number');
     expect(typeof stats.audio.frames).toBe('number');
-    expect(stats.packets.gmacFailures).toBe(0);
+    expect(stats.packets.forged).toBe(0);
     expect(stats.packets.lost).toBe(0);
     expect(stats.packets.received).toBeGreaterThan(10);
     expect(stats.rttMs).toBeGreaterThanOrEqual(0);
@@ -156,7 +156,7 @@ describe.each([
     r = await runCli(['connect', 'tv', '--duration', '3', '--stats-json', statsPath], { configDir: cfg });
     expect(r.code, r.stderr).toBe(0);
     const stats = JSON.parse(readFileSync(statsPath, 'utf8')) as Stats;
-    expect(stats.packets.gmacFailures).toBe(1);
+    expect(stats.packets.forged).toBe(1);
     expect(r.stderr).toContain('1 GMAC failures');
     let ev = sim.events();
     const tampered = ev.filter((e) => e.event === 'stream' && e.action === 'tampered');

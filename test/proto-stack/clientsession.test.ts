@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { REASON } from '../../src/proto-stack/reason.js';
-import { baseType, readKeyPosLow, TakionType } from '../../src/proto-stack/takion.js';
+import { baseType, readKeyPosLow, TAKION_PORT, TakionType } from '../../src/proto-stack/takion.js';
 import { PAIRED, SessionPair } from '../helpers/session-pair.js';
 
 function streaming(target: 1000 | 1000100): SessionPair {
@@ -73,7 +73,7 @@ describe.each([1000, 1000100] as const)('ClientSession <-> ConsoleSession in mem
     const closed = p.clientOf('closed');
     expect(closed).toHaveLength(1);
     expect(closed[0].reason).toEqual({ code: 'user', message: 'disconnected by the user' });
-    expect(cs.packets.gmacFailures).toBe(0);
+    expect(cs.packets.forged).toBe(0);
     expect(p.console?.stats().gmacFailures).toBe(0);
     expect(p.console?.stats().retransmits).toBe(0);
     expect(p.clientOf('warning')).toEqual([]);
@@ -163,7 +163,7 @@ describe('what the console is and how it numbers its messages', () => {
     p.advance(1000);
     expect(p.client.state).toBe('streaming');
     expect(p.clientOf('video').length).toBeGreaterThan(10);
-    expect(p.client.stats(p.now).packets.gmacFailures).toBe(0);
+    expect(p.client.stats(p.now).packets.forged).toBe(0);
   });
 
   it('1080p from a PS4 Pro streams 1080p; a plain PS4 is asked for 720p instead, with a warning', () => {
@@ -238,5 +238,25 @@ describe('Senkusha before the stream', () => {
     expect(p.clientOf('state').map((e) => e.state)).not.toContain('probing');
     expect(p.consoleOf('senkusha')).toEqual([]);
     expect(p.client.state).toBe('streaming');
+  });
+});
+
+describe('datagram counters', () => {
+  it('received counts only authenticated datagrams; forged and malformed ones are counted apart', () => {
+    const p = new SessionPair({ target: 1000100 });
+    p.client.start(p.now);
+    p.advance(1500);
+    const before = p.client.stats(p.now).packets;
+    const av = p.sent.s2c.filter((d) => baseType(d) === TakionType.Video).at(-1) as Uint8Array;
+    const forged = av.slice();
+    forged[forged.length - 1] ^= 0x40; // payload changed, tag kept: the GMAC no longer matches
+    const garbage = Uint8Array.of(0x00, 0x01);
+    for (const bytes of [forged, forged, garbage])
+      p.client.handle({ type: 'udp', port: TAKION_PORT, bytes }, p.now);
+    const after = p.client.stats(p.now).packets;
+    expect(after.forged - before.forged).toBe(2);
+    expect(after.malformed - before.malformed).toBe(1);
+    expect(after.received).toBe(before.received);
+    expect(before.received).toBeGreaterThan(100);
   });
 });

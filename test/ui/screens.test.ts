@@ -71,7 +71,7 @@ const profileInput = (name: string, host: string): ProfileInput => ({
 const stats = (kbps: number, fps: number, extra: Partial<SessionStats> = {}): SessionStats => ({
   video: { frames: 100, recovered: 2, lost: 1, fps, kbps },
   audio: { frames: 50, lost: 0 },
-  packets: { received: 1000, lost: 3, gmacFailures: 0 },
+  packets: { received: 1000, lost: 3, malformed: 0, forged: 0 },
   rttMs: 2.5,
   probe: { measured: true, rttMs: 2, mtu: 1454 },
   rumble: 0,

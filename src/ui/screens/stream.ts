@@ -621,7 +621,7 @@ export class StreamScreen implements Layer, PadConsumer {
           ` frames ${st.video.frames} (FEC-recovered ${st.video.recovered}, lost ${st.video.lost})  audio ${st.audio.frames}`,
         ),
         esc(
-          ` packets ${st.packets.received} (lost ${st.packets.lost}, GMAC failures ${st.packets.gmacFailures})  rumble ${st.rumble}`,
+          ` packets ${st.packets.received} (lost ${st.packets.lost}, forged ${st.packets.forged}, malformed ${st.packets.malformed})  rumble ${st.rumble}`,
         ),
       );
     }
