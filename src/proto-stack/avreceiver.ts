@@ -309,8 +309,8 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
   }
 
   /** Units received and lost since the last call: the numbers of the next CONGESTION packet. */
-  takeCongestion(): { received: number; lost: number } {
-    this.collect();
+  takeCongestion(now: number): { received: number; lost: number } {
+    this.collect(now);
     const out = { received: this.pendingReceived, lost: this.pendingLost };
     this.pendingReceived = 0;
     this.pendingLost = 0;
@@ -318,7 +318,7 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
   }
 
   stats(now: number): AvReceiverStats {
-    this.collect();
+    this.collect(now);
     const v = this.video.stats(now);
     const a = this.audioRx.stats();
     return {
@@ -349,8 +349,8 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
   }
 
   /** Moves the processors' per-report counters into ours (they reset on every take). */
-  private collect(): void {
-    const v = this.video.takePacketStats();
+  private collect(now: number): void {
+    const v = this.video.takePacketStats(now);
     const a = this.audioRx.takePacketStats();
     const received = v.received + a.received;
     const lost = v.lost + a.lost;

@@ -78,7 +78,8 @@ export interface StreamInfo {
 }
 
 export interface SessionStats {
-  video: { frames: number; recovered: number; lost: number; fps: number; kbps: number };
+  /** skipped: frames that arrived whole but were dropped waiting for a key frame after a loss. */
+  video: { frames: number; recovered: number; lost: number; skipped: number; fps: number; kbps: number };
   audio: { frames: number; lost: number };
   /**
    * Datagrams: received = those that authenticated; lost = AV units the congestion reports count
@@ -341,7 +342,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
         this.feedback?.handleTimeout(now);
         this.av?.handleTimeout(now);
         if (this.nextCongestion !== undefined && now >= this.nextCongestion) {
-          this.sendCongestion();
+          this.sendCongestion(now);
           this.nextCongestion = Math.max(this.nextCongestion + CONGESTION_INTERVAL_MS, now + 1);
         }
         if (this.nextStats !== undefined && now >= this.nextStats) {
@@ -447,6 +448,7 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
         frames: v?.frames ?? 0,
         recovered: v?.recovered ?? 0,
         lost: v?.lost ?? 0,
+        skipped: v?.skipped ?? 0,
         fps: v?.fps ?? 0,
         kbps: v?.kbps ?? 0,
       },
@@ -950,10 +952,10 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     }
   }
 
-  private sendCongestion(): void {
+  private sendCongestion(now: number): void {
     const t = this.takion;
     if (t?.state !== 'connected') return;
-    const { received, lost } = this.av?.takeCongestion() ?? { received: 0, lost: 0 };
+    const { received, lost } = this.av?.takeCongestion(now) ?? { received: 0, lost: 0 };
     const keyPos = t.allocKeyPos(15);
     t.sendRaw(formatCongestion({ received, lost, keyPos }), keyPos);
   }

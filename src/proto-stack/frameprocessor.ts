@@ -5,8 +5,11 @@
  * keeps a lost packet from stalling the reorder window.
  *
  * Layers, in order:
- * 1. reorder window by 16-bit packet_index: a gap is waited for at most `reorderWaitMs`
- *    (16 ms like the reference) or until packets run `reorderSlots` ahead, then skipped;
+ * 1. reorder window by 16-bit packet_index: a gap is waited for at most the reorder wait, or until
+ *    packets run `reorderSlots` ahead, then skipped. The wait follows the network (the reference
+ *    waits a fixed 16 ms, less than a frame interval, so jitter costs it recoverable frames): it
+ *    is 1.5 x the lateness of the latest packets seen recently (how long after a later packet a
+ *    gap was filled, or a given-up packet still came), plus a margin, within 20..150 ms;
  * 2. per-frame unit slots: k = units_total - fec source units, m = max(fec, 1) FEC slots, slot
  *    size = the first source unit's data length + its 2-byte padding field (FEC units are full);
  * 3. flush when k units are in, when every packet index of the frame is settled (arrived or
@@ -66,12 +69,20 @@ export interface VideoStats {
   packetsMissing: number;
   /** Packets that came too late, twice, or did not fit their frame. */
   packetsDropped: number;
+  /** Packets that came after their gap had been given up (dropped; they raise the reorder wait). */
+  packetsLate: number;
   idrRequests: number;
+  /** The reorder wait in use (ms). */
+  reorderWaitMs: number;
 }
 
 export interface FrameProcessorOptions {
   codec?: VideoCodec;
+  /** A fixed reorder wait instead of the adaptive one (tests). */
   reorderWaitMs?: number;
+  /** Bounds of the adaptive reorder wait (default 20..150 ms). */
+  reorderWaitMinMs?: number;
+  reorderWaitMaxMs?: number;
   reorderSlots?: number;
   statsWindowMs?: number;
   /** Minimum spacing of repeated IDR requests while still waiting for a key frame. */
@@ -83,6 +94,8 @@ export interface FrameProcessorOptions {
   keyframeWaitFrames?: number;
 }
 
+/** Given-up packet indices remembered to notice late arrivals (a few frames' worth). */
+const GIVEN_UP_MEMORY = 2048;
 /** The reference refuses frames with more unit slots than this. */
 const MAX_UNIT_SLOTS = 512;
 /** Larger than any UDP payload on an Ethernet path; bounds what a bogus padding field can allocate. */
@@ -91,7 +104,14 @@ const MAX_UNIT_SIZE = 4096;
 export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private readonly events = new Queue<VideoEvent>();
   private readonly codec: VideoCodec;
-  private readonly reorderWaitMs: number;
+  private reorderWaitMs: number;
+  private readonly fixedWait: boolean;
+  private readonly waitMin: number;
+  private readonly waitMax: number;
+  /** How late packets have been lately (ms): jumps up to a new maximum, decays slowly. */
+  private lateness = 0;
+  /** Packet indices given up on, with when: a late arrival among them tells how late it was. */
+  private readonly givenUp = new Map<number, number>();
   private readonly reorderSlots: number;
   private readonly statsWindowMs: number;
   private readonly idrRetryMs: number;
@@ -157,7 +177,9 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     packetsReceived: 0,
     packetsMissing: 0,
     packetsDropped: 0,
+    packetsLate: 0,
     idrRequests: 0,
+    reorderWaitMs: 0,
   };
   private window: { t: number; bytes: number }[] = [];
   private firstFrameAt: number | undefined;
@@ -166,8 +188,12 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
 
   constructor(opts: FrameProcessorOptions = {}) {
     this.codec = opts.codec ?? 'h264';
-    this.reorderWaitMs = opts.reorderWaitMs ?? 16;
-    this.reorderSlots = opts.reorderSlots ?? 64;
+    this.fixedWait = opts.reorderWaitMs !== undefined;
+    this.waitMin = opts.reorderWaitMinMs ?? 20;
+    this.waitMax = opts.reorderWaitMaxMs ?? 150;
+    this.reorderWaitMs = opts.reorderWaitMs ?? this.waitMin;
+    // a 40 Mbit/s key frame is a few hundred packets: the window must hold a frame and then some
+    this.reorderSlots = opts.reorderSlots ?? 1024;
     this.statsWindowMs = opts.statsWindowMs ?? 1000;
     this.idrRetryMs = opts.idrRetryMs ?? 250;
     this.keyframeWaitFrames = opts.keyframeWaitFrames ?? 180;
@@ -187,10 +213,22 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.st.packetsReceived++;
     const idx = unit.packetIndex & 0xffff;
     if (this.expected < 0) this.expected = (idx - unit.unitIndex) & 0xffff;
+    const fresh = !seq16Lt(idx, this.expected) && !this.pending.has(idx);
+    if (fresh) this.reportReceived++;
     if (idx === this.expected) {
+      // it filled a gap that later packets have been waiting behind: that long late
+      if (this.waitStart !== undefined) this.noteLateness(now - this.waitStart);
       this.expected = seq16Add(this.expected, 1);
       this.accept(unit, now);
     } else if (seq16Lt(idx, this.expected) || this.pending.has(idx)) {
+      const gaveUpAt = this.givenUp.get(idx);
+      if (gaveUpAt !== undefined) {
+        // late, not lost: the congestion report counts it received
+        this.givenUp.delete(idx);
+        this.reportReceived++;
+        this.st.packetsLate++;
+        this.noteLateness(now - gaveUpAt + this.reorderWaitMs);
+      }
       this.st.packetsDropped++;
     } else {
       // drain() hands it over at once if the gap before it can only be inside its own frame
@@ -244,12 +282,13 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     const n = this.window.length;
     const age = this.firstFrameAt === undefined ? 0 : now - this.firstFrameAt;
     const ms = age >= this.statsWindowMs ? this.statsWindowMs : n > 1 ? (age * n) / (n - 1) : 0;
-    if (ms <= 0) return { ...this.st, fps: 0, kbps: 0 };
-    return { ...this.st, fps: (n * 1000) / ms, kbps: (bytes * 8) / ms };
+    if (ms <= 0) return { ...this.st, fps: 0, kbps: 0, reorderWaitMs: this.reorderWaitMs };
+    return { ...this.st, fps: (n * 1000) / ms, kbps: (bytes * 8) / ms, reorderWaitMs: this.reorderWaitMs };
   }
 
   /** Units received and lost since the last call, for the congestion report. */
-  takePacketStats(): { received: number; lost: number } {
+  takePacketStats(now: number): { received: number; lost: number } {
+    this.settleLosses(now);
     const out = { received: this.reportReceived, lost: this.reportLost };
     this.reportReceived = 0;
     this.reportLost = 0;
@@ -277,7 +316,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       if (this.pending.size > 0 && this.cur >= 0 && this.flushed && into < this.curTotal) {
         const n = this.curTotal - into;
         for (let i = 0; i < n && !this.pending.has(this.expected); i++) {
-          this.st.packetsMissing++;
+          this.giveUp(this.expected, now);
           this.expected = seq16Add(this.expected, 1);
         }
         continue;
@@ -342,9 +381,39 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
         this.pending.delete(seq16Add(this.expected, -1));
         this.pendingLeft = true;
         if (!p.done) this.accept(p.u, now);
-      } else this.st.packetsMissing++;
+      } else this.giveUp(seq16Add(this.expected, -1), now);
     }
     this.drain(now);
+  }
+
+  /** A packet index no longer waited for; remembered a while to learn from it if it still comes. */
+  private giveUp(idx: number, now: number): void {
+    this.st.packetsMissing++;
+    if (this.givenUp.size >= GIVEN_UP_MEMORY) {
+      const oldest = this.givenUp.keys().next().value as number;
+      this.givenUp.delete(oldest);
+      this.reportLost++;
+    }
+    this.givenUp.set(idx, now);
+  }
+
+  /**
+   * A given-up packet counts as lost (for the congestion report, where a console lowers its
+   * bitrate on it) once it stayed away another reorder wait: a late one is not loss.
+   */
+  private settleLosses(now: number): void {
+    for (const [idx, at] of this.givenUp) {
+      if (now - at < this.reorderWaitMs) break; // insertion order is time order
+      this.givenUp.delete(idx);
+      this.reportLost++;
+    }
+  }
+
+  /** A packet `late` ms behind the ones after it: the wait follows the recent maximum. */
+  private noteLateness(late: number): void {
+    if (this.fixedWait || !(late > 0)) return;
+    this.lateness = late > this.lateness ? late : this.lateness + (late - this.lateness) / 256;
+    this.reorderWaitMs = Math.min(this.waitMax, Math.max(this.waitMin, this.lateness * 1.5 + 4));
   }
 
   private checkTimeout(now: number): void {
@@ -388,7 +457,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     }
     if (this.cur < 0 || seq16Gt(fi, this.cur)) {
       if (this.cur >= 0) {
-        this.closeReport();
         if (!this.flushed) this.flush(now);
         const next = seq16Add(this.prevComplete, 1);
         if (seq16Gt(fi, next)) {
@@ -468,13 +536,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     if (i < this.k) this.sourceRecv++;
     else this.fecRecv++;
     return true;
-  }
-
-  private closeReport(): void {
-    if (this.total === 0) return;
-    const got = Math.min(this.unitsSeen, this.total);
-    this.reportReceived += got;
-    this.reportLost += this.total - got;
   }
 
   private flush(now: number): void {

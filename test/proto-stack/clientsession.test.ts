@@ -8,6 +8,7 @@ import { IDLE_STATE, withButton } from '../../src/proto-stack/controller.js';
 import { ConsoleRefusedError } from '../../src/proto-stack/errors.js';
 import { REASON } from '../../src/proto-stack/reason.js';
 import { baseType, readKeyPosLow, TAKION_PORT, TakionType } from '../../src/proto-stack/takion.js';
+import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { PAIRED, SessionPair } from '../helpers/session-pair.js';
 
 function streaming(target: 1000 | 1000100): SessionPair {
@@ -258,5 +259,37 @@ describe('datagram counters', () => {
     expect(after.malformed - before.malformed).toBe(1);
     expect(after.received).toBe(before.received);
     expect(before.received).toBeGreaterThan(100);
+  });
+});
+
+describe('a bad network: 10 % loss, 5 % reordered, 5 % duplicated, 50 ms jitter', () => {
+  it('every FEC-recoverable frame is rebuilt, and the loss reported to the console is the real loss', () => {
+    const p = new SessionPair({
+      target: 1000100,
+      client: { resolution: '1080p', bitrateKbps: 15_000, senkusha: false },
+      faults: { loss: 0.1, reorder: 0.05, dup: 0.05, jitterMs: 50, seed: 11 },
+    });
+    p.client.start(p.now);
+    p.advance(10_000, 2);
+    const drops = p.simLog.filter((e) => e.event === 'drop') as unknown as DropRecord[];
+    const outcome = fecOutcome(drops);
+    // the last frames may still be in flight when the run stops
+    const judged = p.simLog.filter((e) => e.event === 'frame-sent').slice(0, -10);
+    const recoverable = judged.filter((e) => outcome.get(e.frameIndex as number)?.recoverable !== false);
+    const unrecoverable = judged.length - recoverable.length;
+    expect(unrecoverable).toBeGreaterThan(0);
+    const corrupt = new Set<number>();
+    for (const c of p.consoleOf('streamReceived'))
+      if (c.message.type === 'corruptFrame')
+        for (let i = c.message.start; i <= c.message.end; i++) corrupt.add(i);
+    // none of them was ever reported corrupt: each was rebuilt (delivered, or dropped while the
+    // decoder waited for a key frame after an unrecoverable one)
+    expect(recoverable.filter((e) => corrupt.has(e.frameIndex as number))).toEqual([]);
+    const st = p.client.stats(p.now);
+    expect(st.video.frames + st.video.skipped).toBeGreaterThanOrEqual(recoverable.length);
+    expect(st.video.recovered).toBeGreaterThan(100);
+    // what the client tells the console it lost is what the network dropped, within 10 %
+    expect(st.packets.lost).toBeGreaterThan(drops.length * 0.9);
+    expect(st.packets.lost).toBeLessThan(drops.length * 1.1);
   });
 });

@@ -69,7 +69,7 @@ const profileInput = (name: string, host: string): ProfileInput => ({
 });
 
 const stats = (kbps: number, fps: number, extra: Partial<SessionStats> = {}): SessionStats => ({
-  video: { frames: 100, recovered: 2, lost: 1, fps, kbps },
+  video: { frames: 100, recovered: 2, lost: 1, skipped: 0, fps, kbps },
   audio: { frames: 50, lost: 0 },
   packets: { received: 1000, lost: 3, malformed: 0, forged: 0 },
   rttMs: 2.5,
