@@ -192,6 +192,8 @@ export const CONGESTION_INTERVAL_MS = 200;
 export const STATS_INTERVAL_MS = 500;
 /** Between GOTO_BED (ctrl) and DISCONNECT (Takion) in standby(). */
 export const GOTO_BED_GRACE_MS = 200;
+/** How long a disconnect during the stream handshake waits for BANG to send a verifiable DISCONNECT. */
+export const BANG_WAIT_MS = 1000;
 /** How long a clean disconnect waits for the console to acknowledge DISCONNECT. */
 export const DISCONNECT_ACK_WAIT_MS = 500;
 /** An HTTP answer larger than this is not an answer. */
@@ -253,7 +255,9 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
   private readonly sentAt = new Map<number, number>();
   private rtt: number | undefined;
   private standbyAt: number | undefined;
-  private disconnect: { tsn: number | undefined; until: number; message: string } | undefined;
+  private disconnect:
+    | { tsn: number | undefined; until: number; message: string; afterBang: boolean }
+    | undefined;
   private closeReason: CloseReason | undefined;
   private finalStats: SessionStats | undefined;
   private pumping = false;
@@ -854,12 +858,21 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
 
   private onStreamEvent(e: StreamClientEvent, now: number): void {
     switch (e.type) {
-      case 'bang':
+      case 'bang': {
+        const d = this.disconnect;
+        if (d?.afterBang) {
+          // crypt is on now (the stream switched it before this event): the DISCONNECT is tagged
+          d.afterBang = false;
+          d.until = now + DISCONNECT_ACK_WAIT_MS;
+          this.stream?.disconnect();
+        }
         return;
+      }
       case 'streamInfo':
         this.onStreamInfo(e.streamInfo, now);
         return;
       case 'connected':
+        if (this.st === 'closing') return; // a disconnect asked for during the handshake goes on
         this.streamingSince = now;
         this.nextCongestion = now + CONGESTION_INTERVAL_MS;
         this.nextStats = now + STATS_INTERVAL_MS;
@@ -960,11 +973,22 @@ export class ClientSession implements Machine<ClientInput, ClientEvent, ClientTr
     t.sendRaw(formatCongestion({ received, lost, keyPos }), keyPos);
   }
 
+  /**
+   * A DISCONNECT the console can verify, then the end. Between BIG and BANG the console may have
+   * switched its crypt on already, so an untagged DISCONNECT would be dropped as forged: wait for
+   * BANG (a moment), send it tagged then; without BANG, closing the ctrl connection tells the
+   * console. Before Takion there is no stream to disconnect: the ctrl connection closes.
+   */
   private startDisconnect(now: number, message: string): void {
-    if (this.stream && this.takion?.state === 'connected') {
+    const stream = this.stream;
+    if (stream && this.takion?.state === 'connected') {
       this.setState('closing');
-      this.disconnect = { tsn: undefined, until: now + DISCONNECT_ACK_WAIT_MS, message };
-      this.stream.disconnect();
+      if (stream.state === 'expectBang') {
+        this.disconnect = { tsn: undefined, until: now + BANG_WAIT_MS, message, afterBang: true };
+        return;
+      }
+      this.disconnect = { tsn: undefined, until: now + DISCONNECT_ACK_WAIT_MS, message, afterBang: false };
+      stream.disconnect();
       return;
     }
     this.finish({ code: 'user', message }, now);

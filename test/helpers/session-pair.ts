@@ -72,6 +72,8 @@ export class SessionPair {
   /** Every UDP datagram that left each side (before the filter). */
   readonly sent: { c2s: Uint8Array[]; s2c: Uint8Array[] } = { c2s: [], s2c: [] };
   filter: ((d: Uint8Array, dir: Dir) => Uint8Array[]) | undefined;
+  /** Sees each client event as the driver would (and may call the client's commands). */
+  onClientEvent: ((e: ClientEvent) => void) | undefined;
   consoleAlive = true;
   private readonly opts: SessionPairOptions;
   private readonly paired: (PairedKeys & { accountId: string })[];
@@ -104,6 +106,7 @@ export class SessionPair {
       for (let e = this.client.pollEvent(); e; e = this.client.pollEvent()) {
         moved = true;
         this.clientEvents.push({ ...e, at: this.now });
+        this.onClientEvent?.(e);
       }
       const c = this.console;
       if (c && this.consoleAlive) {

@@ -293,3 +293,32 @@ describe('a bad network: 10 % loss, 5 % reordered, 5 % duplicated, 50 ms jitter'
     expect(st.packets.lost).toBeLessThan(drops.length * 1.1);
   });
 });
+
+describe('closing in every phase', () => {
+  const phases = ['requesting', 'ctrl', 'probing', 'takion', 'handshake', 'streaming'] as const;
+  it.each(phases)(
+    'close() while %s: the console ends the session; a DISCONNECT it can verify once BIG went out',
+    (phase) => {
+      const p = new SessionPair({ target: 1000100 });
+      let closedIn: string | undefined;
+      // the user leaves the moment the client enters the phase (as a signal handler would)
+      p.onClientEvent = (e) => {
+        if (e.type !== 'state' || e.state !== phase || closedIn) return;
+        closedIn = e.state;
+        p.client.close(p.now);
+      };
+      p.client.start(p.now);
+      p.advance(3000);
+      expect(closedIn).toBe(phase);
+      const bigSent = phase === 'handshake' || phase === 'streaming';
+      expect(p.clientOf('closed')[0].reason.code).toBe('user');
+      const before = p.console?.stats();
+      if (p.console) expect(p.consoleOf('ended')).toHaveLength(1);
+      const disconnects = p.consoleOf('streamReceived').filter((e) => e.message.type === 'disconnect');
+      expect(disconnects).toHaveLength(bigSent ? 1 : 0);
+      if (bigSent) expect(p.consoleOf('ended')[0].reason).toBe('client disconnected ("Client Disconnecting")');
+      // nothing the console could not verify
+      expect(before?.gmacFailures ?? 0).toBe(0);
+    },
+  );
+});
