@@ -6,6 +6,7 @@
 import { isIPv4 } from 'node:net';
 import { UdpEndpoint } from '../common/net.js';
 import {
+  DDP_CLIENT_PORTS,
   DDP_PORT_PS4,
   DDP_PORT_PS5,
   type DdpHost,
@@ -49,6 +50,7 @@ export async function discover(opts: DiscoverOptions): Promise<FoundConsole[]> {
   const ep = await UdpEndpoint.open({
     address: localAddressFor(opts.host),
     broadcast: opts.host === undefined,
+    ports: DDP_CLIENT_PORTS,
     what: 'discovery',
   });
   const dest = opts.host ?? BROADCAST_ADDRESS;

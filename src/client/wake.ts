@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { sleep, UdpEndpoint } from '../common/net.js';
-import { formatDdpRequest } from '../proto-stack/discovery.js';
+import { DDP_CLIENT_PORTS, formatDdpRequest } from '../proto-stack/discovery.js';
 import { NetworkError, UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 import { ddpPort, type FoundConsole, probe } from './discovery.js';
@@ -54,6 +54,7 @@ export async function wake(opts: WakeOptions): Promise<WakeResult> {
   const kind = first?.hostType ?? opts.kind;
   const ep = await UdpEndpoint.open({
     address: isIPv4(opts.host) && opts.host.startsWith('127.') ? '127.0.0.1' : '0.0.0.0',
+    ports: DDP_CLIENT_PORTS,
     what: 'wake',
   });
   let last = first;

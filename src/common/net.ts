@@ -74,22 +74,41 @@ export class UdpEndpoint {
   /** Binds to `address:port` (defaults: any address, an ephemeral port). */
   static async open(opts: {
     address?: string;
-    port?: number;
+    /** Ports to try in order (the first free one); any port when none is free or none given. */
+    ports?: readonly number[];
     broadcast?: boolean;
     what: string;
   }): Promise<UdpEndpoint> {
-    const sock = createSocket({ type: 'udp4', reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) =>
-        reject(toNetworkError(err, `${opts.what}: cannot open a UDP socket`, opts.address));
-      sock.once('error', onError);
-      sock.bind({ address: opts.address ?? '0.0.0.0', port: opts.port ?? 0, exclusive: true }, () => {
-        sock.off('error', onError);
-        resolve();
+    const bind = (port: number) =>
+      new Promise<DgramSocket>((resolve, reject) => {
+        const sock = createSocket({ type: 'udp4', reuseAddr: false });
+        sock.once('error', (err) => {
+          sock.close();
+          reject(err);
+        });
+        sock.bind({ address: opts.address ?? '0.0.0.0', port, exclusive: true }, () => {
+          sock.removeAllListeners('error');
+          resolve(sock);
+        });
       });
-    });
-    if (opts.broadcast) sock.setBroadcast(true);
-    return new UdpEndpoint(sock, opts.what);
+    for (const port of opts.ports ?? []) {
+      try {
+        const sock = await bind(port);
+        if (opts.broadcast) sock.setBroadcast(true);
+        return new UdpEndpoint(sock, opts.what);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' && code !== 'EACCES')
+          throw toNetworkError(err, `${opts.what}: cannot open a UDP socket`, opts.address);
+      }
+    }
+    try {
+      const sock = await bind(0);
+      if (opts.broadcast) sock.setBroadcast(true);
+      return new UdpEndpoint(sock, opts.what);
+    } catch (err) {
+      throw toNetworkError(err, `${opts.what}: cannot open a UDP socket`, opts.address);
+    }
   }
 
   get localPort(): number {

@@ -15,6 +15,11 @@ const LAYER = 'discovery';
 
 export const DDP_PORT_PS4 = 987;
 export const DDP_PORT_PS5 = 9302;
+/**
+ * Local ports a client sends discovery and wake-up from, tried in order (any port after them):
+ * both references use 9303 for a PS5, one noting that a PS5 needs it (docs/protocol.md §1).
+ */
+export const DDP_CLIENT_PORTS: readonly number[] = Array.from({ length: 17 }, (_, i) => 9303 + i);
 export const DDP_VERSION_PS4 = '00020020';
 export const DDP_VERSION_PS5 = '00030010';
 export const DDP_STATUS_READY = 200;

@@ -84,9 +84,16 @@ const registerOdd = () =>
 describe('discover', () => {
   it('finds the console at a unicast address and returns at its first answer', async () => {
     const s = await sim();
+    const ports: number[] = [];
+    s.events.on((e) => {
+      if (e.event === 'request' && e.proto === 'ddp') ports.push(e.port as number);
+    });
     const seen: string[] = [];
     const t0 = Date.now();
     const list = await discover({ host: SIM, timeoutMs: 3000, onFound: (c) => seen.push(c.hostName) });
+    // sent from the ports both references use (a PS5 answers there), 9303 when it is free
+    expect(ports.length).toBeGreaterThan(0);
+    expect(ports.every((p) => p >= 9303 && p <= 9319)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(2000); // the deadline is 3000
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({
