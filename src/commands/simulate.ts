@@ -17,6 +17,7 @@ interface SimulateOpts {
   bootTime: string;
   pairingClosed?: boolean;
   tamperAfter?: string;
+  flood?: string;
   loginPin?: string;
   loss?: string;
   reorder?: string;
@@ -101,6 +102,10 @@ export const register = (program: Command): void => {
       '--path-mtu <bytes>',
       "Senkusha: lose datagrams larger than this (a client's MTU search finds it)",
     )
+    .option(
+      '--flood <pps>',
+      "test: send the client this many forged video datagrams a second (a spoofed console's)",
+    )
     .option('--no-senkusha', 'leave UDP 9297 closed, as a console that does not answer the RTT/MTU probe')
     .option(
       '--tamper-after <n>',
@@ -141,6 +146,9 @@ export const register = (program: Command): void => {
       const bitrateCapKbps = o.bitrateCap === undefined ? undefined : Number(o.bitrateCap);
       if (bitrateCapKbps !== undefined && (!Number.isInteger(bitrateCapKbps) || bitrateCapKbps < 100))
         throw new UsageError(`--bitrate-cap takes kbit/s (100 or more), got "${o.bitrateCap}"`);
+      const floodPps = o.flood === undefined ? undefined : Number(o.flood);
+      if (floodPps !== undefined && (!Number.isInteger(floodPps) || floodPps < 1 || floodPps > 1_000_000))
+        throw new UsageError(`--flood takes datagrams a second (1 to 1000000), got "${o.flood}"`);
       const pathMtu = o.pathMtu === undefined ? undefined : Number(o.pathMtu);
       if (pathMtu !== undefined && (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 1500))
         throw new UsageError(`--path-mtu takes bytes from 576 to 1500, got "${o.pathMtu}"`);
@@ -166,6 +174,7 @@ export const register = (program: Command): void => {
       });
       await startStreamService(sim, {
         tamperAfter,
+        floodPps,
         loginPin: o.loginPin,
         faults,
         rumbleEveryMs,

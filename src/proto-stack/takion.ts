@@ -459,6 +459,12 @@ export interface TakionStats {
 }
 
 const EXPECT_TIMEOUT_MS = 5000;
+/**
+ * How far a packet's key_pos may be from the last authenticated one: more than 5 s of a 50 Mbit/s
+ * stream (the peer is "lost" after 4-5 s of silence anyway). A flood of forged packets with random
+ * positions is dropped before its GMAC is computed.
+ */
+const KEY_POS_WINDOW = 32 * 1024 * 1024;
 const HANDSHAKE_TRIES = 3;
 const RESEND_MS = 200;
 const RESEND_TRIES = 25;
@@ -841,6 +847,11 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
     const low = readKeyPosLow(bytes);
     if (low === undefined) return false;
     const keyPos = this.keyState.requestPos(low, false);
+    // A key_pos far from the stream's is forged or from another session: skip the GMAC work.
+    if (Math.abs(keyPos - this.keyState.current) > KEY_POS_WINDOW) {
+      this.stats.gmacFailures++;
+      return false;
+    }
     if (!verifyGmac(bytes, this.remote, keyPos)) {
       this.stats.gmacFailures++;
       return false;

@@ -11,8 +11,9 @@ import type { Remote } from './host.js';
 export interface LogContext {
   /** The client's UDP address, once known. */
   peer: Remote | undefined;
-  /** Datagrams the driver tampered with (--tamper-after). */
+  /** Datagrams the driver tampered with (--tamper-after) and forged (--flood). */
   tampered: () => number;
+  flooded?: () => number;
   /** The AV network's fault counters. */
   network: () => Record<string, number>;
   /** Log every AV datagram (`av-sent`), not only each frame's first. */
@@ -210,6 +211,7 @@ export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext):
           final: e.final,
           ...s,
           tampered: ctx.tampered(),
+          flooded: ctx.flooded?.() ?? 0,
           ...(s.av ? { av: { ...s.av, ...ctx.network() } } : {}),
         },
         e.final

@@ -6,9 +6,12 @@
  *
  * - `tamperAfter: N` flips one bit (in the GMAC field) of the Nth datagram sent after the client
  *   acknowledged STREAMINFO: a test of the client's GMAC check (drop that packet, carry on).
+ * - `floodPps: N` adds N forged video datagrams a second from the console's address (copies of
+ *   real ones with a wrong tag and random packet numbers): an attacker who can spoof the console.
  * - Every message received is logged, feedback decoded to controller events, and a `stats` event
  *   with `gmacFailures` goes out every second and when the session ends.
  */
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { hintFor } from '../common/net.js';
@@ -25,7 +28,7 @@ import { NetworkError } from '../proto-stack/errors.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
 import { SENKUSHA_PORT } from '../proto-stack/senkusha.js';
 import { ctrlPath, sessionInitPath } from '../proto-stack/session.js';
-import { baseType, gmacOffset, TAKION_PORT } from '../proto-stack/takion.js';
+import { baseType, gmacOffset, TAKION_PORT, TakionType } from '../proto-stack/takion.js';
 import { isPs5 } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { FaultOptions } from './faults.js';
@@ -45,6 +48,8 @@ export interface StreamServiceOptions
   mediaDir?: string;
   /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
   tamperAfter?: number;
+  /** Forged video datagrams a second, from STREAMINFOACK on. */
+  floodPps?: number;
   /** Say in RP-Server-Type that this PS4 is a Pro. */
   pro?: boolean;
   /** Stream at most this video bitrate, whatever the launch spec asks. */
@@ -224,6 +229,9 @@ class ActiveSession {
   /** Datagrams sent since the client acknowledged STREAMINFO (for tamperAfter). */
   private sentAfterHandshake: number | undefined;
   private tampered = 0;
+  /** The last real video datagram, the template of forged ones. */
+  private lastVideo: Uint8Array | undefined;
+  private flooded = 0;
   private servicing = false;
 
   constructor(
@@ -355,6 +363,7 @@ class ActiveSession {
     if (!peer || !sock) return;
     let bytes = d;
     if (port === TAKION_PORT && this.sentAfterHandshake !== undefined) {
+      if (baseType(d) === TakionType.Video) this.lastVideo = d;
       this.sentAfterHandshake++;
       if (this.sentAfterHandshake === this.owner.opts.tamperAfter) {
         // A copy (the original may still sit in the resend queue). The flipped bit is in the GMAC
@@ -372,16 +381,51 @@ class ActiveSession {
     sock.send(bytes, peer.port, peer.address);
   }
 
+  /** Every 10 ms, a hundredth of `pps` forged datagrams, until the session ends. */
+  private flood(pps: number): void {
+    const tick = () => {
+      if (this.ended) return;
+      const template = this.lastVideo;
+      const sock = this.owner.udp.get(TAKION_PORT);
+      const peer = this.peers.get(TAKION_PORT);
+      if (template && sock && peer) {
+        const gmacAt = gmacOffset(TakionType.Video) as number;
+        for (let i = 0; i < Math.max(1, Math.round(pps / 100)); i++) {
+          const forged = template.slice();
+          forged.set(randomBytes(4), gmacAt); // a wrong tag...
+          forged.set(randomBytes(2), 1); // ...on a packet number of its own
+          sock.send(forged, peer.port, peer.address);
+          this.flooded++;
+        }
+      }
+      this.sim.later(10, tick);
+    };
+    this.sim.events.emit(
+      'stream',
+      { dir: 'out', action: 'flood', pps },
+      `  flooding the client with ${pps} forged datagrams/s`,
+    );
+    tick();
+  }
+
   private onEvent(e: ConsoleEvent): void {
     // rest mode: discovery says standby and only a paired client's WAKEUP brings it back
     if (e.type === 'ctrlReceived' && e.msgType === CTRL.GOTO_BED) this.sim.power = 'standby';
     // The handshake is over once the client acknowledged STREAMINFO: every packet either side
     // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
-    if (e.type === 'streamReceived' && e.message.type === 'streamInfoAck') this.sentAfterHandshake ??= 0;
+    if (
+      e.type === 'streamReceived' &&
+      e.message.type === 'streamInfoAck' &&
+      this.sentAfterHandshake === undefined
+    ) {
+      this.sentAfterHandshake = 0;
+      if (this.owner.opts.floodPps) this.flood(this.owner.opts.floodPps);
+    }
     if (e.type === 'ended') this.timerGeneration++;
     logConsoleEvent(this.sim.events, e, {
       peer: this.peers.get(TAKION_PORT),
       tampered: () => this.tampered,
+      flooded: () => this.flooded,
       network: () => this.network.stats(),
       logDatagrams: this.owner.opts.logDatagrams,
     });
