@@ -36,7 +36,7 @@ interface Violation {
 }
 
 /** Relative module specifiers of a TypeScript file (static, re-exports, dynamic, type-only). */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g))
     out.push(m[1]);
@@ -48,7 +48,7 @@ export function importsOf(text: string): string[] {
 const partOf = (rel: string): string => (rel.includes('/') ? rel.split('/')[0] : rel);
 
 /** Checks a tree given as { path relative to src: text }. */
-export function checkTree(files: ReadonlyMap<string, string>): Violation[] {
+function checkTree(files: ReadonlyMap<string, string>): Violation[] {
   const problems: Violation[] = [];
   const graph = new Map<string, string[]>();
   for (const [file, text] of files) {

@@ -15,7 +15,7 @@ import {
   writeFileAtomic,
 } from '../common/config-dir.js';
 import type { PlatformFacts } from '../media/hwdecode.js';
-import { ConfigError, UsageError } from '../proto-stack/errors.js';
+import { UsageError } from '../proto-stack/errors.js';
 import { replaceUnsafe } from '../proto-stack/text.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;

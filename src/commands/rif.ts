@@ -21,7 +21,7 @@ import {
   validityText,
 } from '../proto-stack/rif/index.js';
 import { safeLines } from '../proto-stack/text.js';
-import { jsonText, printJson } from './output.js';
+import { printJson } from './output.js';
 
 type Parsed =
   | { file: string; kind: 'rif'; rif: Rif; size: number }

@@ -1,13 +1,18 @@
 /**
- * The I/O shell around the sans-I/O input parts, for the stream session: reads the terminal (raw
- * mode, kitty protocol when available) and the game pad, merges both into one controller state
- * and hands every change to `onState` synchronously, in the same callback that delivered the key
- * or pad event (the session passes it to its FeedbackSender, which sends at once). The only timer
- * is for what is inherently timed: legacy key releases and a lone ESC.
+ * The input front end of a stream, shared by `rptui connect` and the TUI's stream screen: terminal
+ * bytes (raw mode, the kitty protocol when the terminal has it) and game pads become one
+ * controller state, handed to `onState` synchronously, in the same callback that delivered the key
+ * or pad event (the session passes it to its FeedbackSender, which sends at once). Each byte is
+ * decoded once: a key is the exit hotkey, another hotkey of the caller's (`hotkey`), or game input
+ * through the key map. The only timer is for what is inherently timed: legacy key releases and a
+ * lone ESC.
  *
- *   const input = new ControllerInput({ keymap: loadKeymap(profile.settings.keymap),
- *     input: process.stdin, output: process.stdout,
- *     onState: (s) => session.setController(s), onExit: () => session.stop() });
+ * The terminal either belongs to it (`input`: stdin for `rptui connect`) or to the caller, who
+ * feeds the bytes (`feed`: the TUI, where blessed owns stdin). Pads likewise: its own PadManager,
+ * or the caller's states (`setPadState`: the TUI's, which also drives the menus).
+ *
+ *   const input = new ControllerInput({ keymap, input: process.stdin, output: process.stdout,
+ *     onState: (s) => session.setController(s), onExit: () => session.disconnect() });
  *   await input.start(); ... input.stop();
  */
 import { type ControllerState, IDLE_STATE, stateEqual } from '../proto-stack/controller.js';
@@ -44,13 +49,18 @@ export interface TerminalInput {
 
 export interface ControllerInputOptions {
   keymap: Keymap;
-  input: TerminalInput;
+  /** The terminal to read (raw mode while running); without it the caller calls feed(). */
+  input?: TerminalInput;
+  /** Where the kitty protocol's sequences go. */
   output: { write(s: string): unknown };
   /** The merged controller state changed (called synchronously from the input callback). */
   onState: (state: ControllerState) => void;
   /** The exit hotkey was pressed. */
   onExit: () => void;
-  /** Use game pads (default true); options go to the PadManager. */
+  /** The caller's own keys (not game input): their name, else undefined; see KeyboardOptions. */
+  hotkey?: (combo: string) => string | undefined;
+  onHotkey?: (name: string) => void;
+  /** Own game pads (default true; options go to the PadManager); false: setPadState() feeds them. */
   pads?: boolean | PadManagerOptions;
   kitty?: 'auto' | 'off';
   /** Monotonic milliseconds (default performance.now). */
@@ -67,21 +77,14 @@ export class ControllerInput {
   private running = false;
   private readonly now: () => number;
   private readonly onData = (chunk: Buffer | string): void => {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    this.handleKeyboard(this.keyboard.feed(bytes, this.now()));
+    this.feed(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
   };
 
   constructor(private readonly opts: ControllerInputOptions) {
     this.now = opts.now ?? (() => performance.now());
-    this.keyboard = new KeyboardController(opts.keymap, { kitty: opts.kitty });
+    this.keyboard = new KeyboardController(opts.keymap, { kitty: opts.kitty, hotkey: opts.hotkey });
     if (opts.pads !== false) {
-      this.pads = new PadManager(
-        (s) => {
-          this.padState = s;
-          this.publish();
-        },
-        typeof opts.pads === 'object' ? opts.pads : {},
-      );
+      this.pads = new PadManager((s) => this.setPadState(s), typeof opts.pads === 'object' ? opts.pads : {});
     }
   }
 
@@ -97,9 +100,12 @@ export class ControllerInput {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.opts.input.setRawMode?.(true);
-    this.opts.input.on('data', this.onData);
-    this.opts.input.resume?.();
+    const input = this.opts.input;
+    if (input) {
+      input.setRawMode?.(true);
+      input.on('data', this.onData);
+      input.resume?.();
+    }
     const hello = this.keyboard.startSequence();
     if (hello) this.opts.output.write(hello);
     this.schedule();
@@ -110,11 +116,14 @@ export class ControllerInput {
   stop(): void {
     if (!this.running) return;
     this.running = false;
-    this.opts.input.off('data', this.onData);
-    this.opts.input.pause?.();
+    const input = this.opts.input;
+    if (input) {
+      input.off('data', this.onData);
+      input.pause?.();
+    }
     const bye = this.keyboard.stopSequence();
     if (bye) this.opts.output.write(bye);
-    this.opts.input.setRawMode?.(false);
+    input?.setRawMode?.(false);
     this.pads?.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -122,6 +131,18 @@ export class ControllerInput {
       this.current = IDLE_STATE;
       this.opts.onState(IDLE_STATE);
     }
+  }
+
+  /** Terminal bytes (when the caller owns the terminal). Ignored while stopped. */
+  feed(bytes: Uint8Array): void {
+    if (!this.running) return;
+    this.handleKeyboard(this.keyboard.feed(bytes, this.now()));
+  }
+
+  /** The caller's pad state (when it owns the pads), merged with the keyboard's. */
+  setPadState(state: ControllerState): void {
+    this.padState = state;
+    if (this.running) this.publish();
   }
 
   /** Console rumble (data_type 7 payload [unknown, left, right]). */
@@ -133,6 +154,7 @@ export class ControllerInput {
     if (u.write) this.opts.output.write(u.write);
     if (u.changed) this.publish();
     else this.schedule();
+    for (const h of u.hotkeys) this.opts.onHotkey?.(h);
     if (u.exit) this.opts.onExit();
   }
 
@@ -151,7 +173,7 @@ export class ControllerInput {
     if (!this.running) return;
     const now = this.now();
     const u = this.keyboard.tick(now);
-    if (u.changed || u.exit || u.write) this.handleKeyboard(u);
+    if (u.changed || u.exit || u.write || u.hotkeys.length > 0) this.handleKeyboard(u);
     this.schedule();
   }
 

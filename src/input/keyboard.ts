@@ -234,6 +234,8 @@ export interface KeyboardUpdate {
   changed: boolean;
   /** The exit hotkey was pressed. */
   exit: boolean;
+  /** Other hotkeys pressed (the names KeyboardOptions.hotkey gave them), in order. */
+  hotkeys: string[];
   /** Bytes to write to the terminal (enabling the kitty protocol once it is detected). */
   write?: string;
 }
@@ -250,6 +252,11 @@ const isTrigger = (c: Control): c is TriggerName => (TRIGGERS as readonly string
 export interface KeyboardOptions {
   /** 'auto' (default) uses the kitty protocol when the terminal answers the query. */
   kitty?: 'auto' | 'off';
+  /**
+   * Key combos that are not game input (a screen's own keys): their name, else undefined. Asked
+   * after the exit hotkey, before the key map, so the caller decides what the map may override.
+   */
+  hotkey?: (combo: string) => string | undefined;
 }
 
 export class KeyboardController {
@@ -306,6 +313,7 @@ export class KeyboardController {
   private apply(events: TerminalEvent[], now: number): KeyboardUpdate {
     let exit = false;
     let write: string | undefined;
+    const hotkeys: string[] = [];
     for (const ev of events) {
       if (ev.kind === 'kitty-flags') {
         if (!this.kittyAnswered && this.opts.kitty !== 'off') {
@@ -319,16 +327,24 @@ export class KeyboardController {
         this.kittyAnswered = true; // no kitty answer came first: legacy terminal
         continue;
       }
-      if (ev.type !== 'release' && comboName(ev.key, ev.mods) === this.map.exitHotkey) {
-        exit = true;
-        continue;
+      if (ev.type !== 'release') {
+        const combo = comboName(ev.key, ev.mods);
+        if (combo === this.map.exitHotkey) {
+          exit = true;
+          continue;
+        }
+        const hot = this.opts.hotkey?.(combo);
+        if (hot !== undefined) {
+          if (ev.type === 'press') hotkeys.push(hot); // auto-repeats do not fire it again
+          continue;
+        }
       }
       this.onKey(ev, now);
     }
     const next = this.compute();
     const changed = !stateEqual(next, this.current);
     if (changed) this.current = next;
-    return { state: this.current, changed, exit, ...(write ? { write } : {}) };
+    return { state: this.current, changed, exit, hotkeys, ...(write ? { write } : {}) };
   }
 
   private modeOf(c: Control): StickMode {

@@ -159,7 +159,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private stride = 0;
   private sourceRecv = 0;
   private fecRecv = 0;
-  private unitsSeen = 0;
 
   private profile = -1;
   private headerPending = false;
@@ -479,7 +478,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       this.st.packetsDropped++;
       return;
     }
-    this.unitsSeen++;
     if (this.flushed) return; // units that arrive after the frame was emitted (spare FEC)
     if (!this.put(u)) {
       this.st.packetsDropped++;
@@ -496,7 +494,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.flushed = false;
     this.sourceRecv = 0;
     this.fecRecv = 0;
-    this.unitsSeen = 0;
     const total = u.unitsTotal;
     const fec = u.fecUnits;
     if (total < fec || total - fec < 1) return false;

@@ -13,21 +13,13 @@ import { hintFor } from '../common/net.js';
 import { concatBytes } from '../proto-stack/bytes.js';
 import { DDP_PORT_PS4, DDP_PORT_PS5 } from '../proto-stack/discovery.js';
 import { NetworkError, ParseError, type RptuiError, UsageError } from '../proto-stack/errors.js';
-import { formatHttpResponse, type HttpRequestHead, readHttpRequest } from '../proto-stack/http.js';
+import { formatHttpResponse, readHttpRequest } from '../proto-stack/http.js';
 import { REGIST_PORT } from '../proto-stack/regist.js';
 import { type ConsoleKind, type Target, targetFromDiscovery } from '../proto-stack/target.js';
 import { ConsoleState } from './console-state.js';
 import { ddpHandler } from './discovery.js';
 import { EventLog } from './events.js';
-import type {
-  ConsoleHost,
-  HttpExchange,
-  HttpRoute,
-  Power,
-  Remote,
-  SimulatorOptions,
-  UdpHandler,
-} from './host.js';
+import type { ConsoleHost, HttpRoute, Power, Remote, SimulatorOptions, UdpHandler } from './host.js';
 import { registRoutes, registSearchHandler } from './regist.js';
 
 export type { SimulatorOptions } from './host.js';

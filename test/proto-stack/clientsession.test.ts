@@ -316,7 +316,8 @@ describe('closing in every phase', () => {
       if (p.console) expect(p.consoleOf('ended')).toHaveLength(1);
       const disconnects = p.consoleOf('streamReceived').filter((e) => e.message.type === 'disconnect');
       expect(disconnects).toHaveLength(bigSent ? 1 : 0);
-      if (bigSent) expect(p.consoleOf('ended')[0].reason).toBe('client disconnected ("Client Disconnecting")');
+      if (bigSent)
+        expect(p.consoleOf('ended')[0].reason).toBe('client disconnected ("Client Disconnecting")');
       // nothing the console could not verify
       expect(before?.gmacFailures ?? 0).toBe(0);
     },

@@ -219,7 +219,7 @@ describe('stream screen', () => {
     // the newest bitrate sample is the highest: a full column in all three rows
     for (let r = 0; r < 3; r++) expect(lines[at('bitrate') + r]).toMatch(/█\s*$/);
     expect(s).toContain('frames 100 (FEC-recovered 2, lost 1)');
-    expect(s).toContain('GMAC failures 0');
+    expect(s).toContain('packets 1000 (lost 3, forged 0, malformed 0)');
     expect(s).toMatch(/[▁▂▃▄▅▆▇█]{5}/);
   });
 

@@ -18,8 +18,7 @@ import type {
   SessionStats,
   StreamInfo,
 } from '../../common/session-api.js';
-import { mergeStates } from '../../input/controller-input.js';
-import { comboName, KeyboardController, TerminalInputDecoder } from '../../input/keyboard.js';
+import { ControllerInput } from '../../input/controller-input.js';
 import { type Keymap, loadKeymap } from '../../input/keymap.js';
 import {
   type AudioSink,
@@ -86,11 +85,10 @@ export class StreamScreen implements Layer, PadConsumer {
   };
   private showStats = true;
   private keymap: Keymap | undefined;
-  private kb: KeyboardController | undefined;
-  private readonly hotkeys = new TerminalInputDecoder();
-  private kbState: ControllerState = IDLE_STATE;
+  /** Keys (fed from the App's raw input) and the App's pad states, while game input is on. */
+  private input: ControllerInput | undefined;
+  /** The pad state as the App last reported it (kept across dialogs). */
   private pad: ControllerState = IDLE_STATE;
-  private tickTimer: NodeJS.Timeout | undefined;
   private inputRender: NodeJS.Timeout | undefined;
   private video: VideoSink | undefined;
   private audio: AudioSink | undefined;
@@ -368,82 +366,40 @@ export class StreamScreen implements Layer, PadConsumer {
 
   private enterGameInput(): void {
     if (this.gameInput || this.finished || !this.keymap) return;
+    const keymap = this.keymap;
     this.gameInput = true;
-    this.kb = new KeyboardController(this.keymap);
-    this.o.app.writeTerminal(this.kb.startSequence());
-    this.o.app.setRawInput((data) => this.onRaw(data));
+    this.input = new ControllerInput({
+      keymap,
+      output: { write: (s) => this.o.app.writeTerminal(s) },
+      pads: false, // the App's PadManager (it also drives the menus) reports through padState()
+      hotkey: (combo) => hotkeyFor(combo, keymap),
+      onHotkey: (h) => this.hotkey(h as StreamHotkey),
+      onExit: () => this.hotkey('leave'),
+      onState: (st) => this.pushController(st),
+    });
+    this.input.setPadState(this.pad);
+    void this.input.start();
+    this.o.app.setRawInput((data) =>
+      this.input?.feed(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+    );
   }
 
   /** Stops game input (a dialog opens, or the stream ends): no key stays held on the console. */
   private leaveGameInput(): void {
     if (!this.gameInput) return;
     this.gameInput = false;
-    if (this.kb) this.o.app.writeTerminal(this.kb.stopSequence());
-    this.kb = undefined;
-    if (this.tickTimer) clearTimeout(this.tickTimer);
-    this.tickTimer = undefined;
     this.o.app.setRawInput(undefined);
-    this.kbState = IDLE_STATE;
-    this.pushController();
-  }
-
-  private onRaw(data: Buffer): void {
-    const kb = this.kb;
-    if (!kb || !this.keymap) return;
-    const now = Date.now();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    let hot: StreamHotkey | undefined;
-    for (const ev of this.hotkeys.feed(bytes, now)) {
-      if (ev.kind !== 'key' || ev.type === 'release') continue;
-      hot ??= hotkeyFor(comboName(ev.key, ev.mods), this.keymap);
-    }
-    if (hot) {
-      this.hotkey(hot);
-      return;
-    }
-    this.applyKeyboard(kb.feed(bytes, now));
-  }
-
-  private applyKeyboard(u: ReturnType<KeyboardController['feed']>): void {
-    if (u.write) this.o.app.writeTerminal(u.write);
-    if (u.exit) {
-      this.hotkey('leave');
-      return;
-    }
-    if (u.changed) {
-      this.kbState = u.state;
-      this.pushController();
-    }
-    this.armTick();
-  }
-
-  private armTick(): void {
-    if (this.tickTimer) clearTimeout(this.tickTimer);
-    this.tickTimer = undefined;
-    const kb = this.kb;
-    if (!kb) return;
-    const times = [kb.nextWakeup(), this.hotkeys.nextWakeup()].filter((t): t is number => t !== undefined);
-    if (times.length === 0) return;
-    this.tickTimer = setTimeout(
-      () => {
-        this.tickTimer = undefined;
-        if (!this.kb) return;
-        const now = Date.now();
-        this.hotkeys.flush(now);
-        this.applyKeyboard(this.kb.tick(now));
-      },
-      Math.max(0, Math.min(...times) - Date.now()),
-    );
+    this.input?.stop(); // hands the idle state on when something was held
+    this.input = undefined;
   }
 
   padState(state: ControllerState): void {
     this.pad = state;
-    this.pushController();
+    this.input?.setPadState(state);
   }
 
   /** Sends the combined state now; the screen redraws later. */
-  private pushController(): void {
-    const s = mergeStates(this.kbState, this.pad);
+  private pushController(s: ControllerState): void {
     if (this.session && this.session.state === 'streaming') this.session.setController(s);
     const buttons = pressedButtons(s);
     if (buttons.length || s.leftX || s.leftY || s.rightX || s.rightY || s.l2 || s.r2) {
@@ -635,7 +591,9 @@ export class StreamScreen implements Layer, PadConsumer {
         ` ${sink('video', this.video, profile.settings.videoSink)}  ${sink('audio', this.audio, profile.settings.audioSink)}`,
       ),
     );
-    const mode = this.kb?.kittyActive ? 'kitty protocol (real key releases)' : 'timed key release';
+    const mode = this.input?.keyboard.kittyActive
+      ? 'kitty protocol (real key releases)'
+      : 'timed key release';
     lines.push(
       esc(
         ` keys: map "${this.keymap?.name ?? profile.settings.keymap}", ${mode}  inputs ${this.inputCount}${this.lastInput ? `  last: ${this.lastInput}` : ''}`,
@@ -655,7 +613,6 @@ export class StreamScreen implements Layer, PadConsumer {
 
   destroy(): void {
     this.leaveGameInput();
-    if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.inputRender) clearTimeout(this.inputRender);
     this.box.destroy();
   }
