@@ -142,7 +142,7 @@ class StreamService {
       ev.emit(
         'request',
         { proto: 'session-init', from, registKey: o.registKey, rpVersion: o.rpVersion },
-        `session request from ${from} (RP-Version ${o.rpVersion}, RegistKey ${o.registKey})`,
+        `session request from ${from} (RP-Version ${o.rpVersion}${this.sim.opts.debug ? `, RegistKey ${o.registKey}` : ''})`,
       );
       ev.emit(
         'answer',
