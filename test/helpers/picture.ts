@@ -230,3 +230,89 @@ export function screenshot(display: string, window = 'root'): RgbImage {
   });
   return { width, height, data: new Uint8Array(data) };
 }
+
+/**
+ * Plays blocks / ascii output on a screen of cells, as a terminal would (cursor moves, SGR,
+ * characters): enough of a terminal to check that what is drawn is what was asked for.
+ */
+export class CellScreen {
+  readonly fg: string[];
+  readonly bg: string[];
+  readonly ch: string[];
+  constructor(
+    readonly cols: number,
+    readonly rows: number,
+  ) {
+    this.fg = new Array(cols * rows).fill('-');
+    this.bg = new Array(cols * rows).fill('-');
+    this.ch = new Array(cols * rows).fill('?');
+  }
+  play(s: string): void {
+    let row = 0;
+    let col = 0;
+    let fg = 'd';
+    let bg = 'd';
+    let saved = { row, col, fg, bg };
+    for (let i = 0; i < s.length; ) {
+      if (s[i] === '\x1b' && (s[i + 1] === '7' || s[i + 1] === '8')) {
+        if (s[i + 1] === '7') saved = { row, col, fg, bg };
+        else ({ row, col, fg, bg } = saved);
+        i += 2;
+        continue;
+      }
+      const m = /^\x1b\[([0-9;]*)([A-Za-z])/.exec(s.slice(i, i + 64));
+      if (m) {
+        const ps = m[1] === '' ? [] : m[1].split(';').map(Number);
+        if (m[2] === 'H') {
+          row = (ps[0] ?? 1) - 1;
+          col = (ps[1] ?? 1) - 1;
+        } else if (m[2] === 'C') col += ps[0] ?? 1;
+        else if (m[2] === 'X')
+          for (let k = 0; k < (ps[0] ?? 1); k++) {
+            const at = row * this.cols + col + k;
+            this.ch[at] = ' ';
+            this.fg[at] = fg;
+            this.bg[at] = bg;
+          }
+        else if (m[2] === 'm') {
+          for (let k = 0; k < ps.length; k++) {
+            if (ps[k] === 0) fg = bg = 'd';
+            else if (ps[k] === 38 || ps[k] === 48) {
+              const v = ps[k + 1] === 2 ? ps.slice(k + 2, k + 5).join(',') : `#${ps[k + 2]}`;
+              if (ps[k] === 38) fg = v;
+              else bg = v;
+              k += ps[k + 1] === 2 ? 4 : 2;
+            }
+          }
+          if (ps.length === 0) fg = bg = 'd';
+        } else throw new Error(`unexpected sequence ${JSON.stringify(m[0])}`);
+        i += m[0].length;
+        continue;
+      }
+      const c = String.fromCodePoint(s.codePointAt(i)!);
+      i += c.length;
+      const at = row * this.cols + col;
+      this.ch[at] = c;
+      this.fg[at] = fg;
+      this.bg[at] = bg;
+      col++;
+    }
+  }
+  /** The colours a cell shows, top and bottom ('r,g,b', '#n' for a palette index, 'd' default, '-' never drawn). */
+  cell(col: number, row: number): [string, string] {
+    const at = row * this.cols + col;
+    return this.ch[at] === '▀' ? [this.fg[at], this.bg[at]] : [this.bg[at], this.bg[at]];
+  }
+
+  /** The cells as an image, two pixels per cell (unknown colours black), like cellsImage(). */
+  image(): RgbImage {
+    const data = new Uint8Array(this.cols * this.rows * 2 * 3);
+    for (let row = 0; row < this.rows; row++)
+      for (let col = 0; col < this.cols; col++)
+        this.cell(col, row).forEach((c, half) => {
+          const rgb = /^\d+,\d+,\d+$/.test(c) ? c.split(',').map(Number) : [0, 0, 0];
+          data.set(rgb, ((row * 2 + half) * this.cols + col) * 3);
+        });
+    return { width: this.cols, height: this.rows * 2, data };
+  }
+}

@@ -164,6 +164,11 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
     return this.choice?.mode;
   }
 
+  /** The running ffmpeg's process id (tests, diagnostics). */
+  get pid(): number | undefined {
+    return this.decoder?.pid;
+  }
+
   /** Whether the picture holds the whole terminal now (screen layout, between start and close). */
   get active(): boolean {
     return this.screenOn;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { AsciiEncoder, BlocksEncoder, xterm256, xterm256Rgb } from '../../../src/media/picture/blocks.js';
 import type { RgbFrame } from '../../../src/media/picture/frame.js';
 import { TermBuffer } from '../../../src/media/picture/termbuf.js';
-import { cellsImage } from '../../helpers/picture.js';
+import { CellScreen, cellsImage } from '../../helpers/picture.js';
 
 type Rgb = [number, number, number];
 
@@ -20,66 +20,6 @@ const text = (out: TermBuffer) => Buffer.from(out.view()).toString('utf8');
 const RED: Rgb = [255, 0, 0];
 const BLUE: Rgb = [0, 0, 255];
 const GREEN: Rgb = [0, 255, 0];
-
-/**
- * Plays encoder output on a screen of cells, as a terminal would (cursor moves, SGR, ▀ / space):
- * enough of a terminal to check that what is drawn is what was asked for.
- */
-class CellScreen {
-  readonly fg: string[];
-  readonly bg: string[];
-  readonly ch: string[];
-  constructor(
-    readonly cols: number,
-    readonly rows: number,
-  ) {
-    this.fg = new Array(cols * rows).fill('-');
-    this.bg = new Array(cols * rows).fill('-');
-    this.ch = new Array(cols * rows).fill('?');
-  }
-  play(s: string): void {
-    let row = 0;
-    let col = 0;
-    let fg = 'd';
-    let bg = 'd';
-    for (let i = 0; i < s.length; ) {
-      const m = /^\x1b\[([0-9;]*)([A-Za-z])/.exec(s.slice(i, i + 64));
-      if (m) {
-        const ps = m[1] === '' ? [] : m[1].split(';').map(Number);
-        if (m[2] === 'H') {
-          row = (ps[0] ?? 1) - 1;
-          col = (ps[1] ?? 1) - 1;
-        } else if (m[2] === 'C') col += ps[0] ?? 1;
-        else if (m[2] === 'm') {
-          for (let k = 0; k < ps.length; k++) {
-            if (ps[k] === 0) fg = bg = 'd';
-            else if (ps[k] === 38 || ps[k] === 48) {
-              const v = ps[k + 1] === 2 ? ps.slice(k + 2, k + 5).join(',') : `#${ps[k + 2]}`;
-              if (ps[k] === 38) fg = v;
-              else bg = v;
-              k += ps[k + 1] === 2 ? 4 : 2;
-            }
-          }
-          if (ps.length === 0) fg = bg = 'd';
-        } else throw new Error(`unexpected sequence ${JSON.stringify(m[0])}`);
-        i += m[0].length;
-        continue;
-      }
-      const c = String.fromCodePoint(s.codePointAt(i)!);
-      i += c.length;
-      const at = row * this.cols + col;
-      this.ch[at] = c;
-      this.fg[at] = fg;
-      this.bg[at] = bg;
-      col++;
-    }
-  }
-  /** The colours a cell shows, top and bottom. */
-  cell(col: number, row: number): [string, string] {
-    const at = row * this.cols + col;
-    return this.ch[at] === '▀' ? [this.fg[at], this.bg[at]] : [this.bg[at], this.bg[at]];
-  }
-}
 
 describe('blocks, 24-bit colour', () => {
   it('draws a 2x1 picture (2x2 pixels) as two half blocks, with one reset in front and one at the end', () => {

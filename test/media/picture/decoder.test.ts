@@ -43,7 +43,9 @@ function run(
     (d) => exits.push(d),
   );
   decoders.push(dec);
-  aus.forEach((au, i) => dec.write(au, i === 0 ? header : undefined));
+  aus.forEach((au, i) => {
+    dec.write(au, i === 0 ? header : undefined);
+  });
   const until = async (n: number) => {
     for (let i = 0; i < 400 && frames.length < n; i++) await new Promise((r) => setTimeout(r, 10));
     return frames;
