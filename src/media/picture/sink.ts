@@ -517,12 +517,16 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
     this.relayout(true);
   }
 
-  /** Takes the picture away and stops decoding until show(). */
-  hide(): void {
+  /**
+   * Takes the picture away and stops decoding until show(). `erase` false: the host has drawn
+   * over the picture's cells already (a dialog on top), so only images floating above the text
+   * (kitty) are removed.
+   */
+  hide(erase = true): void {
     if (!this.shownNow) return;
     this.shownNow = false;
     this.stopDecoder();
-    if (this.view && this.output) this.output.write(this.view.clear(this.rect()));
+    if (this.view && this.output) this.output.write(this.view.clear(this.rect(), erase));
   }
 
   toggle(): boolean {

@@ -210,9 +210,10 @@ export class PictureView {
 
   /**
    * The bytes that take the picture away: kitty images are deleted, and the cells of `rect`
-   * (default: the picture's) are blanked, which also covers sixel and iTerm2 images.
+   * (default: the picture's) are blanked, which also covers sixel and iTerm2 images; with
+   * `cells` false only the kitty images go (the host already drew over the cells).
    */
-  clear(rect?: CellRect): Uint8Array {
+  clear(rect?: CellRect, cells = true): Uint8Array {
     const out = this.buf;
     out.reset();
     if (this.o.keepCursor) out.text(SAVE_CURSOR);
@@ -220,7 +221,7 @@ export class PictureView {
     this.kittyShown = undefined;
     const l = this.current;
     const r = rect ?? (l && { left: l.at.col, top: l.at.row, cols: l.cols, rows: l.rows });
-    if (r) {
+    if (r && cells) {
       out.text('\x1b[0m');
       for (let row = 0; row < r.rows; row++) {
         out.moveTo(r.top + row, r.left);
