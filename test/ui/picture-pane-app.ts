@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import { isKeyframe, splitAccessUnits } from '../../src/media/annexb.js';
 import type { PictureMode } from '../../src/media/picture/caps.js';
 import { CallbackOutput } from '../../src/media/picture/output.js';
+import { probeTerminal } from '../../src/media/picture/probe.js';
 import { TerminalPictureSink } from '../../src/media/picture/sink.js';
 import { loadBlessed } from '../../src/ui/blessed.js';
 import { PicturePane } from '../../src/ui/picture-pane.js';
 import { repoRoot } from '../helpers/vectors.js';
 
+// the terminal is asked what it draws before blessed takes stdin (as the TUI must do)
+const answers = await probeTerminal({ write: (s) => process.stdout.write(s) });
 const b = await loadBlessed();
 const screen = b.screen({ smartCSR: true, fullUnicode: true, warnings: false });
 b.box({ parent: screen, top: 0, left: 0, width: '100%', height: 1, content: ' pane demo: streaming' });
@@ -34,7 +37,7 @@ const sink = new TerminalPictureSink(
   {
     layout: 'pane',
     mode: (process.argv[2] ?? 'blocks') as PictureMode,
-    answers: {},
+    answers,
     // blessed writes to stdout synchronously; the picture goes the same way, in turn with it
     output: new CallbackOutput((bytes) => screen.program.output.write(Buffer.from(bytes))),
   },
