@@ -137,6 +137,18 @@ describe.skipIf(!haveTools)('rptui connect --video terminal in tmux', () => {
     expect(doc.picture.latencyMs).toBeGreaterThan(0);
     expect(doc.sinks.video.kind).toBe('terminal');
 
+    // a bigger terminal: the picture is laid out again, larger
+    t.resize(100, 30);
+    await t.waitFor(/blocks 100x56 \d+ fps/, 10_000);
+    // the new size decodes from the next key frame on
+    await t.waitFor(
+      () => saturatedBox(cellsImage(t.tmux('capture-pane', '-p', '-e', '-N'), 100, 30))?.width === 100,
+      10_000,
+    );
+    const resized = picture(t, 100, 30);
+    expect(resized.box).toEqual({ x: 0, y: 0, width: 100, height: 56 });
+    for (const r of compareBars(resized.img, resized.box)) expect(r.error, r.name).toBeLessThan(MAX_ERROR);
+
     t.send('C-c');
     await sim.waitFor((e) => disconnects([e]).length > 0, 5000);
     const end = await run.ended();

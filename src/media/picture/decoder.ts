@@ -28,6 +28,8 @@ export interface DecoderSpec {
   height: number;
   /** Keep every Nth frame (1 = all). */
   everyNth: number;
+  /** Options for the input and its decoder, e.g. a hardware decoder ($RPTUI_PICTURE_ARGS). */
+  inputArgs?: readonly string[];
 }
 
 /** ffmpeg's arguments for a live elementary stream on stdin and RGB frames on stdout. */
@@ -48,6 +50,7 @@ export function decoderArgs(s: DecoderSpec): string[] {
     '32',
     '-analyzeduration',
     '0',
+    ...(s.inputArgs ?? []),
     '-f',
     s.codec,
     '-framerate',
@@ -113,7 +116,9 @@ export class FrameDecoder {
     this.frameBytes = spec.width * spec.height * 3;
     this.header = ppmHeader(spec.width, spec.height);
     this.filling = new Uint8Array(this.frameBytes);
-    this.child = spawn(ffmpeg, decoderArgs(spec), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // its own session: the terminal's hang-up or Ctrl-C reaches rptui, which ends the picture
+    // itself (and a dead rptui ends ffmpeg too: its input closes)
+    this.child = spawn(ffmpeg, decoderArgs(spec), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.pipe = new PipeWriter(this.child.stdin!);
     this.tail = new StderrTail(this.child);
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -305,6 +305,8 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
         width: l.width,
         height: l.height,
         everyNth: Math.max(1, Math.round(info.fps / this.maxFps)),
+        // $RPTUI_PICTURE_ARGS: input/decoder options (split on spaces), e.g. a hardware decoder
+        inputArgs: (this.env.RPTUI_PICTURE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
       },
       this.env,
       (frame) => this.onFrame(dec, frame),

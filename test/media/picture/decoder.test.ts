@@ -62,6 +62,16 @@ describe('decoder arguments', () => {
     expect(decoderArgs({ codec: 'h264', fps: 30, width: 8, height: 8, everyNth: 1 }).join(' ')).not.toContain(
       'select',
     );
+    // $RPTUI_PICTURE_ARGS (a hardware decoder, say) goes with the input
+    const hw = decoderArgs({
+      codec: 'h264',
+      fps: 60,
+      width: 8,
+      height: 8,
+      everyNth: 1,
+      inputArgs: ['-hwaccel', 'drm'],
+    });
+    expect(hw.join(' ')).toContain('-analyzeduration 0 -hwaccel drm -f h264 -framerate 60 -i pipe:0');
   });
 });
 
