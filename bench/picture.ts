@@ -11,12 +11,13 @@
  * used by rptui and by its ffmpeg child (percent of one core). Needs tmux, Xvfb, xterm, kitty
  * and ffmpeg (scripts/install-deps.sh); a missing terminal's runs are skipped with a note.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alive, onPath, startXvfb } from '../test/helpers/system.js';
+import { KITTY_ENV, kittyWindow, xtermSixel } from '../test/helpers/picture.js';
+import { alive, childPids, onPath, startXvfb } from '../test/helpers/system.js';
 import { shellQuote, Tmux } from '../test/ui/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,17 +34,6 @@ function cli(args: string[], cfg: string) {
   });
 }
 
-function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** CPU seconds (user + system) a process used so far. */
 function cpuSeconds(pid: number): number {
   try {
@@ -56,7 +46,7 @@ function cpuSeconds(pid: number): number {
 
 /** The node process running `connect` below `pid` (a terminal, its shell...). */
 function findConnect(pid: number): number | undefined {
-  for (const c of children(pid)) {
+  for (const c of childPids(pid)) {
     const argv = existsSync(`/proc/${c}/cmdline`)
       ? readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0')
       : [];
@@ -106,7 +96,7 @@ async function measure(run: Run, cfg: string): Promise<Result> {
       await sleep(1000);
       const s = (Date.now() - t0) / 1000;
       ffmpeg =
-        children(rptui).find(
+        childPids(rptui).find(
           (c) => basename(readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0')[0]) === 'ffmpeg',
         ) ?? ffmpeg;
       if (s < FROM_S) continue;
@@ -197,18 +187,7 @@ export async function run(): Promise<void> {
         });
       }
       if (xvfb && onPath('xterm')) {
-        // 107x30 cells of 6x13 pixels: 642x360 above the status line
-        const xterm = inX(xvfb.display, (c) => [
-          'xterm',
-          '-ti',
-          'vt340',
-          '-geometry',
-          '107x30+0+0',
-          '-e',
-          'sh',
-          '-c',
-          c,
-        ]);
+        const xterm = inX(xvfb.display, xtermSixel);
         runs.push({
           name: 'sixel, xterm -ti vt340',
           stream,
@@ -218,25 +197,7 @@ export async function run(): Promise<void> {
         runs.push({ name: 'sixel, xterm, default budget', stream, open: xterm, args: [] });
       }
       if (xvfb && onPath('kitty')) {
-        // 71x21 cells of 9x18 pixels (and kitty's 4 and 7 pixel margins): 639x360 above the status line
-        const kitty = inX(
-          xvfb.display,
-          (c) => [
-            'kitty',
-            '--config',
-            'NONE',
-            '-o',
-            'remember_window_size=no',
-            '-o',
-            'initial_window_width=647',
-            '-o',
-            'initial_window_height=392',
-            'sh',
-            '-c',
-            c,
-          ],
-          { LIBGL_ALWAYS_SOFTWARE: '1' },
-        );
+        const kitty = inX(xvfb.display, kittyWindow, KITTY_ENV);
         runs.push({ name: 'kitty graphics, kitty', stream, open: kitty, args: ['--picture-kbps', '100000'] });
         runs.push({ name: 'kitty, default budget', stream, open: kitty, args: [] });
       }

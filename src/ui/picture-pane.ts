@@ -99,7 +99,7 @@ export class PicturePane {
       if (!line) return true;
       for (let x = r.left; x < r.left + r.cols; x++) {
         const cell = line[x];
-        if (!cell || cell[1] !== ' ' || cell[0] !== blank) return true;
+        if (cell?.[1] !== ' ' || cell[0] !== blank) return true;
       }
     }
     return false;

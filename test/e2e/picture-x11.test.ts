@@ -6,19 +6,25 @@
 // size the layout gives; two screenshots differ (it plays). Closing the terminal (the emulator
 // killed: its shell gets SIGHUP) disconnects from the console and ends rptui.
 // Loopback addresses of this file: 127.0.0.123-127.0.0.124.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/media/tools.js';
-import { rptuiBin, runCli, useHarness } from '../helpers/cli.js';
-import { compareBars, type RgbImage, saturatedBox, screenshot } from '../helpers/picture.js';
-import { type SimEvent, startSimulator } from '../helpers/simulator.js';
-import { alive, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
+import { rptuiBin, useHarness } from '../helpers/cli.js';
+import {
+  compareBars,
+  KITTY_ENV,
+  kittyWindow,
+  type RgbImage,
+  saturatedBox,
+  screenshot,
+  xtermSixel,
+} from '../helpers/picture.js';
+import { pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { alive, descendantPids, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
 import { shellQuote } from '../ui/tmux.js';
 
-const PIN = '35791246';
-const ACCOUNT = '1234567890123456789';
 /** Mean error per channel (0..255) a bar region may show (sixel: a 6x7x6 colour cube). */
 const MAX_ERROR = 40;
 
@@ -33,35 +39,12 @@ afterAll(() => xvfb?.stop());
 const disconnects = (events: SimEvent[]) =>
   events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
 
-/** Children of a process, recursively (the emulator runs sh, which runs node). */
-function descendants(pid: number): number[] {
-  let kids: number[] = [];
-  try {
-    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // none
-  }
-  return kids.flatMap((k) => [k, ...descendants(k)]);
-}
-
 /**
  * Streams from a simulated console into a terminal emulator (`emulator(shellCommand)` gives its
  * command line); waits for a picture on the screen and returns what is needed to look at it.
  */
 async function playIn(host: string, emulator: (cmd: string) => string[], env: Record<string, string> = {}) {
-  const cfg = h.tempDir('rptui-picture-x11-');
-  const sim = await startSimulator(h, { host, pin: PIN, name: 'x11-PS4' });
-  const reg = await runCli(
-    ['register', '--host', host, '--pin', PIN, '--account-id', ACCOUNT, '--name', 'tv'],
-    {
-      configDir: cfg,
-      timeoutMs: 30_000,
-    },
-  );
-  expect(reg.code, reg.stderr).toBe(0);
+  const { cfg, sim } = await pairedSimulator(h, host);
   const stderr = join(cfg, 'stderr.txt');
   const connect = [process.execPath, rptuiBin(), 'connect', 'tv', '--video', 'terminal', '--audio', 'none']
     .concat(['--duration', '60', '--no-gamepad'])
@@ -93,13 +76,25 @@ async function playIn(host: string, emulator: (cmd: string) => string[], env: Re
 }
 
 async function closeAndCheck(run: Awaited<ReturnType<typeof playIn>>): Promise<void> {
-  const rptui = descendants(run.term.pid!);
+  const rptui = descendantPids(run.term.pid!);
   expect(rptui.length).toBeGreaterThan(0);
   // what a window manager's close does in the end: the emulator goes, its shell gets SIGHUP
   run.term.kill('SIGTERM');
   await run.sim.waitFor((e) => disconnects([e]).length > 0, 10_000);
   for (let i = 0; i < 100 && rptui.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
   expect(rptui.filter(alive)).toEqual([]);
+}
+
+/** It plays: a later screenshot differs from `first`. */
+async function changes(
+  run: Awaited<ReturnType<typeof playIn>>,
+  first: RgbImage,
+  minWidth: number,
+): Promise<void> {
+  const same = (img: RgbImage) => Buffer.from(img.data).equals(Buffer.from(first.data));
+  let later = (await run.shot(minWidth)).img;
+  for (let i = 0; i < 20 && same(later); i++) later = (await run.shot(minWidth)).img;
+  expect(same(later)).toBe(false);
 }
 
 function checkBars(img: RgbImage, box: NonNullable<ReturnType<typeof saturatedBox>>, what: string): void {
@@ -113,57 +108,22 @@ function checkBars(img: RgbImage, box: NonNullable<ReturnType<typeof saturatedBo
 
 describe.skipIf(!haveX || !onPath('xterm'))('sixel in xterm -ti vt340', () => {
   it('asks the terminal, draws sixel: the clip in the screenshot, playing; closing xterm disconnects', async () => {
-    // 107x30 cells of 6x13 pixels: a 642x360 picture above the status line
-    const run = await playIn('127.0.0.123', (cmd) => [
-      'xterm',
-      '-ti',
-      'vt340',
-      '-geometry',
-      '107x30+0+0',
-      '-e',
-      'sh',
-      '-c',
-      cmd,
-    ]);
+    const run = await playIn('127.0.0.123', xtermSixel);
     const first = await run.shot(600);
     expect(run.said()).toMatch(/picture: sixel, the terminal draws sixel; \d+x\d+/);
     checkBars(first.img, first.box, 'xterm -ti vt340 (sixel)');
-    let second = await run.shot(600);
-    for (let i = 0; i < 20 && Buffer.from(second.img.data).equals(Buffer.from(first.img.data)); i++)
-      second = await run.shot(600);
-    expect(Buffer.from(second.img.data).equals(Buffer.from(first.img.data))).toBe(false);
+    await changes(run, first.img, 600);
     await closeAndCheck(run);
   }, 120_000);
 });
 
 describe.skipIf(!haveX || !onPath('kitty'))('kitty graphics in kitty', () => {
   it('asks the terminal, draws kitty images: the clip in the screenshot, playing; closing kitty disconnects', async () => {
-    const run = await playIn(
-      '127.0.0.124',
-      (cmd) => [
-        'kitty',
-        '--config',
-        'NONE',
-        '-o',
-        'remember_window_size=no',
-        '-o',
-        'initial_window_width=660',
-        '-o',
-        'initial_window_height=420',
-        'sh',
-        '-c',
-        cmd,
-      ],
-      // no GPU here: Mesa's software OpenGL
-      { LIBGL_ALWAYS_SOFTWARE: '1' },
-    );
+    const run = await playIn('127.0.0.124', kittyWindow, KITTY_ENV);
     const first = await run.shot(500);
     expect(run.said()).toMatch(/picture: kitty, the terminal takes kitty graphics; \d+x\d+/);
     checkBars(first.img, first.box, 'kitty');
-    let second = await run.shot(500);
-    for (let i = 0; i < 20 && Buffer.from(second.img.data).equals(Buffer.from(first.img.data)); i++)
-      second = await run.shot(500);
-    expect(Buffer.from(second.img.data).equals(Buffer.from(first.img.data))).toBe(false);
+    await changes(run, first.img, 500);
     await closeAndCheck(run);
   }, 120_000);
 });

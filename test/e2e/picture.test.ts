@@ -5,19 +5,16 @@
 // status line and --stats-json carry the picture's figures; and every way out (Ctrl-C, SIGHUP,
 // the terminal closed, a watch-only session's q) disconnects and leaves the terminal as it was.
 // Loopback addresses of this file: 127.0.0.120-127.0.0.122.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/media/tools.js';
-import { rptuiBin, runCli, useHarness } from '../helpers/cli.js';
+import { rptuiBin, useHarness } from '../helpers/cli.js';
 import { cellsImage, compareBars, saturatedBox } from '../helpers/picture.js';
-import { type SimEvent, type SimProcess, startSimulator } from '../helpers/simulator.js';
-import { alive, onPath } from '../helpers/system.js';
+import { pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { alive, descendantPids, onPath } from '../helpers/system.js';
 import { shellQuote, Tmux } from '../ui/tmux.js';
 
-const PIN = '35791246';
-const ACCOUNT = '1234567890123456789';
 /** Mean error per channel (0..255) a bar region may show: blocks average a 16x16 pixel cell. */
 const MAX_ERROR = 40;
 
@@ -31,17 +28,6 @@ afterEach(async () => {
 const haveTools = findTool('ffmpeg').found && onPath('tmux');
 const disconnects = (events: SimEvent[]) =>
   events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
-
-async function pairedConsole(host: string): Promise<{ cfg: string; sim: SimProcess }> {
-  const cfg = h.tempDir('rptui-picture-');
-  const sim = await startSimulator(h, { host, pin: PIN, name: 'picture-PS4' });
-  const reg = await runCli(
-    ['register', '--host', host, '--pin', PIN, '--account-id', ACCOUNT, '--name', 'tv'],
-    { configDir: cfg, timeoutMs: 30_000 },
-  );
-  expect(reg.code, reg.stderr).toBe(0);
-  return { cfg, sim };
-}
 
 /** `rptui connect tv --video terminal ...` in a fresh pane, between two `stty -g` snapshots. */
 async function connectInTmux(cfg: string, width: number, height: number, extra: string[] = []) {
@@ -75,17 +61,7 @@ async function connectInTmux(cfg: string, width: number, height: number, extra: 
   /** The pane's modes: the alternate screen and the cursor. */
   const modes = () => t.tmux('display-message', '-p', '#{alternate_on} #{cursor_flag}').trim();
   /** The rptui process (the pane runs sh, which runs our sh, which runs node). */
-  const pid = (): number => {
-    const children = (p: number) =>
-      execFileSync('pgrep', ['-P', String(p)], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    const shell = Number(t.tmux('display-message', '-p', '#{pane_pid}').trim());
-    const [inner] = children(shell);
-    const [node] = children(inner);
-    return node;
-  };
+  const pid = (): number => descendantPids(Number(t.tmux('display-message', '-p', '#{pane_pid}').trim()))[1];
   const stderrText = () => (existsSync(stderr) ? readFileSync(stderr, 'utf8') : '');
   const statsDoc = () => JSON.parse(readFileSync(stats, 'utf8'));
   return { t, ended, sttyRestored, modes, pid, stderrText, statsDoc };
@@ -101,7 +77,7 @@ function picture(t: Tmux, cols: number, rows: number) {
 
 describe.skipIf(!haveTools)('rptui connect --video terminal in tmux', () => {
   it("80x24: the clip's colour bars, moving; the status line; picture.* in the stats; Ctrl-C restores the terminal", async () => {
-    const { cfg, sim } = await pairedConsole('127.0.0.120');
+    const { cfg, sim } = await pairedSimulator(h, '127.0.0.120');
     const run = await connectInTmux(cfg, 80, 24, ['--picture', 'blocks']);
     const { t } = run;
     await t.waitFor(/blocks 80x46 \d+ fps .* \d+ ms {2}\| {2}ctrl\+q leaves/, 20_000);
@@ -162,7 +138,7 @@ describe.skipIf(!haveTools)('rptui connect --video terminal in tmux', () => {
   }, 90_000);
 
   it('200x60: the picture is 200x112 pixels, centred, with the same bars; SIGHUP disconnects and restores', async () => {
-    const { cfg, sim } = await pairedConsole('127.0.0.121');
+    const { cfg, sim } = await pairedSimulator(h, '127.0.0.121');
     const run = await connectInTmux(cfg, 200, 60, ['--picture', 'blocks']);
     const { t } = run;
     await t.waitFor(/blocks 200x112 \d+ fps/, 20_000);
@@ -178,7 +154,7 @@ describe.skipIf(!haveTools)('rptui connect --video terminal in tmux', () => {
   }, 90_000);
 
   it('the terminal closed under it (tmux killed): DISCONNECT, and rptui exits; watch-only: q leaves', async () => {
-    const { cfg, sim } = await pairedConsole('127.0.0.122');
+    const { cfg, sim } = await pairedSimulator(h, '127.0.0.122');
     let run = await connectInTmux(cfg, 80, 24, ['--picture', 'blocks']);
     await run.t.waitFor(/blocks 80x46 \d+ fps/, 20_000);
     const pid = run.pid();

@@ -215,6 +215,39 @@ export function cellsImage(capture: string, cols: number, rows: number): RgbImag
   return { width: cols, height: rows * 2, data };
 }
 
+/**
+ * Terminal emulators with graphics that run under Xvfb, sized for a 640x360 picture above the
+ * status line, running the shell command `cmd`: xterm as a VT340 (sixel; 107x30 cells of 6x13
+ * pixels: 642x360) and kitty (kitty graphics; 71x21 cells of 9x18 pixels plus its margins: 639x360,
+ * on Mesa's software OpenGL, see KITTY_ENV).
+ */
+export const xtermSixel = (cmd: string): string[] => [
+  'xterm',
+  '-ti',
+  'vt340',
+  '-geometry',
+  '107x30+0+0',
+  '-e',
+  'sh',
+  '-c',
+  cmd,
+];
+export const kittyWindow = (cmd: string): string[] => [
+  'kitty',
+  '--config',
+  'NONE',
+  '-o',
+  'remember_window_size=no',
+  '-o',
+  'initial_window_width=647',
+  '-o',
+  'initial_window_height=392',
+  'sh',
+  '-c',
+  cmd,
+];
+export const KITTY_ENV = { LIBGL_ALWAYS_SOFTWARE: '1' };
+
 /** Reads an X screen (or one window) as raw RGB with ImageMagick's import. */
 export function screenshot(display: string, window = 'root'): RgbImage {
   const env = { ...process.env, DISPLAY: display };

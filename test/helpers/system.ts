@@ -1,6 +1,6 @@
 // Facts about this machine's processes and tools that tests skip or assert on, and an X server
 // of their own for tests that show windows.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,6 +13,23 @@ export function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** The children of a process (none: an empty list). */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
+  }
+}
+
+/** Children, grandchildren... of a process, each before its own children. */
+export function descendantPids(pid: number): number[] {
+  return childPids(pid).flatMap((c) => [c, ...descendantPids(c)]);
 }
 
 /** Whether an executable of this name is on PATH (for tools rptui itself never runs: Xvfb, import...). */

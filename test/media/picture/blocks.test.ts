@@ -51,43 +51,18 @@ describe('blocks, 24-bit colour', () => {
   it('leaves a cell alone while its colours move less than the tolerance, and redraws all after invalidate()', () => {
     const enc = new BlocksEncoder(1, 1, 'truecolor', 12);
     const out = new TermBuffer();
-    enc.encode(
-      frame(1, 2, () => [100, 100, 100]),
-      { row: 0, col: 0 },
-      out,
-    );
-    out.reset();
-    expect(
+    const draw = (rgb: Rgb) =>
       enc.encode(
-        frame(1, 2, () => [104, 96, 104]),
+        frame(1, 2, () => rgb),
         { row: 0, col: 0 },
         out,
-      ),
-    ).toBe(0);
-    // 10 + 0 + 10 = 20 > 12 from what is shown
-    expect(
-      enc.encode(
-        frame(1, 2, () => [110, 100, 110]),
-        { row: 0, col: 0 },
-        out,
-      ),
-    ).toBe(1);
-    out.reset();
-    expect(
-      enc.encode(
-        frame(1, 2, () => [110, 100, 110]),
-        { row: 0, col: 0 },
-        out,
-      ),
-    ).toBe(0);
+      );
+    expect(draw([100, 100, 100])).toBe(1);
+    expect(draw([104, 96, 104])).toBe(0); // 4 + 4 + 4 = 12: within
+    expect(draw([110, 100, 110])).toBe(1); // 10 + 0 + 10 = 20 from what is shown
+    expect(draw([110, 100, 110])).toBe(0);
     enc.invalidate();
-    expect(
-      enc.encode(
-        frame(1, 2, () => [110, 100, 110]),
-        { row: 0, col: 0 },
-        out,
-      ),
-    ).toBe(1);
+    expect(draw([110, 100, 110])).toBe(1);
   });
 
   it('refuses a frame of the wrong size', () => {
