@@ -212,8 +212,12 @@ export function choosePictureMode(
   };
 }
 
-/** The size of one cell in pixels: asked directly, else derived from the text area, else a guess (8x16). */
-export function cellSize(a: TerminalAnswers, cols: number, rows: number): PixelSize {
+/**
+ * The size of one cell in pixels: asked directly, else derived from the text area, else a guess:
+ * 8x16, but 6x12 for sixel, whose image the terminal does not fit to the cells (too small a guess
+ * gives a smaller picture; too large a one, a picture over the status line that scrolls the screen).
+ */
+export function cellSize(a: TerminalAnswers, cols: number, rows: number, mode?: PictureMode): PixelSize {
   if (a.cellPixels) return a.cellPixels;
   const area = a.textAreaPixels ?? a.sixelArea;
   if (area && cols > 0 && rows > 0) {
@@ -221,5 +225,5 @@ export function cellSize(a: TerminalAnswers, cols: number, rows: number): PixelS
     const height = Math.floor(area.height / rows);
     if (width > 0 && height > 0) return { width, height };
   }
-  return { width: 8, height: 16 };
+  return mode === 'sixel' ? { width: 6, height: 12 } : { width: 8, height: 16 };
 }

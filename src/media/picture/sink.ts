@@ -175,11 +175,13 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
   }
 
   /**
-   * Asks the terminal what it draws (screen layout, auto mode, stdin a terminal), before
-   * anything else reads stdin. Optional: without it the environment alone decides.
+   * Asks the terminal what it draws and its cell size in pixels (screen layout, stdin a
+   * terminal; not for blocks or ascii asked for by name, which need neither), before anything
+   * else reads stdin. Optional: without it the environment alone decides.
    */
   async prepare(): Promise<PictureMode | undefined> {
-    if (this.answers === undefined && (this.p.mode ?? 'auto') === 'auto' && this.layoutKind === 'screen') {
+    const mode = this.p.mode ?? 'auto';
+    if (this.answers === undefined && mode !== 'blocks' && mode !== 'ascii' && this.layoutKind === 'screen') {
       const out = this.openOutput();
       if (out) this.answers = await probeTerminal({ input: this.p.input, write: (s) => out.write(enc(s)) });
     }
@@ -234,7 +236,7 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
     this.view = new PictureView({
       mode: choice.mode,
       colors: choice.colors,
-      cell: cellSize(a, size?.cols ?? 0, size?.rows ?? 0),
+      cell: cellSize(a, size?.cols ?? 0, size?.rows ?? 0, choice.mode),
       colorRegisters: a.colorRegisters,
       sixelMaxArea: a.sixelMaxArea,
       keepCursor: this.layoutKind === 'pane',

@@ -177,8 +177,10 @@ describe('choosing the mode', () => {
     expect(() => parsePictureMode('png')).toThrow(/not a picture mode/);
   });
 
-  it('guesses 8x16 cells when nothing was said', () => {
+  it('guesses 8x16 cells when nothing was said, 6x12 for sixel (smaller is safe)', () => {
     expect(cellSize({}, 80, 24)).toEqual({ width: 8, height: 16 });
+    expect(cellSize({}, 80, 24, 'kitty')).toEqual({ width: 8, height: 16 });
+    expect(cellSize({}, 80, 24, 'sixel')).toEqual({ width: 6, height: 12 });
     expect(cellSize({ textAreaPixels: { width: 800, height: 480 } }, 100, 24)).toEqual({
       width: 8,
       height: 20,
