@@ -31,7 +31,6 @@ import {
   type TerminalAnswers,
 } from './caps.js';
 import { type DecodedFrame, FrameDecoder } from './decoder.js';
-import { KITTY_IDS } from './graphics.js';
 import { type PictureOutput, TtyWriter, writeTerminalNow } from './output.js';
 import { type ProbeInput, probeTerminal } from './probe.js';
 import { type CellRect, layoutPicture, PictureView } from './view.js';
@@ -569,10 +568,10 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
   };
 
   private restoreSequence(): string {
-    const kitty =
-      this.choice?.mode === 'kitty' ? KITTY_IDS.map((id) => `\x1b_Ga=d,d=I,i=${id},q=2\x1b\\`).join('') : '';
+    // kitty images deleted (the cells go with the alternate screen)
+    const images = this.view ? Buffer.from(this.view.clear(undefined, false)).toString('latin1') : '';
     // ESC \ first ends a sequence that was cut off mid-way (a sixel or kitty image)
-    return `\x1b\\${kitty}${LEAVE_SCREEN}`;
+    return `\x1b\\${images}${LEAVE_SCREEN}`;
   }
 
   /** process 'exit' (a crash included): put the terminal back, synchronously. */
