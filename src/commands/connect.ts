@@ -3,9 +3,11 @@
  * handshake and the stream info on stderr, writes stats JSON while it runs, and ends after
  * --duration or on Ctrl-C / SIGTERM with a clean DISCONNECT.
  *
- * Video and audio go to the sinks of src/media (--video ffplay|file:PATH|none, --audio
+ * Video and audio go to the sinks of src/media (--video ffplay|terminal|file:PATH|none, --audio
  * speaker|file:PATH|none; defaults from the profile's settings). A sink that cannot work (no
  * ffplay, no sound device, the window closed) says so once on stderr and the session goes on.
+ * With --video terminal the picture holds the terminal: progress lines go to its status line (and
+ * to stderr once it is gone, if stderr is that terminal).
  */
 import type { Command } from 'commander';
 import { PlayInput, resolveKeymap } from '../client/play-input.js';
@@ -14,6 +16,8 @@ import { RemotePlaySession, sessionOptionsFromProfile } from '../client/session.
 import { writeFileAtomic } from '../common/config-dir.js';
 import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../common/session-api.js';
 import { parseDecoderSetting } from '../media/hwdecode.js';
+import { parsePictureMode } from '../media/picture/caps.js';
+import { DEFAULT_PICTURE_KBPS, TerminalPictureSink } from '../media/picture/sink.js';
 import {
   type AudioSink,
   attachSinks,
@@ -48,6 +52,8 @@ interface ConnectOpts {
   gamepad?: boolean;
   decoder?: string;
   senkusha?: boolean;
+  picture?: string;
+  pictureKbps?: string;
 }
 
 /**
@@ -60,9 +66,9 @@ function makeSink<T>(
   setting: string,
   create: (spec: string, o: SinkOptions) => T,
   log: (line: string) => void,
-  decoder?: string,
+  extra: SinkOptions = {},
 ): T {
-  const o: SinkOptions = { log: (m) => log(`  ${kind}: ${m}`), decoder };
+  const o: SinkOptions = { ...extra, log: (m) => log(`  ${kind}: ${m}`) };
   if (option !== undefined) return create(option, o);
   const spec = kind === 'audio' ? resolveAudioSinkSpec(setting, o) : setting;
   try {
@@ -114,7 +120,15 @@ export const register = (program: Command): void => {
     .option('--duration <seconds>', 'disconnect after this long (default: until Ctrl-C)')
     .option(
       '--video <sink>',
-      'ffplay (a window), file:PATH (.h264/.h265, or .mkv with audio) or none (default: the profile setting)',
+      'ffplay (a window), terminal (the picture in this terminal), file:PATH (.h264/.h265, or .mkv with audio) or none (default: the profile setting)',
+    )
+    .option(
+      '--picture <mode>',
+      'with --video terminal: kitty, sixel, iterm, blocks or ascii (default: ask the terminal)',
+    )
+    .option(
+      '--picture-kbps <kbps>',
+      `with --video terminal: bytes written to the terminal at most, in kbit/s (default ${DEFAULT_PICTURE_KBPS})`,
     )
     .option(
       '--audio <sink>',
@@ -158,7 +172,19 @@ export const register = (program: Command): void => {
         throw new UsageError('--login-pin is the 4-digit passcode of the console user');
       const durationMs = parseDuration(o.duration);
       const decoder = o.decoder === undefined ? undefined : parseDecoderSetting(o.decoder);
-      const err = (line: string) => process.stderr.write(`${line}\n`);
+      const pictureMode = o.picture === undefined ? undefined : parsePictureMode(o.picture);
+      const pictureKbps = o.pictureKbps === undefined ? undefined : Number(o.pictureKbps);
+      if (
+        pictureKbps !== undefined &&
+        (!Number.isInteger(pictureKbps) || pictureKbps < 100 || pictureKbps > 1_000_000)
+      )
+        throw new UsageError(`--picture-kbps takes kbit/s from 100 to 1000000, got "${o.pictureKbps}"`);
+      const toStderr = (line: string): void => {
+        process.stderr.write(`${line}\n`);
+      };
+      // the terminal picture takes over these lines while it is up
+      let log = toStderr;
+      const err = (line: string) => log(line);
 
       const profile = await ProfileStore.fromEnv().get(name);
       const codec = o.codec ?? profile.settings.codec;
@@ -168,15 +194,25 @@ export const register = (program: Command): void => {
         );
       // a bad key map fails here, before the console is contacted
       const keymap = o.input === false ? undefined : resolveKeymap(o.keymap, profile.settings.keymap);
-      const video: VideoSink = makeSink(
-        'video',
-        o.video,
-        profile.settings.videoSink,
-        createVideoSink,
-        err,
+      const picture = {
+        layout: 'screen' as const,
+        mode: pictureMode,
+        kbps: pictureKbps,
+        hint: keymap ? `${keymap.exitHotkey} leaves` : 'ctrl+c leaves',
+      };
+      const video: VideoSink = makeSink('video', o.video, profile.settings.videoSink, createVideoSink, err, {
+        picture,
         decoder,
-      );
+      });
       const audio: AudioSink = makeSink('audio', o.audio, profile.settings.audioSink, createAudioSink, err);
+      const screen = video instanceof TerminalPictureSink ? video : undefined;
+      if (!screen && (o.picture !== undefined || o.pictureKbps !== undefined))
+        throw new UsageError('--picture and --picture-kbps go with --video terminal');
+      if (screen) {
+        // the terminal is asked what it draws before anything else reads stdin
+        await screen.prepare();
+        log = screen.routeLog(toStderr);
+      }
       const session = new RemotePlaySession(
         sessionOptionsFromProfile(profile, {
           ...(resolution !== undefined ? { resolution } : {}),
@@ -202,6 +238,7 @@ export const register = (program: Command): void => {
           video: { kind: video.kind, ...video.stats() },
           audio: { kind: audio.kind, ...audio.stats() },
         },
+        ...(screen ? { picture: screen.pictureStats() } : {}),
         ...(info ? { streamInfo: info } : {}),
         ...(reason ? { closed: { code: reason.code, message: reason.message } } : {}),
       });
@@ -261,6 +298,7 @@ export const register = (program: Command): void => {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      process.on('SIGHUP', stop);
       let timer: NodeJS.Timeout | undefined;
       let play: PlayInput | undefined;
       let reason: CloseReason;
@@ -272,9 +310,15 @@ export const register = (program: Command): void => {
           );
           if (durationMs !== undefined) timer = setTimeout(() => void session.disconnect(), durationMs);
           if (keymap) {
-            play = new PlayInput({ session, keymap, pads: o.gamepad !== false });
+            play = new PlayInput({
+              session,
+              keymap,
+              pads: o.gamepad !== false,
+              // over the picture: the keyboard protocol's codes in turn with its bytes, lines on its status line
+              ...(screen ? { output: screen.terminalWriter(), log: err } : {}),
+            });
             await play.start();
-          }
+          } else screen?.captureKeys(stop);
         } catch (e) {
           if (!interrupted) throw e;
         }
@@ -284,6 +328,7 @@ export const register = (program: Command): void => {
         if (timer) clearTimeout(timer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        process.off('SIGHUP', stop);
         await media.close();
       }
       const final = session.stats;

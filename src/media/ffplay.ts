@@ -50,7 +50,7 @@ const STUCK_BYTES = 16 << 20;
  * starts, which would hold every frame back by one frame interval; an AUD written right after
  * each frame (it opens the next access unit, where the standard puts it) lets it go at once.
  */
-const AUD: Record<VideoCodec, Uint8Array> = {
+export const AUD: Record<VideoCodec, Uint8Array> = {
   h264: new Uint8Array([0, 0, 0, 1, 0x09, 0xf0]), // nal_unit_type 9, primary_pic_type 7 (any)
   hevc: new Uint8Array([0, 0, 0, 1, 0x46, 0x01, 0x50]), // nal_unit_type 35, pic_type 2 (any)
 };

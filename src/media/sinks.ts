@@ -5,7 +5,8 @@
  * 'closed' events) and the session goes on without it.
  *
  * Specs (the --video / --audio option values):
- *   video: ffplay | file:PATH | none       (file:*.mkv muxes audio too when ffmpeg exists)
+ *   video: ffplay | terminal | file:PATH | none   (file:*.mkv muxes audio too when ffmpeg exists;
+ *          terminal draws the picture in the terminal itself, see picture/sink.ts)
  *   audio: speaker | file:PATH | none      (file: writes a WAV)
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -18,6 +19,7 @@ import type { RptuiError } from '../proto-stack/errors.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
+import { type TerminalPictureOptions, TerminalPictureSink } from './picture/sink.js';
 import { SpeakerSink } from './speaker.js';
 import type { SinkStats } from './tools.js';
 import { childEnv, findTool } from './tools.js';
@@ -96,9 +98,15 @@ export interface SinkOptions {
   /** The machine the decoder choice looks at (tests: a made-up one); default this one. */
   host?: Host;
   log?: (msg: string) => void;
+  /** The terminal picture's settings (--video terminal). */
+  picture?: TerminalPictureOptions;
 }
 
-export type VideoSinkSpec = { kind: 'ffplay' } | { kind: 'file'; path: string } | { kind: 'none' };
+export type VideoSinkSpec =
+  | { kind: 'ffplay' }
+  | { kind: 'terminal' }
+  | { kind: 'file'; path: string }
+  | { kind: 'none' };
 export type AudioSinkSpec = { kind: 'speaker' } | { kind: 'file'; path: string } | { kind: 'none' };
 
 function parseFileSpec(spec: string, option: string, example: string): { kind: 'file'; path: string } {
@@ -112,11 +120,11 @@ function parseFileSpec(spec: string, option: string, example: string): { kind: '
 /** Parses a --video value. Throws UsageError naming the accepted forms. */
 export function parseVideoSinkSpec(spec: string): VideoSinkSpec {
   const s = spec.trim();
-  if (s === 'ffplay' || s === 'none') return { kind: s };
+  if (s === 'ffplay' || s === 'terminal' || s === 'none') return { kind: s };
   if (s.startsWith('file:')) return parseFileSpec(s, '--video', 'out.h264 (or out.mkv to record audio too)');
   throw new UsageError(
     `--video "${spec}" is not a video output`,
-    'Use ffplay (a window), file:PATH (out.h264, out.hevc, or out.mkv with audio) or none',
+    'Use ffplay (a window), terminal (the picture in this terminal), file:PATH (out.h264, out.hevc, or out.mkv with audio) or none',
   );
 }
 
@@ -244,6 +252,8 @@ export function createVideoSink(spec: string, opts: SinkOptions = {}): VideoSink
   switch (parsed.kind) {
     case 'ffplay':
       return new FfplaySink(opts);
+    case 'terminal':
+      return new TerminalPictureSink(opts, opts.picture);
     case 'file':
       return createVideoFileSink(checkDirectory(parsed.path, '--video'), opts);
     case 'none':

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Harness, spawnCli } from './cli.js';
+import { type Harness, runCli, spawnCli } from './cli.js';
 
 export interface SimEvent {
   t: number;
@@ -103,4 +103,24 @@ export async function startSimulator(h: Harness, opts: SimulatorOptions): Promis
   h.defer(() => sim.stop());
   await sim.waitFor((e) => e.event === 'listening', opts.timeoutMs ?? 15_000);
   return sim;
+}
+
+/**
+ * A simulated PS4 on `host` and a new config dir where it is paired as the profile "tv" (through
+ * `rptui register`, with the simulator's PIN).
+ */
+export async function pairedSimulator(
+  h: Harness,
+  host: string,
+  opts: Partial<SimulatorOptions> = {},
+): Promise<{ cfg: string; sim: SimProcess }> {
+  const pin = opts.pin ?? '35791246';
+  const cfg = h.tempDir('rptui-paired-');
+  const sim = await startSimulator(h, { name: 'test-PS4', ...opts, host, pin });
+  const reg = await runCli(
+    ['register', '--host', host, '--pin', pin, '--account-id', '1234567890123456789', '--name', 'tv'],
+    { configDir: cfg, timeoutMs: 30_000 },
+  );
+  if (reg.code !== 0) throw new Error(`rptui register failed: ${reg.stderr}`);
+  return { cfg, sim };
 }

@@ -1,6 +1,6 @@
 // The ffplay sink against the real ffplay: under Xvfb (a screenshot proves the picture is shown),
 // with SDL's dummy driver (decodes with no display, as in CI), and with no ffplay at all.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { FfplaySink, ffplayArgs, withoutLeadingAud } from '../../src/media/ffpla
 import type { VideoInfo } from '../../src/media/sinks.js';
 import { findTool } from '../../src/media/tools.js';
 import { isKeyframe, splitAccessUnits } from '../../src/proto-stack/annexb.js';
-import { alive, onPath } from '../helpers/system.js';
+import { alive, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 const clip = readFileSync(join(repoRoot, 'test/fixtures/media/testsrc-720p60.h264'));
@@ -254,26 +254,16 @@ describe.skipIf(!haveFfplay)('ffplay with the SDL dummy driver (no display)', ()
 });
 
 describe.skipIf(!haveFfplay || !haveXvfb)('ffplay under Xvfb', () => {
-  let xvfb: ChildProcess;
+  let xvfb: Xvfb | undefined;
   let display = '';
 
   beforeAll(async () => {
-    // -displayfd: Xvfb picks a free display number itself and writes it to fd 3.
-    xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x720x24', '-nolisten', 'tcp'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    });
-    display = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      xvfb.stdio[3]!.on('data', (d: Buffer) => {
-        text += d.toString();
-        if (text.includes('\n')) resolve(`:${text.trim()}`);
-      });
-      xvfb.once('exit', () => reject(new Error('Xvfb exited')));
-    });
+    xvfb = await startXvfb();
+    display = xvfb.display;
   });
 
   afterAll(() => {
-    xvfb?.kill('SIGTERM');
+    xvfb?.stop();
   });
 
   /** Screenshot of the whole X screen as raw RGB; returns the pixel standard deviation (0..1). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamInfo } from '../../src/common/session-api.js';
+import { TerminalPictureSink } from '../../src/media/picture/sink.js';
 import {
   attachSinks,
   createAudioSink,
@@ -25,6 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('sink specs', () => {
   it('parses the video forms', () => {
     expect(parseVideoSinkSpec('ffplay')).toEqual({ kind: 'ffplay' });
+    expect(parseVideoSinkSpec(' terminal')).toEqual({ kind: 'terminal' });
     expect(parseVideoSinkSpec('none')).toEqual({ kind: 'none' });
     expect(parseVideoSinkSpec(' file:out.h264 ')).toEqual({ kind: 'file', path: 'out.h264' });
     // Only the first "file:" is the scheme; the rest is the path, colons included.
@@ -54,7 +56,7 @@ describe('sink specs', () => {
     try {
       parseVideoSinkSpec('vlc');
     } catch (e) {
-      expect((e as UsageError).hint).toMatch(/ffplay.*file:PATH.*none/);
+      expect((e as UsageError).hint).toMatch(/ffplay.*terminal.*file:PATH.*none/);
     }
     expect(() => parseAudioSinkSpec('file:')).toThrow(/needs a path/);
   });
@@ -65,7 +67,7 @@ describe('sink specs', () => {
         for (const parse of [parseVideoSinkSpec, parseAudioSinkSpec]) {
           try {
             const r = parse(s);
-            expect(['ffplay', 'speaker', 'none', 'file']).toContain(r.kind);
+            expect(['ffplay', 'terminal', 'speaker', 'none', 'file']).toContain(r.kind);
           } catch (e) {
             expect(e).toBeInstanceOf(UsageError);
           }
@@ -98,6 +100,10 @@ describe('sink specs', () => {
   it('builds each kind', () => {
     expect(createVideoSink('none').kind).toBe('none');
     expect(createVideoSink('ffplay').kind).toBe('ffplay');
+    // the terminal picture draws nowhere until it is given a place (a pane, or the screen layout)
+    const picture = createVideoSink('terminal', { picture: { mode: 'blocks' } });
+    expect(picture).toBeInstanceOf(TerminalPictureSink);
+    expect((picture as TerminalPictureSink).mode).toBeUndefined();
     expect(createVideoSink(`file:${join(dir, 'v.h264')}`).kind).toBe('file');
     expect(createAudioSink('none').kind).toBe('none');
     expect(createAudioSink('speaker').kind).toBe('speaker');

@@ -3,7 +3,7 @@
 // with it every process in the pane.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { alive } from '../helpers/system.js';
+import { alive, childPids } from '../helpers/system.js';
 
 export interface TmuxStart {
   command: string[];
@@ -107,16 +107,5 @@ export class Tmux {
     if (socketPath) rmSync(socketPath, { force: true });
     const deadline = Date.now() + 10_000;
     while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
   }
 }
