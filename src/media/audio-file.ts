@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { RptuiError } from '../proto-stack/errors.js';
 import { wavHeader } from './opus.js';
-import type { AudioInfo, AudioSink, SinkOptions } from './sinks.js';
+import type { AudioInfo, AudioSink, SinkOptions } from './sink-types.js';
 import { PipeWriter, SinkEvents } from './tools.js';
 
 /** RIFF sizes are u32 and count the 36 header bytes after the size field: the data must stay below. */

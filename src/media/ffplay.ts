@@ -29,7 +29,7 @@ import {
   readPiModel,
   SOFTWARE,
 } from './hwdecode.js';
-import type { SinkOptions, VideoInfo, VideoSink } from './sinks.js';
+import type { SinkOptions, VideoInfo, VideoSink } from './sink-types.js';
 import {
   childEnv,
   findTool,

@@ -19,88 +19,24 @@ import type { RptuiError } from '../proto-stack/errors.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
-import { type TerminalPictureOptions, TerminalPictureSink } from './picture/sink.js';
+import { TerminalPictureSink } from './picture/sink.js';
+import type { AudioSink, SinkOptions, VideoInfo, VideoSink } from './sink-types.js';
 import { SpeakerSink } from './speaker.js';
 import type { SinkStats } from './tools.js';
 import { childEnv, findTool } from './tools.js';
 import { createVideoFileSink } from './video-file.js';
 
+export type {
+  AudioInfo,
+  AudioSink,
+  AudioSinkEvents,
+  SinkOptions,
+  TerminalPictureOptions,
+  VideoInfo,
+  VideoSink,
+  VideoSinkEvents,
+} from './sink-types.js';
 export type { SinkStats } from './tools.js';
-
-export interface VideoInfo {
-  codec: VideoCodec;
-  width: number;
-  height: number;
-  fps: number;
-  /** Window title (the console's name). */
-  title: string;
-}
-
-export interface AudioInfo {
-  sampleRate: number;
-  channels: number;
-}
-
-export interface AudioSinkEvents {
-  /** The player died, the user closed its window, or the device went away. Once per player. */
-  closed: () => void;
-  /** Said once per distinct problem (e.g. "ffplay not found"); also sent to the log callback. */
-  warning: (message: string) => void;
-  error: (err: RptuiError) => void;
-}
-
-export interface VideoSinkEvents extends AudioSinkEvents {
-  /**
-   * The sink needs a key frame (a player (re)started, frames were dropped, or a recording began
-   * mid-GOP): ask the console for an IDR. Repeated every second while still waiting; frames
-   * before the key frame are dropped.
-   */
-  needKeyframe: () => void;
-}
-
-export interface VideoSink {
-  readonly kind: string;
-  start(info: VideoInfo): void;
-  /** One access unit. Never blocks, never throws. */
-  write(frame: Uint8Array, keyframe: boolean): void;
-  /** Stops the player / finishes the file. Never rejects; failures go to 'error' and the log. */
-  close(): Promise<void>;
-  on<E extends keyof VideoSinkEvents>(event: E, cb: VideoSinkEvents[E]): this;
-  stats(): SinkStats;
-  /** Set when the container also records audio (file:*.mkv): tee the session's PCM into it. */
-  readonly audio?: AudioSink;
-  /** Opens the player window again after it was closed (ffplay only). */
-  reopen?(): void;
-}
-
-export interface AudioSink {
-  readonly kind: string;
-  start(info: AudioInfo): void;
-  /** PCM s16le interleaved. Never blocks, never throws. */
-  write(pcm: Uint8Array): void;
-  close(): Promise<void>;
-  on<E extends keyof AudioSinkEvents>(event: E, cb: AudioSinkEvents[E]): this;
-  stats(): SinkStats;
-}
-
-export interface SinkOptions {
-  /** Added to (overriding) process.env for the player and for finding tools; undefined removes a variable. */
-  env?: NodeJS.ProcessEnv;
-  /** The ffplay to run instead of the one found via $RPTUI_FFPLAY / PATH (.mkv uses $RPTUI_FFMPEG / PATH). */
-  playerPath?: string;
-  /** Added to ffplay's arguments before its input (default: $RPTUI_FFPLAY_ARGS). */
-  extraArgs?: string[];
-  /**
-   * ffplay's video decoder: auto (hardware where the machine has it for the stream's codec), sw,
-   * v4l2m2m, a decoder or an hwaccel name (see hwdecode.ts). Default: $RPTUI_DECODER, else auto.
-   */
-  decoder?: string;
-  /** The machine the decoder choice looks at (tests: a made-up one); default this one. */
-  host?: Host;
-  log?: (msg: string) => void;
-  /** The terminal picture's settings (--video terminal). */
-  picture?: TerminalPictureOptions;
-}
 
 export type VideoSinkSpec =
   | { kind: 'ffplay' }

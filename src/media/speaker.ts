@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { AudioInfo, AudioSink, SinkOptions } from './sinks.js';
+import type { AudioInfo, AudioSink, SinkOptions } from './sink-types.js';
 import { speakerChildMain } from './speaker-child.js';
 import { childEnv, PipeWriter, SinkEvents, StderrTail, waitForExit } from './tools.js';
 

@@ -9,7 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { VideoCodec } from '../proto-stack/annexb.js';
 import { RptuiError } from '../proto-stack/errors.js';
-import type { AudioInfo, AudioSink, SinkOptions, VideoInfo, VideoSink } from './sinks.js';
+import type { AudioInfo, AudioSink, SinkOptions, VideoInfo, VideoSink } from './sink-types.js';
 import {
   childEnv,
   findTool,

@@ -21,7 +21,7 @@
 
 import { extractVideoHeader } from '../../proto-stack/annexb.js';
 import type { RptuiError } from '../../proto-stack/errors.js';
-import type { SinkOptions, VideoInfo, VideoSink } from '../sinks.js';
+import type { SinkOptions, TerminalPictureOptions, VideoInfo, VideoSink } from '../sink-types.js';
 import { childEnv, findTool, KeyframeGate, SinkEvents } from '../tools.js';
 import {
   cellSize,
@@ -38,27 +38,6 @@ import { type CellRect, layoutPicture, PictureView } from './view.js';
 /** Default byte budget: what SSH over a so-so Wi-Fi link carries next to the stream itself. */
 export const DEFAULT_PICTURE_KBPS = 12_000;
 export const DEFAULT_PICTURE_FPS = 30;
-
-export interface TerminalPictureOptions {
-  /** Default auto: ask the terminal (prepare()) and look at the environment. */
-  mode?: PictureMode | 'auto';
-  /** Bytes per second written to the terminal, in kbit/s (default DEFAULT_PICTURE_KBPS). */
-  kbps?: number;
-  /** Frames per second at most (default DEFAULT_PICTURE_FPS). */
-  maxFps?: number;
-  /** Default 'pane' (draws nothing until setRect()); rptui connect asks for 'screen'. */
-  layout?: 'screen' | 'pane';
-  /** Where the bytes go (default: the terminal, /dev/tty, non-blocking). */
-  output?: PictureOutput;
-  /** The terminal's answers (probeTerminal), when asked before; else prepare() asks. */
-  answers?: TerminalAnswers;
-  /** prepare()'s stdin (default process.stdin). */
-  input?: ProbeInput;
-  /** The terminal's size in cells (screen layout; default: stdout's or stderr's). */
-  terminalSize?: () => { cols: number; rows: number } | undefined;
-  /** The status line's key hint, e.g. "ctrl+q leaves" (screen layout). */
-  hint?: string;
-}
 
 /** The picture's statistics (`picture` in --stats-json). */
 export interface PictureStats {

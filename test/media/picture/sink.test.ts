@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallbackOutput, type PictureOutput } from '../../../src/media/picture/output.js';
-import { type TerminalPictureOptions, TerminalPictureSink } from '../../../src/media/picture/sink.js';
+import { TerminalPictureSink } from '../../../src/media/picture/sink.js';
+import type { TerminalPictureOptions } from '../../../src/media/sink-types.js';
 import type { VideoInfo } from '../../../src/media/sinks.js';
 import { findTool } from '../../../src/media/tools.js';
 import {
