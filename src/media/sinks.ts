@@ -12,10 +12,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Host } from '../common/host.js';
 import type { RemotePlaySessionApi, StreamInfo } from '../common/session-api.js';
-import type { VideoCodec } from '../proto-stack/annexb.js';
-import type { RptuiError } from '../proto-stack/errors.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
