@@ -27,7 +27,7 @@ export const ProfileSettingsSchema = z.object({
   bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
   /** The codec asked of the console: h265 (HEVC) is for a PS5 only. */
   codec: z.enum(['h264', 'h265']).default('h264'),
-  /** A --video spec: 'ffplay' (a window), 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
+  /** A --video spec: 'ffplay' (a window), 'terminal', 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
   videoSink: z.string().min(1).default('ffplay'),
   /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto' (resolveAudioSinkSpec: speaker or none). */
   audioSink: z.string().min(1).default('auto'),

@@ -18,15 +18,7 @@ import type { CloseReason, SessionState, SessionStats, StreamInfo } from '../com
 import { parseDecoderSetting } from '../media/hwdecode.js';
 import { parsePictureMode } from '../media/picture/caps.js';
 import { DEFAULT_PICTURE_KBPS, TerminalPictureSink } from '../media/picture/sink.js';
-import {
-  type AudioSink,
-  attachSinks,
-  createAudioSink,
-  createVideoSink,
-  resolveAudioSinkSpec,
-  type SinkOptions,
-  type VideoSink,
-} from '../media/sinks.js';
+import { attachSinks, createSinks } from '../media/sinks.js';
 import { NetworkError, RptuiError, UsageError } from '../proto-stack/errors.js';
 import {
   type FpsPreset,
@@ -54,30 +46,6 @@ interface ConnectOpts {
   senkusha?: boolean;
   picture?: string;
   pictureKbps?: string;
-}
-
-/**
- * The sink for --video/--audio, else for the profile setting. A bad option is a usage error; a
- * bad profile setting (say, a file: in a directory since removed) plays without, with a notice.
- */
-function makeSink<T>(
-  kind: 'video' | 'audio',
-  option: string | undefined,
-  setting: string,
-  create: (spec: string, o: SinkOptions) => T,
-  log: (line: string) => void,
-  extra: SinkOptions = {},
-): T {
-  const o: SinkOptions = { ...extra, log: (m) => log(`  ${kind}: ${m}`) };
-  if (option !== undefined) return create(option, o);
-  const spec = kind === 'audio' ? resolveAudioSinkSpec(setting, o) : setting;
-  try {
-    return create(spec, o);
-  } catch (e) {
-    if (!(e instanceof RptuiError)) throw e;
-    log(`  ${kind}: the profile's ${kind} output "${setting}" cannot be used (${e.message}); no ${kind}`);
-    return create('none', o);
-  }
 }
 
 const STATS_WRITE_INTERVAL_MS = 1000;
@@ -200,11 +168,18 @@ export const register = (program: Command): void => {
         kbps: pictureKbps,
         hint: keymap ? `${keymap.exitHotkey} leaves` : 'ctrl+c leaves',
       };
-      const video: VideoSink = makeSink('video', o.video, profile.settings.videoSink, createVideoSink, err, {
-        picture,
-        decoder,
-      });
-      const audio: AudioSink = makeSink('audio', o.audio, profile.settings.audioSink, createAudioSink, err);
+      const { video, audio } = createSinks(
+        {
+          video: { option: o.video, setting: profile.settings.videoSink },
+          audio: { option: o.audio, setting: profile.settings.audioSink },
+        },
+        {
+          picture,
+          decoder,
+          log: (kind, m) => err(`  ${kind}: ${m}`),
+          notice: (kind, m) => err(`  ${kind}: ${m}`),
+        },
+      );
       const screen = video instanceof TerminalPictureSink ? video : undefined;
       if (!screen && (o.picture !== undefined || o.pictureKbps !== undefined))
         throw new UsageError('--picture and --picture-kbps go with --video terminal');

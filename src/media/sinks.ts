@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { RemotePlaySessionApi, StreamInfo } from '../common/session-api.js';
-import { UsageError } from '../proto-stack/errors.js';
+import { RptuiError, UsageError } from '../proto-stack/errors.js';
 import { AudioFileSink } from './audio-file.js';
 import { FfplaySink } from './ffplay.js';
 import { TerminalPictureSink } from './picture/sink.js';
@@ -205,6 +205,49 @@ export function createAudioSink(spec: string, opts: SinkOptions = {}): AudioSink
     case 'none':
       return new NullAudioSink();
   }
+}
+
+/** Where video and audio go: an option given for this session, else the profile's setting. */
+export interface SinkChoice {
+  video: { option?: string; setting: string };
+  audio: { option?: string; setting: string };
+}
+
+export interface SinkPairOptions extends Omit<SinkOptions, 'log'> {
+  /** A sink's progress and problems, as they happen. */
+  log?: (kind: 'video' | 'audio', message: string) => void;
+  /** A setting that cannot be used (the session plays without that output), or audio left out. */
+  notice: (kind: 'video' | 'audio', message: string) => void;
+}
+
+/**
+ * The sinks for a session, made the same way for the TUI and `rptui connect`. An option is the
+ * user's word for this session: a bad one throws (UsageError). A profile setting that cannot be
+ * used (say, a file: in a directory since removed) gives a notice and no output of that kind;
+ * `auto` audio is the speaker, or none when the machine has no sound card.
+ */
+export function createSinks(choice: SinkChoice, o: SinkPairOptions): { video: VideoSink; audio: AudioSink } {
+  const { log, notice, ...common } = o;
+  const make = <T>(
+    kind: 'video' | 'audio',
+    create: (spec: string, opts: SinkOptions) => T,
+    resolve: (setting: string, opts: SinkOptions) => string,
+  ): T => {
+    const opts: SinkOptions = { ...common, log: log && ((m) => log(kind, m)) };
+    const { option, setting } = choice[kind];
+    if (option !== undefined) return create(option, opts);
+    try {
+      return create(resolve(setting, { ...opts, log: (m) => notice(kind, m) }), opts);
+    } catch (e) {
+      if (!(e instanceof RptuiError)) throw e;
+      notice(kind, `the profile's ${kind} output "${setting}" cannot be used (${e.message}); no ${kind}`);
+      return create('none', opts);
+    }
+  };
+  return {
+    video: make('video', createVideoSink, (setting) => setting),
+    audio: make('audio', createAudioSink, (setting, opts) => resolveAudioSinkSpec(setting, opts)),
+  };
 }
 
 /** What attachSinks needs from a session (RemotePlaySessionApi, or a test double). */

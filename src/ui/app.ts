@@ -191,7 +191,7 @@ export class App implements DialogHost {
   }
 
   /** Writes bytes to the terminal directly (kitty keyboard protocol switches). */
-  writeTerminal(seq: string): void {
+  writeTerminal(seq: string | Uint8Array): void {
     if (seq && !this.destroyed && !this.noTerminal) this.screen.program.output.write(seq);
   }
 

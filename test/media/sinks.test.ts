@@ -9,6 +9,7 @@ import { TerminalPictureSink } from '../../src/media/picture/sink.js';
 import {
   attachSinks,
   createAudioSink,
+  createSinks,
   createVideoSink,
   defaultVideoSinkSpec,
   parseAudioSinkSpec,
@@ -121,6 +122,72 @@ describe('sink specs', () => {
     expect(a.stats().dropped).toBe(1);
   });
 });
+
+describe('createSinks (the one factory of the TUI and rptui connect)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rptui-createsinks-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const gone = `file:${join(dir, 'removed', 'out.h264')}`;
+
+  it("an option wins over the profile's setting, and a bad option is the user's error", () => {
+    const notices: string[] = [];
+    const notice = (kind: string, m: string) => notices.push(`${kind}: ${m}`);
+    const s = createSinks(
+      {
+        video: { option: 'none', setting: 'ffplay' },
+        audio: { option: `file:${join(dir, 'a.wav')}`, setting: 'none' },
+      },
+      { notice },
+    );
+    expect([s.video.kind, s.audio.kind]).toEqual(['none', 'file']);
+    expect(() =>
+      createSinks({ video: { option: gone, setting: 'none' }, audio: { setting: 'none' } }, { notice }),
+    ).toThrow(UsageError);
+    expect(notices).toEqual([]);
+  });
+
+  it('a setting that cannot be used is said once and plays without that output', () => {
+    const notices: string[] = [];
+    const s = createSinks(
+      { video: { setting: gone }, audio: { setting: 'file:/dev/null/x.wav' } },
+      { notice: (kind, m) => notices.push(`${kind}: ${m}`) },
+    );
+    expect([s.video.kind, s.audio.kind]).toEqual(['none', 'none']);
+    expect(notices).toHaveLength(2);
+    expect(notices[0]).toMatch(
+      /^video: the profile's video output "file:.*removed.*" cannot be used \(.*\); no video$/,
+    );
+    expect(notices[1]).toMatch(/^audio: the profile's audio output "file:\/dev\/null\/x.wav" cannot be used/);
+  });
+
+  it("'auto' audio with no sound card: a notice, no audio; each sink logs under its kind", () => {
+    const notices: string[] = [];
+    const logs: string[] = [];
+    const s = createSinks(
+      { video: { setting: 'ffplay' }, audio: { setting: 'auto' } },
+      {
+        // no card list on a Linux machine: no sound (the speaker package would abort its process)
+        env: { ALSA_CONFIG_PATH: undefined },
+        notice: (kind, m) => notices.push(`${kind}: ${m}`),
+        log: (kind, m) => logs.push(`${kind}: ${m}`),
+        playerPath: join(dir, 'no-ffplay'),
+      },
+    );
+    if (process.platform === 'linux' && !readFileSafe('/proc/asound/cards').match(/^\s*\d+ \[/m)) {
+      expect(s.audio.kind).toBe('none');
+      expect(notices).toEqual([expect.stringMatching(/^audio: .*no sound/)]);
+    }
+    s.video.start({ codec: 'h264', width: 1, height: 1, fps: 60, title: 't' });
+    expect(logs.some((l) => l.startsWith('video: ') && l.includes('no-ffplay'))).toBe(true);
+  });
+});
+
+const readFileSafe = (p: string) => {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 describe("the profile's audio 'auto'", () => {
   const cards = join(dir, 'asound-cards');

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findTool } from '../../src/media/tools.js';
 import { rptuiBin, useHarness } from '../helpers/cli.js';
+import { cellsImage, compareBars, saturatedBox } from '../helpers/picture.js';
 import { readSimEvents, type SimEvent, startSimulator } from '../helpers/simulator.js';
 import { Tmux } from './tmux.js';
 
@@ -318,4 +320,70 @@ describe('rptui TUI in tmux', () => {
     t.send('C-c');
     await t.waitFor('[exited 0]', 5000);
   });
+
+  it.skipIf(!findTool('ffmpeg').found)(
+    'video output "terminal": the picture in the stream screen between its text, ctrl+p swaps it for the graphs',
+    async () => {
+      const [cols, rows] = [100, 40];
+      // no display: the demo profile starts with video "none"
+      const { term: t } = await startTui('127.0.0.41', { width: cols, height: rows, env: { DISPLAY: '' } });
+      t.send('s');
+      await t.waitFor('Settings of "PS5-sim"');
+      t.send('Down', 'Down', 'Down', 'Down', 'Enter');
+      await t.waitFor('> none');
+      t.send('Up', 'Enter');
+      await t.waitFor('videoSink = terminal');
+      t.send('Escape');
+      await t.waitFor('Consoles');
+
+      t.send('Enter');
+      // the pane's rows only (3 .. rows - 6): the screen's own coloured text is saturated too
+      const [top, paneRows] = [3, rows - 8];
+      const capture = () =>
+        cellsImage(
+          t
+            .tmux('capture-pane', '-p', '-e', '-N')
+            .split('\n')
+            .slice(top, top + paneRows)
+            .join('\n'),
+          cols,
+          paneRows,
+        );
+      const picture = () => saturatedBox(capture());
+      // the clip's bars, in their colours
+      let shown: ReturnType<typeof picture>;
+      let errors = '';
+      await t
+        .waitFor(() => {
+          const img = capture();
+          shown = saturatedBox(img);
+          if (!shown || shown.width < 80) return false;
+          const bad = compareBars(img, shown).filter((r) => r.error >= 40);
+          errors = bad.map((r) => `${r.name}: ${r.shown} vs ${r.expected}`).join('; ');
+          return bad.length === 0;
+        }, 15_000)
+        .catch((e) => {
+          throw new Error(`${(e as Error).message}; last colours off: ${errors}\n${t.capture()}`);
+        });
+      const text = await t.waitFor((x) => /video terminal \w+ \d+x\d+/.test(x) && /frames [1-9]/.test(x), 5000);
+      expect(text).toContain('PS5-sim (PS5 "PS5-sim" at 127.0.0.41)');
+      expect(text).toMatch(/frames [1-9]\d*/);
+      expect(text).toContain('keys: map "default"');
+      expect(text).toContain('ctrl+p picture');
+
+      t.send('C-p');
+      const graphs = await t.waitFor((s) => picture() === undefined && graphValue(s, 'bitrate') !== '', 5000);
+      expect(graphs).toContain('picture off');
+      t.send('C-p');
+      await t.waitFor(() => (picture()?.width ?? 0) >= 80, 10_000); // from the next key frame
+
+      t.send('C-q');
+      await t.waitFor('left the stream', 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(picture()).toBeUndefined(); // nothing of the picture is left on the home screen
+      t.send('q');
+      await t.waitFor('[exited 0]', 5000);
+    },
+    60_000,
+  );
 });

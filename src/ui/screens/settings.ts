@@ -11,7 +11,7 @@ import { fitText } from '../format.js';
 import { ChoiceDialog, PromptDialog, TextField } from '../widgets/dialog.js';
 
 const BITRATES = ['auto', '2000', '5000', '10000', '15000', '30000', 'other...'];
-const VIDEO = ['ffplay', 'none', 'file:...'];
+const VIDEO = ['ffplay', 'terminal', 'none', 'file:...'];
 const AUDIO = ['auto', 'speaker', 'none', 'file:...'];
 
 type Row = { key: keyof ProfileSettings; label: string; describe: string };
@@ -21,7 +21,11 @@ const ROWS: Row[] = [
   { key: 'fps', label: 'Frame rate', describe: '30 or 60 frames per second' },
   { key: 'bitrate', label: 'Bitrate', describe: 'kbit/s; auto = the usual one for the resolution' },
   { key: 'codec', label: 'Codec', describe: 'h264, or h265 (HEVC: a PS5 only, less bandwidth)' },
-  { key: 'videoSink', label: 'Video output', describe: 'ffplay window, file:PATH (.h264/.mkv) or none' },
+  {
+    key: 'videoSink',
+    label: 'Video output',
+    describe: 'ffplay window, terminal (the picture in the stream screen), file:PATH (.h264/.mkv) or none',
+  },
   { key: 'audioSink', label: 'Audio output', describe: 'auto/speaker, file:PATH (WAV) or none' },
   { key: 'keymap', label: 'Key map', describe: 'keyboard layout for the controller' },
 ];

@@ -3,8 +3,9 @@
  * stdin bytes go through the key map straight to the session — decoded by the input layer's
  * terminal decoder (kitty protocol with real releases where the terminal has it, timed release
  * otherwise) and sent before anything is drawn. A few Ctrl combos the key map leaves free are the
- * screen's hotkeys. Video and audio go to the sinks the profile names; statistics are drawn as
- * one-line graphs twice a second.
+ * screen's hotkeys. Video and audio go to the sinks the profile names (video `terminal`: the picture
+ * in a pane of this screen, ctrl+p hides it for the graphs); statistics are drawn as one-line
+ * graphs twice a second.
  */
 
 import { resolveKeymap } from '../../client/play-input.js';
@@ -20,12 +21,12 @@ import type {
 } from '../../common/session-api.js';
 import { ControllerInput } from '../../input/controller-input.js';
 import { type Keymap, loadKeymap } from '../../input/keymap.js';
+import { CallbackOutput } from '../../media/picture/output.js';
+import { TerminalPictureSink } from '../../media/picture/sink.js';
 import {
   type AudioSink,
   attachSinks,
-  createAudioSink,
-  createVideoSink,
-  resolveAudioSinkSpec,
+  createSinks,
   type SinkOptions,
   type VideoSink,
 } from '../../media/sinks.js';
@@ -37,6 +38,7 @@ import type { App, Layer, PadConsumer } from '../app.js';
 import { blessed, esc, type KeyInfo, type Widgets } from '../blessed.js';
 import { barGraph, fitText, formatDuration, formatKbps, History } from '../format.js';
 import type { ConsoleStatus } from '../monitor.js';
+import { PicturePane } from '../picture-pane.js';
 import { delta, hotkeyFor, type StreamHotkey } from '../stream-input.js';
 import { ConfirmDialog, type Dialog, MessageDialog, PromptDialog, TextField } from '../widgets/dialog.js';
 
@@ -93,6 +95,8 @@ export class StreamScreen implements Layer, PadConsumer {
   private video: VideoSink | undefined;
   private audio: AudioSink | undefined;
   private media: { close(): Promise<void> } | undefined;
+  /** The terminal picture (video output `terminal`) and the box it is drawn in. */
+  private picture: { sink: TerminalPictureSink; box: Widgets.BoxElement; pane: PicturePane } | undefined;
   private lastInput = '';
   private inputCount = 0;
   private consoleDialog: Dialog | undefined;
@@ -122,7 +126,8 @@ export class StreamScreen implements Layer, PadConsumer {
 
   get hints(): string {
     const exit = this.keymap?.exitHotkey ?? 'ctrl+q';
-    return `${exit} leave  ctrl+x standby  ctrl+g graphs  ctrl+t text  ctrl+l log`;
+    const picture = this.picture ? '  ctrl+p picture' : '';
+    return `${exit} leave  ctrl+x standby  ctrl+g graphs${picture}  ctrl+t text  ctrl+l log`;
   }
 
   /** Loads the key map, wakes the console if it rests, then starts the session. */
@@ -140,6 +145,7 @@ export class StreamScreen implements Layer, PadConsumer {
         'ctrl+t          type text for the console',
         'ctrl+l          show/hide the log pane',
         'ctrl+o          open the video window again after it was closed',
+        'ctrl+p          picture in the terminal off / on (video output "terminal")',
         '?               this help',
         '',
         'Without the kitty keyboard protocol a held key counts as released',
@@ -220,21 +226,23 @@ export class StreamScreen implements Layer, PadConsumer {
    */
   private attachMedia(s: RemotePlaySessionApi): void {
     const { app, profile } = this.o;
-    const sinkOpts: SinkOptions = { ...this.o.sinkOptions, log: (m) => app.log(m) };
-    const make = <T>(what: string, spec: string, create: (spec: string, o: SinkOptions) => T): T => {
-      try {
-        return create(spec, sinkOpts);
-      } catch (err) {
-        app.notify(`${what} output "${spec}": ${(err as Error).message}; playing without it`, 'warn');
-        return create('none', sinkOpts);
-      }
-    };
-    const video = make('video', profile.settings.videoSink, createVideoSink);
-    const audioSpec = resolveAudioSinkSpec(profile.settings.audioSink, {
-      env: sinkOpts.env,
-      log: (m) => app.notify(`audio: ${m}`, 'warn'),
-    });
-    const audio = make('audio', audioSpec, createAudioSink);
+    const { video, audio } = createSinks(
+      {
+        video: { setting: profile.settings.videoSink },
+        audio: { setting: profile.settings.audioSink },
+      },
+      {
+        ...this.o.sinkOptions,
+        // blessed writes to the terminal synchronously: the picture goes the same way, in turn
+        picture: {
+          ...this.o.sinkOptions?.picture,
+          layout: 'pane',
+          output: new CallbackOutput((b) => app.writeTerminal(b)),
+        },
+        log: (_kind, m) => app.log(m),
+        notice: (kind, m) => app.notify(`${kind}: ${m}`, 'warn'),
+      },
+    );
     video.on('warning', (m) => app.notify(`video: ${m}`, 'warn'));
     video.on('error', (e) => app.notify(`video: ${e.message}`, 'warn'));
     video.on('closed', () =>
@@ -246,6 +254,10 @@ export class StreamScreen implements Layer, PadConsumer {
     audio.on('error', (e) => app.notify(`audio: ${e.message}`, 'warn'));
     this.video = video;
     this.audio = audio;
+    if (video instanceof TerminalPictureSink) {
+      const box = blessed().box({ parent: this.box, top: 3, left: 1, width: '100%-2', height: 1 });
+      this.picture = { sink: video, box, pane: new PicturePane(app.screen, box, video) };
+    }
     this.media = attachSinks(s, video, audio, { title: `rptui — ${profile.nickname}` });
   }
 
@@ -440,6 +452,11 @@ export class StreamScreen implements Layer, PadConsumer {
       case 'log':
         app.toggleLog();
         return;
+      case 'picture':
+        if (!this.picture) app.notify('the video output is not the terminal (settings: Video output)');
+        else app.notify(this.picture.pane.toggle() ? 'picture on' : 'picture off: graphs');
+        app.render();
+        return;
       case 'video':
         if (this.video?.reopen) {
           this.video.reopen();
@@ -507,6 +524,7 @@ export class StreamScreen implements Layer, PadConsumer {
     this.leaveGameInput();
     if (this.consoleDialog) app.closeDialog(this.consoleDialog);
     this.consoleDialog = undefined;
+    this.dropPicture();
     const sinks = this.media?.close();
     for (const d of this.dialogs) app.closeDialog(d);
     this.dialogs.clear();
@@ -523,6 +541,14 @@ export class StreamScreen implements Layer, PadConsumer {
       this.resolveClosed();
       this.o.onClosed?.(reason);
     });
+  }
+
+  /** Stops following the picture's box (before the sink closes and the box goes). */
+  private dropPicture(): void {
+    if (!this.picture) return;
+    this.picture.pane.destroy();
+    this.picture.box.destroy();
+    this.picture = undefined;
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -549,10 +575,21 @@ export class StreamScreen implements Layer, PadConsumer {
         : t.dim(' waiting for the stream info...'),
     );
     lines.push('');
-    if (this.showStats) {
+    const height = (this.box.height as number) || 21;
+    const picture = this.picture;
+    if (picture) {
+      // the picture takes what the text leaves: 3 lines above, 5 below
+      const rows = height - 8;
+      if (picture.pane.shown && rows >= 4) {
+        picture.box.top = 3;
+        picture.box.height = rows;
+        picture.box.show();
+        for (let i = 0; i < rows; i++) lines.push('');
+      } else picture.box.hide();
+    }
+    if (this.showStats && !picture?.box.visible) {
       const g = this.graphs;
       // taller graphs when the screen has room: 8 lines are text, the rest is shared by 6 graphs
-      const height = (this.box.height as number) || 21;
       const rows = Math.max(1, Math.min(4, Math.floor((height - 8) / 6)));
       const label = rows === 1 ? 23 : 13;
       const graphW = Math.max(4, width - label - 2);
@@ -584,6 +621,10 @@ export class StreamScreen implements Layer, PadConsumer {
     const sink = (name: string, s: VideoSink | AudioSink | undefined, spec: string) => {
       if (!s || s.kind === 'none') return `${name} ${s?.kind ?? spec}`;
       const x = s.stats();
+      if (picture && s === picture.sink) {
+        const p = picture.sink.pictureStats();
+        return `${name} terminal ${p.mode} ${p.width}x${p.height} ${p.fps.toFixed(0)} fps ${formatKbps(p.kbps)} ${p.latencyMs.toFixed(0)} ms (${x.written} in, ${p.skipped} skipped)`;
+      }
       return `${name} ${s.kind} (${x.written} written, ${x.dropped} dropped)`;
     };
     lines.push(
@@ -613,6 +654,7 @@ export class StreamScreen implements Layer, PadConsumer {
 
   destroy(): void {
     this.leaveGameInput();
+    this.dropPicture();
     if (this.inputRender) clearTimeout(this.inputRender);
     this.box.destroy();
   }
