@@ -49,8 +49,10 @@ export interface PlaySession {
 export interface PlayTerminalInput extends TerminalInput {
   on(event: 'data', f: (chunk: Buffer | string) => void): unknown;
   on(event: 'error', f: (err: Error) => void): unknown;
+  on(event: 'end', f: () => void): unknown;
   off(event: 'data', f: (chunk: Buffer | string) => void): unknown;
   off(event: 'error', f: (err: Error) => void): unknown;
+  off(event: 'end', f: () => void): unknown;
 }
 
 /** Where signals and exit notices come from (the process). */
@@ -203,6 +205,7 @@ export class PlayInput {
     this.proc.on('exit', this.onProcessExit);
     this.proc.on('uncaughtExceptionMonitor', this.onProcessExit);
     this.input.on('error', this.onInputError);
+    this.input.on('end', this.onInputEnd);
     const starting = this.controller.start();
     const leaveKeys = this.ctrlCLeaves ? `${map.exitHotkey} or ctrl+c` : map.exitHotkey;
     this.status(
@@ -228,6 +231,7 @@ export class PlayInput {
     this.input.off('data', this.onData);
     this.controller.stop();
     this.input.off('error', this.onInputError);
+    this.input.off('end', this.onInputEnd);
     const { rumbleToPad, rumbleUnplayed } = this.stats;
     if (rumbleToPad + rumbleUnplayed > 0)
       this.status(`  rumble: ${rumbleToPad} played on the pad, ${rumbleUnplayed} without a pad to play them`);
@@ -284,6 +288,18 @@ export class PlayInput {
       `terminal (${(err as NodeJS.ErrnoException).code ?? err.message})`,
       'disconnected (the terminal went away)',
     );
+  };
+
+  /**
+   * stdin ended. A terminal that ends has gone away: leave, as on a hang-up. A pipe or file that
+   * ends (a script's keys, </dev/null under a service manager) leaves the stream to --duration or
+   * a signal: pads still play.
+   */
+  private readonly onInputEnd = (): void => {
+    if (this.tty) {
+      this.terminalGone();
+      this.leave('terminal (end of input)', 'disconnected (the terminal went away)');
+    } else this.status('  stdin ended: keys no longer reach the console; the stream goes on');
   };
 
   /** Writes to a hung-up terminal fail with EIO/EPIPE; the session still ends cleanly. */

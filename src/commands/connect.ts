@@ -120,8 +120,11 @@ export const register = (program: Command): void => {
       'after',
       '\nExamples:\n  rptui connect living-room --duration 10 --stats-json stats.json\n' +
         '  rptui connect living-room --resolution 1080p --fps 60 --bitrate 15000\n\n' +
-        'Progress and stream information go to stderr. Exit status 0 after --duration or Ctrl-C\n' +
-        '(both send DISCONNECT); 1 if the console refuses, ends the stream or is lost.',
+        'Progress and stream information go to stderr. Exit status: 0 after --duration, the leave key,\n' +
+        'Ctrl-C or SIGTERM; killed by SIGHUP (129) after a hang-up (all of them end the session cleanly:\n' +
+        'DISCONNECT once the stream is up, else the session request or ctrl connection closed); 130 after\n' +
+        'a second Ctrl-C, which stops waiting for the console; 1 if the console refuses, ends the stream\n' +
+        'or is lost, or on another error; 2 for a usage error.',
     )
     .action(async (name: string, o: ConnectOpts) => {
       const resolution = o.resolution;
@@ -266,16 +269,23 @@ export const register = (program: Command): void => {
       // STREAMINFO starts the sinks; a player that (re)starts asks the console for an IDR
       const media = attachSinks(session, video, audio, { title: `rptui — ${profile.nickname}` });
 
-      let interrupted = false;
-      const stop = () => {
-        interrupted = true;
-        void session.disconnect(session.state === 'streaming' ? 'disconnected (interrupted)' : 'interrupted');
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      process.on('SIGHUP', stop);
-      let timer: NodeJS.Timeout | undefined;
+      // A signal ends the session the clean way in every phase (DISCONNECT once there is a stream,
+      // the ctrl connection closed before). A second Ctrl-C stops waiting for the console.
+      let interrupted: NodeJS.Signals | 'key' | undefined;
       let play: PlayInput | undefined;
+      const stop = (sig: NodeJS.Signals | 'key') => {
+        if (interrupted && sig === 'SIGINT') {
+          // the terminal is put back by the exit hooks of the input and the picture
+          err('  interrupted again: not waiting for the console');
+          process.exit(130);
+        }
+        interrupted ??= sig;
+        const why = sig === 'SIGHUP' ? 'the terminal hung up' : sig === 'key' ? 'left' : 'interrupted';
+        void session.disconnect(session.state === 'streaming' ? `disconnected (${why})` : why);
+      };
+      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+      for (const sig of signals) process.on(sig, stop);
+      let timer: NodeJS.Timeout | undefined;
       let reason: CloseReason;
       try {
         try {
@@ -293,7 +303,7 @@ export const register = (program: Command): void => {
               ...(screen ? { output: screen.terminalWriter(), log: err } : {}),
             });
             await play.start();
-          } else screen?.captureKeys(stop);
+          } else screen?.captureKeys(() => stop('key'));
         } catch (e) {
           if (!interrupted) throw e;
         }
@@ -301,9 +311,7 @@ export const register = (program: Command): void => {
       } finally {
         play?.stop(); // the terminal first, before anything else can fail
         if (timer) clearTimeout(timer);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.off('SIGHUP', stop);
+        for (const sig of signals) process.off(sig, stop);
         await media.close();
       }
       const final = session.stats;
@@ -315,6 +323,17 @@ export const register = (program: Command): void => {
           `${s.packets.received} packets, ${s.packets.forged} forged, ${s.packets.malformed} malformed, RTT ${s.rttMs} ms`,
       );
       if (o.json) process.stdout.write(`${JSON.stringify(statsDoc(final, reason), null, 2)}\n`);
+      // after a hang-up, die by it: a shell expects that, and Node's own exit would try to put a
+      // terminal that is gone back into cooked mode (and abort when it cannot)
+      if (interrupted === 'SIGHUP') {
+        // a SIGHUP sent by someone else leaves the terminal there: cooked mode back, if it takes
+        try {
+          if (process.stdin.isTTY) process.stdin.setRawMode(false);
+        } catch {
+          // it is gone
+        }
+        process.kill(process.pid, 'SIGHUP');
+      }
       if (reason.code === 'error') throw reason.error;
       if (reason.code === 'console-lost')
         throw new NetworkError(reason.message, {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../proto-stack/errors.js';
 import type { FaultOptions } from '../simulator/faults.js';
 import { SimulatedConsole } from '../simulator/index.js';
-import { startStreamService } from '../simulator/stream.js';
+import { HOLD_MS, HOLD_STEPS, type HoldStep, startStreamService } from '../simulator/stream.js';
 
 interface SimulateOpts {
   host: string;
@@ -32,6 +32,7 @@ interface SimulateOpts {
   pathMtu?: string;
   senkusha?: boolean;
   registDelay?: string;
+  hold?: string;
 }
 
 /** A number of seconds (0 < s <= 3600) as milliseconds, undefined when the option is absent. */
@@ -108,6 +109,10 @@ export const register = (program: Command): void => {
     )
     .option('--no-senkusha', 'leave UDP 9297 closed, as a console that does not answer the RTT/MTU probe')
     .option(
+      '--hold <step>',
+      `test: answer this step late, as a slow console: ${HOLD_STEPS.map((st) => `${st} (${HOLD_MS[st]} ms)`).join(', ')}`,
+    )
+    .option(
       '--tamper-after <n>',
       'test: flip one bit in the nth stream datagram sent after the stream handshake',
     )
@@ -152,6 +157,8 @@ export const register = (program: Command): void => {
       const pathMtu = o.pathMtu === undefined ? undefined : Number(o.pathMtu);
       if (pathMtu !== undefined && (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 1500))
         throw new UsageError(`--path-mtu takes bytes from 576 to 1500, got "${o.pathMtu}"`);
+      if (o.hold !== undefined && !(HOLD_STEPS as readonly string[]).includes(o.hold))
+        throw new UsageError(`--hold takes one of ${HOLD_STEPS.join(', ')}, got "${o.hold}"`);
       const faults = faultOptions(o);
       const rumbleEveryMs = secondsOption('rumble-every', o.rumbleEvery);
       const keyboardAfterMs = secondsOption('keyboard-after', o.keyboardAfter);
@@ -184,6 +191,7 @@ export const register = (program: Command): void => {
         logDatagrams: o.logDatagrams,
         pathMtu,
         noSenkusha: o.senkusha === false,
+        hold: o.hold as HoldStep | undefined,
       }).catch(async (err) => {
         await sim.stop();
         throw err;

@@ -18,6 +18,7 @@ export type SimEventName =
   | 'answer' // the simulator replied
   | 'refusal' // the simulator refused (wrong PIN, unknown credential, malformed input)
   | 'ignored' // a request a console would not answer (e.g. registration search while in standby)
+  | 'held' // --hold: a step kept waiting, as by a slow console
   | 'wake' // the console left standby
   | 'paired' // a client was registered
   | 'error' // a socket failed

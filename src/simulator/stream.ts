@@ -58,9 +58,19 @@ export interface StreamServiceOptions
   logDatagrams?: boolean;
   /** Senkusha: datagrams larger than this path MTU are lost (to try the MTU search). */
   pathMtu?: number;
+  /** A slow console (tests): this step is answered only after HOLD_MS[step]. */
+  hold?: HoldStep;
   /** No Senkusha listener: UDP 9297 stays closed, as on a console that does not answer it. */
   noSenkusha?: boolean;
 }
+
+export const HOLD_STEPS = ['session-init', 'ctrl', 'bang'] as const;
+export type HoldStep = (typeof HOLD_STEPS)[number];
+/**
+ * How long --hold keeps each step waiting. BANG comes within the second a client that is closing
+ * waits for it (so its DISCONNECT can be tagged).
+ */
+export const HOLD_MS: Record<HoldStep, number> = { 'session-init': 1500, ctrl: 1500, bang: 800 };
 
 /** The head as bytes again, for the parsers that validate a whole request. */
 function headBytes(head: HttpRequestHead): Uint8Array {
@@ -129,6 +139,34 @@ class StreamService {
   }
 
   sessionInit(x: HttpExchange): void {
+    if (this.held('session-init', x, () => this.answerSessionInit(x))) return;
+    this.answerSessionInit(x);
+  }
+
+  /**
+   * --hold: the request waits HOLD_MS[step] before it is answered (logged as "held"); a client that
+   * gives up meanwhile closes the connection, and nothing is answered.
+   */
+  private held(step: HoldStep, x: HttpExchange, answer: () => void): boolean {
+    if (this.opts.hold !== step) return false;
+    const from = x.remote.address;
+    const ms = HOLD_MS[step];
+    this.sim.events.emit('held', { step, from, ms }, `${step} request from ${from} held for ${ms} ms`);
+    let gone = false;
+    x.socket.once('close', () => {
+      gone = true;
+    });
+    this.sim.later(ms, () => {
+      if (gone || x.socket.destroyed) {
+        this.sim.events.emit('held', { step, from, gone: true }, `  the client of the held ${step} request left`);
+        return;
+      }
+      answer();
+    });
+    return true;
+  }
+
+  private answerSessionInit(x: HttpExchange): void {
     const ev = this.sim.events;
     const from = x.remote.address;
     const o = this.gate.sessionInit(
@@ -162,6 +200,11 @@ class StreamService {
   }
 
   ctrlRequest(x: HttpExchange): void {
+    if (this.held('ctrl', x, () => this.answerCtrl(x))) return;
+    this.answerCtrl(x);
+  }
+
+  private answerCtrl(x: HttpExchange): void {
     const ev = this.sim.events;
     const from = x.remote.address;
     ev.emit('request', { proto: 'ctrl', from }, `ctrl request from ${from}`);
@@ -233,6 +276,8 @@ class ActiveSession {
   private lastVideo: Uint8Array | undefined;
   private flooded = 0;
   private servicing = false;
+  /** --hold bang: the client's datagrams kept back meanwhile. */
+  private holding: Array<{ d: Uint8Array; from: Remote }> | undefined;
 
   constructor(
     private readonly owner: StreamService,
@@ -277,6 +322,10 @@ class ActiveSession {
 
   datagram(d: Uint8Array, from: Remote, port: number): void {
     if (this.ended) return;
+    if (this.holding && port === TAKION_PORT) {
+      this.holding.push({ d, from });
+      return;
+    }
     const peer = this.peers.get(port);
     if (!peer) this.peers.set(port, from);
     else if (from.port !== peer.port) {
@@ -288,6 +337,21 @@ class ActiveSession {
       return;
     }
     this.feed({ type: 'udp', port, bytes: d });
+  }
+
+  /**
+   * --hold bang: what the client sends after the Takion handshake (BIG first) waits HOLD_MS.bang, then
+   * goes in, in order: BANG comes late, as from a console that takes its time.
+   */
+  private holdBig(): void {
+    const held: Array<{ d: Uint8Array; from: Remote }> = [];
+    this.holding = held;
+    const ms = HOLD_MS.bang;
+    this.sim.events.emit('held', { step: 'bang', from: this.remote.address, ms }, `BIG held for ${ms} ms`);
+    this.sim.later(ms, () => {
+      this.holding = undefined;
+      for (const h of held) this.datagram(h.d, h.from, TAKION_PORT);
+    });
   }
 
   stop(reason: string): void {
@@ -421,6 +485,7 @@ class ActiveSession {
       this.sentAfterHandshake = 0;
       if (this.owner.opts.floodPps) this.flood(this.owner.opts.floodPps);
     }
+    if (e.type === 'takionConnected' && this.owner.opts.hold === 'bang') this.holdBig();
     if (e.type === 'ended') this.timerGeneration++;
     logConsoleEvent(this.sim.events, e, {
       peer: this.peers.get(TAKION_PORT),

@@ -84,6 +84,7 @@ function setup(o: Partial<PlayInputOptions> & { tty?: boolean } = {}) {
   const detached = () =>
     tty.listenerCount('data') === 0 &&
     tty.listenerCount('error') === 0 &&
+    tty.listenerCount('end') === 0 &&
     proc.eventNames().length === 0 &&
     session.listenerCount('console') === 0;
   return { tty, session, proc, written, logs, play, detached };
@@ -226,6 +227,14 @@ describe('PlayInput on a terminal', () => {
     }
   });
 
+  it('the terminal ending (end of input) ends play like a hang-up', async () => {
+    const { tty, session, play, detached } = setup();
+    await play.start();
+    tty.emit('end');
+    expect(session.disconnects).toEqual(['disconnected (the terminal went away)']);
+    expect(detached()).toBe(true);
+  });
+
   it('a failing pad start still restores the terminal', async () => {
     const { tty, play, detached } = setup({
       pads: {
@@ -252,6 +261,17 @@ describe('PlayInput without a terminal', () => {
     tty.type('\x11');
     expect(session.disconnects).toHaveLength(1);
     expect(tty.raw).toEqual([]);
+  });
+
+  it('a pipe that ends leaves the stream to --duration or a signal, and says so', async () => {
+    const { tty, session, proc, logs, play } = setup({ tty: false });
+    await play.start();
+    tty.type(' ');
+    tty.emit('end');
+    expect(session.disconnects).toEqual([]);
+    expect(logs.at(-1)).toBe('  stdin ended: keys no longer reach the console; the stream goes on');
+    proc.emit('SIGTERM');
+    expect(session.disconnects).toEqual(['disconnected (interrupted)']);
   });
 });
 

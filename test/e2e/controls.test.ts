@@ -12,7 +12,7 @@ import { KeyboardController } from '../../src/input/keyboard.js';
 import { type Keymap, keysByControl, loadKeymap } from '../../src/input/keymap.js';
 import type { Control } from '../../src/proto-stack/controller.js';
 import { rptuiBin, runCli, useHarness } from '../helpers/cli.js';
-import { type SimEvent, startSimulator } from '../helpers/simulator.js';
+import { disconnects, type SimEvent, startSimulator } from '../helpers/simulator.js';
 import { shellQuote, Tmux } from '../ui/tmux.js';
 
 const h = useHarness();
@@ -206,9 +206,6 @@ async function connectInTmux(cfg: string) {
   const sttyRestored = () => readFileSync(after, 'utf8') === readFileSync(before, 'utf8');
   return { t, joined, ended, sttyRestored };
 }
-
-const disconnects = (events: SimEvent[]) =>
-  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
 
 describe('rptui connect played from the keyboard in tmux', () => {
   it('CROSS and a stick reach the console within 50 ms (timed release); the exit hotkey disconnects and restores the terminal', async () => {

@@ -21,7 +21,7 @@ import {
   screenshot,
   xtermSixel,
 } from '../helpers/picture.js';
-import { pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { disconnects, pairedSimulator, type SimEvent } from '../helpers/simulator.js';
 import { alive, descendantPids, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
 import { shellQuote } from '../ui/tmux.js';
 
@@ -35,9 +35,6 @@ beforeAll(async () => {
   if (haveX) xvfb = await startXvfb(1280, 720);
 });
 afterAll(() => xvfb?.stop());
-
-const disconnects = (events: SimEvent[]) =>
-  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
 
 /**
  * Streams from a simulated console into a terminal emulator (`emulator(shellCommand)` gives its

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/media/tools.js';
 import { rptuiBin, useHarness } from '../helpers/cli.js';
 import { cellsImage, compareBars, saturatedBox } from '../helpers/picture.js';
-import { pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { disconnects, pairedSimulator, type SimEvent } from '../helpers/simulator.js';
 import { alive, descendantPids, onPath } from '../helpers/system.js';
 import { shellQuote, Tmux } from '../ui/tmux.js';
 
@@ -26,8 +26,6 @@ afterEach(async () => {
 });
 
 const haveTools = findTool('ffmpeg').found && onPath('tmux');
-const disconnects = (events: SimEvent[]) =>
-  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === 'DISCONNECT');
 
 /** `rptui connect tv --video terminal ...` in a fresh pane, between two `stty -g` snapshots. */
 async function connectInTmux(cfg: string, width: number, height: number, extra: string[] = []) {
@@ -148,7 +146,7 @@ describe.skipIf(!haveTools)('rptui connect --video terminal in tmux', () => {
 
     process.kill(run.pid(), 'SIGHUP');
     await sim.waitFor((e) => disconnects([e]).length > 0, 5000);
-    expect(await run.ended()).toContain('[rptui exited 0]');
+    expect(await run.ended()).toContain('[rptui exited 129]');
     expect(run.modes()).toBe('0 1');
     expect(run.sttyRestored()).toBe(true);
   }, 90_000);

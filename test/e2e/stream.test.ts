@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, useHarness } from '../helpers/cli.js';
-import { type SimEvent, startSimulator } from '../helpers/simulator.js';
+import { finalStats, received, type SimEvent, startSimulator } from '../helpers/simulator.js';
 
 const h = useHarness();
 const ACCOUNT = '1234567890123456789';
@@ -22,9 +22,6 @@ interface Stats {
   closed?: { code: string };
 }
 
-const received = (events: SimEvent[], message: string) =>
-  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === message);
-const finalStats = (events: SimEvent[]) => events.filter((e) => e.event === 'stats' && e.final === true);
 const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
 
 describe.each([

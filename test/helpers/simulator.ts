@@ -124,3 +124,14 @@ export async function pairedSimulator(
   if (reg.code !== 0) throw new Error(`rptui register failed: ${reg.stderr}`);
   return { cfg, sim };
 }
+
+/** The stream messages of this name the simulated console received. */
+export const received = (events: SimEvent[], message: string): SimEvent[] =>
+  events.filter((e) => e.event === 'stream' && e.dir === 'in' && e.message === message);
+
+/** The DISCONNECTs the simulated console received. */
+export const disconnects = (events: SimEvent[]): SimEvent[] => received(events, 'DISCONNECT');
+
+/** The console's counters at the end of each session. */
+export const finalStats = (events: SimEvent[]): SimEvent[] =>
+  events.filter((e) => e.event === 'stats' && e.final === true);

@@ -365,7 +365,10 @@ describe('rptui TUI in tmux', () => {
         .catch((e) => {
           throw new Error(`${(e as Error).message}; last colours off: ${errors}\n${t.capture()}`);
         });
-      const text = await t.waitFor((x) => /video terminal \w+ \d+x\d+/.test(x) && /frames [1-9]/.test(x), 5000);
+      const text = await t.waitFor(
+        (x) => /video terminal \w+ \d+x\d+/.test(x) && /frames [1-9]/.test(x),
+        5000,
+      );
       expect(text).toContain('PS5-sim (PS5 "PS5-sim" at 127.0.0.41)');
       expect(text).toMatch(/frames [1-9]\d*/);
       expect(text).toContain('keys: map "default"');
