@@ -158,7 +158,11 @@ class StreamService {
     });
     this.sim.later(ms, () => {
       if (gone || x.socket.destroyed) {
-        this.sim.events.emit('held', { step, from, gone: true }, `  the client of the held ${step} request left`);
+        this.sim.events.emit(
+          'held',
+          { step, from, gone: true },
+          `  the client of the held ${step} request left`,
+        );
         return;
       }
       answer();

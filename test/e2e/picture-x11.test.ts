@@ -21,7 +21,7 @@ import {
   screenshot,
   xtermSixel,
 } from '../helpers/picture.js';
-import { disconnects, pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { disconnects, pairedSimulator } from '../helpers/simulator.js';
 import { alive, descendantPids, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
 import { shellQuote } from '../ui/tmux.js';
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/media/tools.js';
 import { rptuiBin, useHarness } from '../helpers/cli.js';
 import { cellsImage, compareBars, saturatedBox } from '../helpers/picture.js';
-import { disconnects, pairedSimulator, type SimEvent } from '../helpers/simulator.js';
+import { disconnects, pairedSimulator } from '../helpers/simulator.js';
 import { alive, descendantPids, onPath } from '../helpers/system.js';
 import { shellQuote, Tmux } from '../ui/tmux.js';
 

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, useHarness } from '../helpers/cli.js';
-import { finalStats, received, type SimEvent, startSimulator } from '../helpers/simulator.js';
+import { finalStats, received, startSimulator } from '../helpers/simulator.js';
 
 const h = useHarness();
 const ACCOUNT = '1234567890123456789';
