@@ -21,6 +21,7 @@ import { describePad, type PadManagerOptions } from '../input/gamepad/index.js';
 import { comboName, TerminalInputDecoder } from '../input/keyboard.js';
 import { type Keymap, loadKeymap, loadKeymapFile } from '../input/keymap.js';
 import type { ControllerState } from '../proto-stack/controller.js';
+import { safeLines } from '../proto-stack/text.js';
 
 /**
  * The key map for a session: `spec` (from --keymap) names a map or is a path to a JSON file
@@ -125,7 +126,7 @@ export class PlayInput {
     this.tty = this.input.isTTY === true;
     this.output = o.output ?? defaultOutput();
     this.proc = o.proc ?? process;
-    this.log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = o.log ?? ((line) => process.stderr.write(`${safeLines(line)}\n`));
     const map = o.keymap;
     this.ctrlCLeaves = map.keys['ctrl+c'] === undefined && map.exitHotkey !== 'ctrl+c';
     const input = this.input;

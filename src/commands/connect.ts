@@ -26,6 +26,8 @@ import {
   RESOLUTION_PRESETS,
   type VideoCodec,
 } from '../proto-stack/launchspec.js';
+import { safeLines } from '../proto-stack/text.js';
+import { printJson } from './output.js';
 
 interface ConnectOpts {
   host?: string;
@@ -150,8 +152,9 @@ export const register = (program: Command): void => {
         (!Number.isInteger(pictureKbps) || pictureKbps < 100 || pictureKbps > 1_000_000)
       )
         throw new UsageError(`--picture-kbps takes kbit/s from 100 to 1000000, got "${o.pictureKbps}"`);
+      // lines carry console text (names, warnings): terminal-safe
       const toStderr = (line: string): void => {
-        process.stderr.write(`${line}\n`);
+        process.stderr.write(`${safeLines(line)}\n`);
       };
       // the terminal picture takes over these lines while it is up
       let log = toStderr;
@@ -322,7 +325,7 @@ export const register = (program: Command): void => {
         `${reason.code === 'user' ? reason.message : 'session ended'}: ${s.video.frames} video frames (${s.video.lost} lost), ${s.audio.frames} audio frames, ` +
           `${s.packets.received} packets, ${s.packets.forged} forged, ${s.packets.malformed} malformed, RTT ${s.rttMs} ms`,
       );
-      if (o.json) process.stdout.write(`${JSON.stringify(statsDoc(final, reason), null, 2)}\n`);
+      if (o.json) printJson(statsDoc(final, reason));
       // after a hang-up, die by it: a shell expects that, and Node's own exit would try to put a
       // terminal that is gone back into cooked mode (and abort when it cannot)
       if (interrupted === 'SIGHUP') {
