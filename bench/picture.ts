@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KITTY_ENV, kittyWindow, xtermSixel } from '../test/helpers/picture.js';
-import { alive, childPids, onPath, startXvfb } from '../test/helpers/system.js';
+import { alive, childPids, cpuSeconds, onPath, startXvfb } from '../test/helpers/system.js';
 import { shellQuote, Tmux } from '../test/ui/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,16 +32,6 @@ function cli(args: string[], cfg: string) {
     env: { ...process.env, RPTUI_CONFIG_DIR: cfg, RPTUI_DEV: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-}
-
-/** CPU seconds (user + system) a process used so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** The node process running `connect` below `pid` (a terminal, its shell...). */

@@ -20,6 +20,7 @@ h264() { # size name bitrate
     -bf 0 -g 60 -keyint_min 60 -sc_threshold 0 -b:v "$3" -maxrate "$3" -bufsize "$3" \
     -x264-params repeat-headers=1:aud=0 -f h264 "$out/$2"
 }
+h264 640x360 testsrc-360p60.h264 200k
 h264 1280x720 testsrc-720p60.h264 350k
 h264 1920x1080 testsrc-1080p60.h264 500k
 

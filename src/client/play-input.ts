@@ -88,6 +88,8 @@ export interface PlayInputStats {
   rumbleUnplayed: number;
   /** The pad in use, if any. */
   pad?: string;
+  /** Controller states sent to the console (each press, release, stick move). */
+  inputs: number;
 }
 
 const LEAVE_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -118,6 +120,7 @@ export class PlayInput {
   /** Restoring from an exit or a crash: no more packets, no more status lines. */
   private final = false;
   private rumbleNoPads = 0;
+  private inputs = 0;
   private padName: string | undefined;
   private readonly signalHandlers = LEAVE_SIGNALS.map((sig) => [sig, () => this.onSignal(sig)] as const);
 
@@ -163,7 +166,9 @@ export class PlayInput {
       input: view,
       output: { write: (s: string) => (this.gone ? undefined : this.output?.write(s)) },
       onState: (s) => {
-        if (!this.final) o.session.setController(s);
+        if (this.final) return;
+        this.inputs++;
+        o.session.setController(s);
       },
       onExit: () => this.leave(map.exitHotkey, 'disconnected by the user'),
       pads:
@@ -188,6 +193,7 @@ export class PlayInput {
       rumbleToPad: p?.rumbleDelivered ?? 0,
       rumbleUnplayed: (p?.rumbleUndelivered ?? 0) + this.rumbleNoPads,
       ...(this.padName ? { pad: this.padName } : {}),
+      inputs: this.inputs,
     };
   }
 

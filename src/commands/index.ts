@@ -1,6 +1,7 @@
 // The subcommands, in the order `rptui --help` lists them. Each module exports
 // `register(program)`.
 import type { Command } from 'commander';
+import { register as bridge } from './bridge.js';
 import { register as connect } from './connect.js';
 import { register as demo } from './demo.js';
 import { register as discover } from './discover.js';
@@ -26,6 +27,7 @@ export const commands: Register[] = [
   registerCmd,
   profiles,
   connect,
+  bridge,
   simulate,
   demo,
   pcoip,

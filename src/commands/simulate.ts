@@ -124,7 +124,7 @@ export const register = (program: Command): void => {
         '--host only. PS4 discovery uses port 987, which needs root on Linux unless\n' +
         'net.ipv4.ip_unprivileged_port_start allows it; --ps5 needs no privileges. Bound to one address,\n' +
         'it does not hear LAN broadcasts: find it with `rptui discover --host ADDRESS`. Stop with Ctrl-C.\n\n' +
-        'A stream plays the committed test clip closest to the requested resolution (H.264 720p/1080p,\n' +
+        'A stream plays the committed test clip closest to the requested resolution (H.264 360p/720p/1080p,\n' +
         'HEVC 720p for a PS5 asked for H.265) with a 1 kHz Opus tone at the bitrate the client asks\n' +
         '(frames padded with filler data, key frames several times larger), FEC-protected as a console does;\n' +
         'CORRUPTFRAME/IDRREQUEST restart it from a key frame. --loss/--reorder/--dup/--jitter apply to\n' +

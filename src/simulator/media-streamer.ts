@@ -73,6 +73,7 @@ export interface Resolution {
 
 /** The committed fixtures (made by scripts/make-fixtures.sh). */
 const FIXTURES: { file: string; codec: ClipCodec; width: number; height: number }[] = [
+  { file: 'testsrc-360p60.h264', codec: 'h264', width: 640, height: 360 },
   { file: 'testsrc-720p60.h264', codec: 'h264', width: 1280, height: 720 },
   { file: 'testsrc-1080p60.h264', codec: 'h264', width: 1920, height: 1080 },
   { file: 'testsrc-720p60.h265', codec: 'h265', width: 1280, height: 720 },

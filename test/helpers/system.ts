@@ -1,7 +1,7 @@
 // Facts about this machine's processes and tools that tests skip or assert on, and an X server
 // of their own for tests that show windows.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Whether a process with this pid exists. */
@@ -33,6 +33,16 @@ export function descendantPids(pid: number): number[] {
 }
 
 /** Whether an executable of this name is on PATH (for tools rptui itself never runs: Xvfb, import...). */
+/** CPU seconds (user + system) a process used so far (NaN once it is gone). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export function onPath(name: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, name)));
 }

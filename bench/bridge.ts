@@ -1,0 +1,88 @@
+/**
+ * The controller bridge's cost: CPU of `rptui bridge` (360p30 at 2000 kbit/s, nothing decoded)
+ * against a 1080p60 15 Mbit/s `rptui connect` with the same (no) outputs, and, where Xvfb and
+ * ffplay exist, one that plays the picture in ffplay (rptui + ffplay). Each run streams from
+ * `rptui simulate` on 127.0.0.176 and is measured over seconds 3 to 18 (percent of one core, from
+ * /proc); 3 runs each, median and range.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { childPids, cpuSeconds, onPath, startXvfb } from '../test/helpers/system.js';
+import { machineLine, medianRange } from './machine.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const HOST = '127.0.0.176';
+const PIN = '35791246';
+const FROM_S = 3;
+const TO_S = 18;
+const REPEAT = 3;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cli(args: string[], cfg: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
+    env: { ...process.env, RPTUI_CONFIG_DIR: cfg, RPTUI_DEV: '1', ...env },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+}
+
+/** Percent of one core used by the process and its children (ffplay) between FROM_S and TO_S. */
+async function measure(args: string[], cfg: string, env?: NodeJS.ProcessEnv): Promise<number> {
+  const child = cli([...args, '--duration', String(TO_S + 2), '--no-gamepad'], cfg, env);
+  const exited = new Promise((r) => child.on('exit', r));
+  const pid = child.pid ?? 0;
+  const total = () => [pid, ...childPids(pid)].reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
+  await sleep(FROM_S * 1000);
+  const c0 = total();
+  const t0 = Date.now();
+  await sleep((TO_S - FROM_S) * 1000);
+  const used = total() - c0;
+  const secs = (Date.now() - t0) / 1000;
+  await exited;
+  await sleep(1500); // the simulator serves one session at a time
+  return (100 * used) / secs;
+}
+
+export async function run(): Promise<void> {
+  const cfg = mkdtempSync(join(tmpdir(), 'rptui-bench-bridge-'));
+  const sim = cli(['simulate', '--host', HOST, '--pin', PIN, '--state', join(cfg, 'sim.json')], cfg);
+  const xvfb = onPath('Xvfb') && onPath('ffplay') ? await startXvfb(1280, 720) : undefined;
+  try {
+    await sleep(3000);
+    const reg = cli(
+      ['register', '--host', HOST, '--pin', PIN, '--account-id', '1234567890123456789', '--name', 'tv'],
+      cfg,
+    );
+    if ((await new Promise((r) => reg.on('exit', r))) !== 0)
+      throw new Error('could not pair with the simulator');
+    const session1080 = ['connect', 'tv', '--resolution', '1080p', '--fps', '60', '--bitrate', '15000'];
+    const runs: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv }> = [
+      { name: 'rptui bridge (360p30, 2 Mbit/s)', args: ['bridge', 'tv'] },
+      {
+        name: 'connect 1080p60 15 Mbit/s, no output',
+        args: [...session1080, '--video', 'none', '--audio', 'none'],
+      },
+    ];
+    if (xvfb)
+      runs.push({
+        name: 'connect 1080p60 15 Mbit/s, ffplay',
+        args: [...session1080, '--video', 'ffplay', '--audio', 'none'],
+        env: { DISPLAY: xvfb.display },
+      });
+    else console.log('(no Xvfb or ffplay: the ffplay run is left out)');
+    console.log(machineLine());
+    console.log(`CPU, percent of one core (rptui and its children), median (range) of ${REPEAT} runs`);
+    for (const r of runs) {
+      const cpu: number[] = [];
+      for (let i = 0; i < REPEAT; i++) cpu.push(await measure(r.args, cfg, r.env));
+      console.log(`  ${r.name.padEnd(40)} ${medianRange(cpu)} %`);
+    }
+  } finally {
+    sim.kill('SIGTERM');
+    xvfb?.stop();
+    await sleep(500);
+    rmSync(cfg, { recursive: true, force: true });
+  }
+}
