@@ -143,10 +143,11 @@ export function loadClip(
   codec: ClipCodec,
   mediaDir: string = findMediaDir(),
 ): { clip: MediaClip; warning?: string } {
+  // FIXTURES go up in size: on a tie (540p) the larger clip
   const candidates = FIXTURES.filter((f) => f.codec === codec);
   let best = candidates[0];
   for (const f of candidates)
-    if (Math.abs(f.height - resolution.height) < Math.abs(best.height - resolution.height)) best = f;
+    if (Math.abs(f.height - resolution.height) <= Math.abs(best.height - resolution.height)) best = f;
   const clip = loadClipFiles({
     video: join(mediaDir, best.file),
     audio: join(mediaDir, FIXTURE_AUDIO),

@@ -258,6 +258,7 @@ describe('PlayInput without a terminal', () => {
     expect(logs[0]).toContain('stdin is not a terminal');
     tty.type(' ');
     expect(isPressed(session.states[0], 'cross')).toBe(true);
+    expect(play.stats.inputs).toBe(session.states.length); // the bridge's status line counts these
     tty.type('\x11');
     expect(session.disconnects).toHaveLength(1);
     expect(tty.raw).toEqual([]);
@@ -281,7 +282,7 @@ describe('rumble', () => {
     await play.start();
     session.console({ type: 'rumble', left: 200, right: 10 });
     session.console({ type: 'displayBlocked', blocked: false });
-    expect(play.stats).toEqual({ rumbleToPad: 0, rumbleUnplayed: 1 });
+    expect(play.stats).toEqual({ rumbleToPad: 0, rumbleUnplayed: 1, inputs: 0 });
     play.stop();
     expect(logs.at(-1)).toBe('  rumble: 0 played on the pad, 1 without a pad to play them');
   });
