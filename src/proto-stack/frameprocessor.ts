@@ -9,7 +9,8 @@
  *    packets run `reorderSlots` ahead, then skipped. The wait follows the network (the reference
  *    waits a fixed 16 ms, less than a frame interval, so jitter costs it recoverable frames): it
  *    is 1.5 x the lateness of the latest packets seen recently (how long after a later packet a
- *    gap was filled, or a given-up packet still came), plus a margin, within 20..150 ms;
+ *    gap was filled, or a given-up packet still came), plus a margin, within 20..150 ms; it
+ *    starts at 150 ms (nothing measured yet) and each loss that never turns up lowers it a little;
  * 2. per-frame unit slots: k = units_total - fec source units, m = max(fec, 1) FEC slots, slot
  *    size = the first source unit's data length + its 2-byte padding field (FEC units are full);
  * 3. flush when k units are in, when every packet index of the frame is settled (arrived or
@@ -190,7 +191,10 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.fixedWait = opts.reorderWaitMs !== undefined;
     this.waitMin = opts.reorderWaitMinMs ?? 20;
     this.waitMax = opts.reorderWaitMaxMs ?? 150;
-    this.reorderWaitMs = opts.reorderWaitMs ?? this.waitMin;
+    // Before anything is measured the network is unknown: wait the longest (a first key frame
+    // under jitter would otherwise be given up on before its FEC arrived); the first lateness
+    // seen sets the wait, and losses that never turn up bring it down (noteLoss).
+    this.reorderWaitMs = opts.reorderWaitMs ?? this.waitMax;
     // a 40 Mbit/s key frame is a few hundred packets: the window must hold a frame and then some
     this.reorderSlots = opts.reorderSlots ?? 1024;
     this.statsWindowMs = opts.statsWindowMs ?? 1000;
@@ -405,7 +409,19 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       if (now - at < this.reorderWaitMs) break; // insertion order is time order
       this.givenUp.delete(idx);
       this.reportLost++;
+      this.noteLoss();
     }
+  }
+
+  /**
+   * A given-up packet that never came: on a network that loses but does not reorder nothing else
+   * would bring the wait down from where it started, so each real loss lowers it a little.
+   */
+  private noteLoss(): void {
+    if (this.fixedWait) return;
+    this.lateness -= this.lateness / 64;
+    const wait = Math.max(this.waitMin, this.lateness * 1.5 + 4);
+    if (wait < this.reorderWaitMs) this.reorderWaitMs = wait;
   }
 
   /** A packet `late` ms behind the ones after it: the wait follows the recent maximum. */
