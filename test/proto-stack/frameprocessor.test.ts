@@ -230,6 +230,41 @@ describe('round trip through packetize -> format -> encrypt -> parse -> decrypt 
     expect(ps.received).toBe(kept.length);
   });
 
+  it('the reorder wait: the longest before anything is measured, down on real losses, up on late packets', () => {
+    expect(new FrameProcessor().stats(0).reorderWaitMs).toBe(150);
+    const { header, frames } = clip('testsrc-720p60.h264', 'h264');
+    const { packets, fec } = console(frames.slice(0, 20), {
+      fecRatio: 0.25,
+      version: 9,
+      crypt,
+      unitSize: 400,
+    });
+
+    // frame 5 loses more than FEC covers and nothing ever comes late: the wait goes to its floor
+    const lossy = new FrameProcessor();
+    lossy.setVideoHeaders([header]);
+    receive(
+      lossy,
+      packets.flatMap((units, i) => (i === 5 ? units.slice(fec[5] + 1) : units)),
+      crypt,
+      9,
+    );
+    lossy.takePacketStats(1e9); // settles the given-up packets as lost
+    expect(lossy.stats(1e9).reorderWaitMs).toBe(20);
+
+    // frame 3 without its FEC units and its second unit 60 ms late: the frame waits for it, and
+    // the wait becomes 1.5 x 60 + 4
+    const wire = packets.flatMap((units, i) => (i === 3 ? units.slice(0, units.length - fec[3]) : units));
+    const at = packets[0].length + packets[1].length + packets[2].length + 1;
+    wire[at] = { ...wire[at], t: wire[at].t + 60 };
+    wire.sort((a, b) => a.t - b.t);
+    const late = new FrameProcessor();
+    late.setVideoHeaders([header]);
+    const ev = receive(late, wire, crypt, 9);
+    expect(ev.filter((e) => e.type === 'corrupt')).toEqual([]);
+    expect(late.stats(1e9).reorderWaitMs).toBeCloseTo(60 * 1.5 + 4, 0);
+  });
+
   it('reordered packets inside the window are put back in order', () => {
     const { header, frames } = clip('testsrc-720p60.h265', 'hevc');
     const { packets } = console(frames.slice(0, 30), { fecRatio: 0.1, version: 12, crypt, unitSize: 500 });
