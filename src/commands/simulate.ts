@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../proto-stack/errors.js';
 import type { FaultOptions } from '../simulator/faults.js';
 import { SimulatedConsole } from '../simulator/index.js';
-import { HOLD_MS, HOLD_STEPS, type HoldStep, startStreamService } from '../simulator/stream.js';
+import { startStreamService } from '../simulator/stream.js';
+import { HOLD_MS, HOLD_STEPS, type HoldStep } from '../simulator/stream-faults.js';
 
 interface SimulateOpts {
   host: string;

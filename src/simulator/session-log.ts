@@ -2,7 +2,7 @@
  * The simulator's log of a console session: each ConsoleSession event as the event-log entry (and
  * text line) that `rptui simulate` prints and writes with --json-events. Tests read these fields.
  */
-import { type ConsoleEvent, messageName } from '../proto-stack/consolesession.js';
+import { type ConsoleEvent, type GateAnswer, messageName } from '../proto-stack/consolesession.js';
 import { CTRL } from '../proto-stack/ctrl.js';
 import type { TakionMessage } from '../proto-stack/streamconnection.js';
 import type { EventLog } from './events.js';
@@ -224,4 +224,56 @@ export function logConsoleEvent(ev: EventLog, e: ConsoleEvent, ctx: LogContext):
       ev.emit('session', { state: 'ended', reason: e.reason }, `session ended: ${e.reason}`);
       return;
   }
+}
+
+/** The gate's answer to a session request (the RegistKey only with --debug). */
+export function logSessionInit(
+  ev: EventLog,
+  from: string,
+  o: GateAnswer<{ accountId: string }>,
+  debug: boolean,
+): void {
+  if (o.kind === 'nonce') {
+    ev.emit(
+      'request',
+      { proto: 'session-init', from, registKey: o.registKey, rpVersion: o.rpVersion },
+      `session request from ${from} (RP-Version ${o.rpVersion}${debug ? `, RegistKey ${o.registKey}` : ''})`,
+    );
+    ev.emit(
+      'answer',
+      { proto: 'session-init', to: from, accountId: o.client.accountId },
+      `  -> nonce for paired account ${o.client.accountId}`,
+    );
+    return;
+  }
+  ev.emit('request', { proto: 'session-init', from }, `session request from ${from}`);
+  if (o.kind === 'refused')
+    ev.emit(
+      'refusal',
+      { proto: 'session-init', from, reason: o.reason, code: o.code.toString(16), message: o.message },
+      `  -> session refused (${o.reason}): RP-Application-Reason ${o.code.toString(16)}`,
+    );
+}
+
+/** The gate's answer to a ctrl request (the request itself is logged before it is judged). */
+export function logCtrlAnswer(ev: EventLog, from: string, o: GateAnswer<{ accountId: string }>): void {
+  if (o.kind === 'refused')
+    ev.emit(
+      'refusal',
+      { proto: 'ctrl', from, reason: o.reason, code: o.code.toString(16), message: o.message },
+      o.reason === 'in-use' ? '  -> ctrl refused: in use' : `  -> ctrl refused (${o.reason}): ${o.message}`,
+    );
+  else if (o.kind === 'accepted')
+    ev.emit(
+      'answer',
+      {
+        proto: 'ctrl',
+        to: from,
+        serverType: o.serverType,
+        osType: o.info.osType,
+        streamingType: o.info.streamingType,
+        accountId: o.client.accountId,
+      },
+      `  -> ctrl open for account ${o.client.accountId} (${o.info.osType})`,
+    );
 }

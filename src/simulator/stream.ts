@@ -1,17 +1,3 @@
-/**
- * The simulated console's stream service: the driver of ConsoleGate and ConsoleSession
- * (src/proto-stack/consolesession.ts) on the simulator's one address — the session-init and ctrl
- * routes of TCP 9295, UDP 9296, one timer, the AV network faults and the event log. The machines
- * decide everything a console decides; this file only carries bytes and writes log lines.
- *
- * - `tamperAfter: N` flips one bit (in the GMAC field) of the Nth datagram sent after the client
- *   acknowledged STREAMINFO: a test of the client's GMAC check (drop that packet, carry on).
- * - `floodPps: N` adds N forged video datagrams a second from the console's address (copies of
- *   real ones with a wrong tag and random packet numbers): an attacker who can spoof the console.
- * - Every message received is logged, feedback decoded to controller events, and a `stats` event
- *   with `gmacFailures` goes out every second and when the session ends.
- */
-import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { hintFor } from '../common/net.js';
@@ -28,28 +14,26 @@ import { NetworkError } from '../proto-stack/errors.js';
 import { formatHttpRequest, type HttpRequestHead } from '../proto-stack/http.js';
 import { SENKUSHA_PORT } from '../proto-stack/senkusha.js';
 import { ctrlPath, sessionInitPath } from '../proto-stack/session.js';
-import { baseType, gmacOffset, TAKION_PORT, TakionType } from '../proto-stack/takion.js';
+import { TAKION_PORT } from '../proto-stack/takion.js';
 import { isPs5 } from '../proto-stack/target.js';
 import type { PairedClient } from './console-state.js';
 import type { FaultOptions } from './faults.js';
 import type { ConsoleHost, HttpExchange, Remote } from './host.js';
 import { findMediaDir } from './media-streamer.js';
-import { logConsoleEvent } from './session-log.js';
+import { logConsoleEvent, logCtrlAnswer, logSessionInit } from './session-log.js';
 import { AvNetwork, clipSource } from './stream-av.js';
+import { holdRequest, SessionFaults, type StreamFaultOptions } from './stream-faults.js';
 
 export interface StreamServiceOptions
   extends Pick<
-    ConsoleSessionOptions,
-    'loginPin' | 'statsIntervalMs' | 'qualityIntervalMs' | 'rumbleEveryMs' | 'keyboardAfterMs'
-  > {
+      ConsoleSessionOptions,
+      'loginPin' | 'statsIntervalMs' | 'qualityIntervalMs' | 'rumbleEveryMs' | 'keyboardAfterMs'
+    >,
+    StreamFaultOptions {
   /** Network faults on AV datagrams (control traffic is never touched). */
   faults?: FaultOptions;
   /** Where the clips are (default: the package's test/fixtures/media). */
   mediaDir?: string;
-  /** Flip one bit in the Nth datagram (1-based) sent after the client acknowledged STREAMINFO. */
-  tamperAfter?: number;
-  /** Forged video datagrams a second, from STREAMINFOACK on. */
-  floodPps?: number;
   /** Say in RP-Server-Type that this PS4 is a Pro. */
   pro?: boolean;
   /** Stream at most this video bitrate, whatever the launch spec asks. */
@@ -58,19 +42,9 @@ export interface StreamServiceOptions
   logDatagrams?: boolean;
   /** Senkusha: datagrams larger than this path MTU are lost (to try the MTU search). */
   pathMtu?: number;
-  /** A slow console (tests): this step is answered only after HOLD_MS[step]. */
-  hold?: HoldStep;
   /** No Senkusha listener: UDP 9297 stays closed, as on a console that does not answer it. */
   noSenkusha?: boolean;
 }
-
-export const HOLD_STEPS = ['session-init', 'ctrl', 'bang'] as const;
-export type HoldStep = (typeof HOLD_STEPS)[number];
-/**
- * How long --hold keeps each step waiting. BANG comes within the second a client that is closing
- * waits for it (so its DISCONNECT can be tagged).
- */
-export const HOLD_MS: Record<HoldStep, number> = { 'session-init': 1500, ctrl: 1500, bang: 800 };
 
 /** The head as bytes again, for the parsers that validate a whole request. */
 function headBytes(head: HttpRequestHead): Uint8Array {
@@ -139,109 +113,35 @@ class StreamService {
   }
 
   sessionInit(x: HttpExchange): void {
-    if (this.held('session-init', x, () => this.answerSessionInit(x))) return;
+    if (holdRequest(this.sim, this.opts, 'session-init', x, () => this.answerSessionInit(x))) return;
     this.answerSessionInit(x);
   }
 
-  /**
-   * --hold: the request waits HOLD_MS[step] before it is answered (logged as "held"); a client that
-   * gives up meanwhile closes the connection, and nothing is answered.
-   */
-  private held(step: HoldStep, x: HttpExchange, answer: () => void): boolean {
-    if (this.opts.hold !== step) return false;
-    const from = x.remote.address;
-    const ms = HOLD_MS[step];
-    this.sim.events.emit('held', { step, from, ms }, `${step} request from ${from} held for ${ms} ms`);
-    let gone = false;
-    x.socket.once('close', () => {
-      gone = true;
-    });
-    this.sim.later(ms, () => {
-      if (gone || x.socket.destroyed) {
-        this.sim.events.emit(
-          'held',
-          { step, from, gone: true },
-          `  the client of the held ${step} request left`,
-        );
-        return;
-      }
-      answer();
-    });
-    return true;
-  }
-
   private answerSessionInit(x: HttpExchange): void {
-    const ev = this.sim.events;
     const from = x.remote.address;
-    const o = this.gate.sessionInit(
-      headBytes(x.head),
-      from,
-      this.sim.state.data.paired,
-      this.busy,
-      Date.now(),
-    );
-    if (o.kind === 'nonce') {
-      ev.emit(
-        'request',
-        { proto: 'session-init', from, registKey: o.registKey, rpVersion: o.rpVersion },
-        `session request from ${from} (RP-Version ${o.rpVersion}${this.sim.opts.debug ? `, RegistKey ${o.registKey}` : ''})`,
-      );
-      ev.emit(
-        'answer',
-        { proto: 'session-init', to: from, accountId: o.client.accountId },
-        `  -> nonce for paired account ${o.client.accountId}`,
-      );
-    } else {
-      ev.emit('request', { proto: 'session-init', from }, `session request from ${from}`);
-      if (o.kind === 'refused')
-        ev.emit(
-          'refusal',
-          { proto: 'session-init', from, reason: o.reason, code: o.code.toString(16), message: o.message },
-          `  -> session refused (${o.reason}): RP-Application-Reason ${o.code.toString(16)}`,
-        );
-    }
+    const paired = this.sim.state.data.paired;
+    const o = this.gate.sessionInit(headBytes(x.head), from, paired, this.busy, Date.now());
+    logSessionInit(this.sim.events, from, o, this.sim.opts.debug === true);
     if (o.kind !== 'incomplete') x.socket.end(o.bytes);
   }
 
   ctrlRequest(x: HttpExchange): void {
-    if (this.held('ctrl', x, () => this.answerCtrl(x))) return;
+    if (holdRequest(this.sim, this.opts, 'ctrl', x, () => this.answerCtrl(x))) return;
     this.answerCtrl(x);
   }
 
   private answerCtrl(x: HttpExchange): void {
-    const ev = this.sim.events;
     const from = x.remote.address;
-    ev.emit('request', { proto: 'ctrl', from }, `ctrl request from ${from}`);
+    this.sim.events.emit('request', { proto: 'ctrl', from }, `ctrl request from ${from}`);
     const o = this.gate.ctrlRequest(headBytes(x.head), from, this.busy, Date.now());
-    if (o.kind === 'incomplete') {
-      x.socket.destroy();
-      return;
+    logCtrlAnswer(this.sim.events, from, o);
+    if (o.kind === 'incomplete') x.socket.destroy();
+    else if (o.kind === 'refused') x.socket.end(o.bytes);
+    else if (o.kind === 'accepted') {
+      // The answer goes out alone: SESSION_ID follows in a later write (docs/protocol.md §12).
+      x.socket.write(o.bytes);
+      this.active = new ActiveSession(this, x, o.info);
     }
-    if (o.kind === 'refused') {
-      ev.emit(
-        'refusal',
-        { proto: 'ctrl', from, reason: o.reason, code: o.code.toString(16), message: o.message },
-        o.reason === 'in-use' ? '  -> ctrl refused: in use' : `  -> ctrl refused (${o.reason}): ${o.message}`,
-      );
-      x.socket.end(o.bytes);
-      return;
-    }
-    if (o.kind !== 'accepted') return;
-    // The answer goes out alone: SESSION_ID follows in a later write (docs/protocol.md §12).
-    x.socket.write(o.bytes);
-    ev.emit(
-      'answer',
-      {
-        proto: 'ctrl',
-        to: from,
-        serverType: o.serverType,
-        osType: o.info.osType,
-        streamingType: o.info.streamingType,
-        accountId: o.client.accountId,
-      },
-      `  -> ctrl open for account ${o.client.accountId} (${o.info.osType})`,
-    );
-    this.active = new ActiveSession(this, x, o.info);
   }
 
   datagram(d: Uint8Array, from: Remote, port: number): void {
@@ -273,26 +173,28 @@ class ActiveSession {
   private readonly peers = new Map<number, Remote>();
   private timerGeneration = 0;
   private wakeAt: number | undefined;
-  /** Datagrams sent since the client acknowledged STREAMINFO (for tamperAfter). */
-  private sentAfterHandshake: number | undefined;
-  private tampered = 0;
-  /** The last real video datagram, the template of forged ones. */
-  private lastVideo: Uint8Array | undefined;
-  private flooded = 0;
+  private readonly faults: SessionFaults;
   private servicing = false;
-  /** --hold bang: the client's datagrams kept back meanwhile. */
-  private holding: Array<{ d: Uint8Array; from: Remote }> | undefined;
 
   constructor(
     private readonly owner: StreamService,
     x: HttpExchange,
     info: { target: number; crypt: ConsoleSessionOptions['crypt']; clientCounter: number },
   ) {
+    const session = this;
     this.sim = owner.sim;
     this.remote = x.remote;
     this.socket = x.socket;
     const o = owner.opts;
     this.network = new AvNetwork(o.faults, this.sim.events);
+    this.faults = new SessionFaults(this.sim, o, {
+      remote: this.remote,
+      get ended() {
+        return session.ended;
+      },
+      sendTakion: (d) => this.send(TAKION_PORT, d),
+      release: (d, from) => this.datagram(d, from, TAKION_PORT),
+    });
     const target = info.target as ConsoleSessionOptions['target'];
     this.machine = new ConsoleSession({
       target,
@@ -326,10 +228,7 @@ class ActiveSession {
 
   datagram(d: Uint8Array, from: Remote, port: number): void {
     if (this.ended) return;
-    if (this.holding && port === TAKION_PORT) {
-      this.holding.push({ d, from });
-      return;
-    }
+    if (port === TAKION_PORT && this.faults.hold(d, from)) return;
     const peer = this.peers.get(port);
     if (!peer) this.peers.set(port, from);
     else if (from.port !== peer.port) {
@@ -341,21 +240,6 @@ class ActiveSession {
       return;
     }
     this.feed({ type: 'udp', port, bytes: d });
-  }
-
-  /**
-   * --hold bang: what the client sends after the Takion handshake (BIG first) waits HOLD_MS.bang, then
-   * goes in, in order: BANG comes late, as from a console that takes its time.
-   */
-  private holdBig(): void {
-    const held: Array<{ d: Uint8Array; from: Remote }> = [];
-    this.holding = held;
-    const ms = HOLD_MS.bang;
-    this.sim.events.emit('held', { step: 'bang', from: this.remote.address, ms }, `BIG held for ${ms} ms`);
-    this.sim.later(ms, () => {
-      this.holding = undefined;
-      for (const h of held) this.datagram(h.d, h.from, TAKION_PORT);
-    });
   }
 
   stop(reason: string): void {
@@ -426,75 +310,27 @@ class ActiveSession {
   }
 
   private sendUdp(port: number, d: Uint8Array): void {
-    const peer = this.peers.get(port);
-    const sock = this.owner.udp.get(port);
-    if (!peer || !sock) return;
-    let bytes = d;
-    if (port === TAKION_PORT && this.sentAfterHandshake !== undefined) {
-      if (baseType(d) === TakionType.Video) this.lastVideo = d;
-      this.sentAfterHandshake++;
-      if (this.sentAfterHandshake === this.owner.opts.tamperAfter) {
-        // A copy (the original may still sit in the resend queue). The flipped bit is in the GMAC
-        // field: the packet still parses, so only the tag check can catch it.
-        bytes = d.slice();
-        bytes[gmacOffset(baseType(bytes)) ?? bytes.length - 1] ^= 0x01;
-        this.tampered++;
-        this.sim.events.emit(
-          'stream',
-          { dir: 'out', action: 'tampered', packet: this.sentAfterHandshake, bytes: bytes.length },
-          `  tampered with datagram #${this.sentAfterHandshake} after the handshake (one bit flipped)`,
-        );
-      }
-    }
-    sock.send(bytes, peer.port, peer.address);
+    this.send(port, port === TAKION_PORT ? this.faults.outgoing(d) : d);
   }
 
-  /** Every 10 ms, a hundredth of `pps` forged datagrams, until the session ends. */
-  private flood(pps: number): void {
-    const tick = () => {
-      if (this.ended) return;
-      const template = this.lastVideo;
-      const sock = this.owner.udp.get(TAKION_PORT);
-      const peer = this.peers.get(TAKION_PORT);
-      if (template && sock && peer) {
-        const gmacAt = gmacOffset(TakionType.Video) as number;
-        for (let i = 0; i < Math.max(1, Math.round(pps / 100)); i++) {
-          const forged = template.slice();
-          forged.set(randomBytes(4), gmacAt); // a wrong tag...
-          forged.set(randomBytes(2), 1); // ...on a packet number of its own
-          sock.send(forged, peer.port, peer.address);
-          this.flooded++;
-        }
-      }
-      this.sim.later(10, tick);
-    };
-    this.sim.events.emit(
-      'stream',
-      { dir: 'out', action: 'flood', pps },
-      `  flooding the client with ${pps} forged datagrams/s`,
-    );
-    tick();
+  /** To the client's address on that port, once its first datagram told it. */
+  private send(port: number, d: Uint8Array): boolean {
+    const peer = this.peers.get(port);
+    const sock = this.owner.udp.get(port);
+    if (!peer || !sock) return false;
+    sock.send(d, peer.port, peer.address);
+    return true;
   }
 
   private onEvent(e: ConsoleEvent): void {
     // rest mode: discovery says standby and only a paired client's WAKEUP brings it back
     if (e.type === 'ctrlReceived' && e.msgType === CTRL.GOTO_BED) this.sim.power = 'standby';
-    // The handshake is over once the client acknowledged STREAMINFO: every packet either side
-    // still has in flight was sent under crypt, so a tampered one can only hurt its receiver.
-    if (
-      e.type === 'streamReceived' &&
-      e.message.type === 'streamInfoAck' &&
-      this.sentAfterHandshake === undefined
-    ) {
-      this.sentAfterHandshake = 0;
-      if (this.owner.opts.floodPps) this.flood(this.owner.opts.floodPps);
-    }
-    if (e.type === 'takionConnected' && this.owner.opts.hold === 'bang') this.holdBig();
+    this.faults.onEvent(e);
     if (e.type === 'ended') this.timerGeneration++;
     logConsoleEvent(this.sim.events, e, {
       peer: this.peers.get(TAKION_PORT),
-      tampered: () => this.tampered,
-      flooded: () => this.flooded,
+      tampered: () => this.faults.tampered,
+      flooded: () => this.faults.flooded,
       network: () => this.network.stats(),
       logDatagrams: this.owner.opts.logDatagrams,
     });
