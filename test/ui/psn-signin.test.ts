@@ -6,11 +6,11 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PSN_AUTH, signInUrl } from '../../src/proto-stack/psn.js';
-import { rptuiBin, useHarness } from '../helpers/cli.js';
+import { useHarness } from '../helpers/cli.js';
 import { FakePsn } from '../helpers/fake-psn.js';
 import { decodeTerminalQr } from '../helpers/qr.js';
 import { readSimEvents } from '../helpers/simulator.js';
-import { Tmux } from './tmux.js';
+import { startDemo, type Tmux } from './tmux.js';
 
 const h = useHarness('each');
 let term: Tmux | undefined;
@@ -26,28 +26,12 @@ async function start(simHost: string, width: number, height: number) {
     onlineId: 'couch-player',
   });
   h.defer(() => f.close());
-  const dir = h.tempDir('rptui-ui-');
-  const configDir = join(dir, 'config');
-  const eventsPath = join(dir, 'demo-events.jsonl');
-  const t = new Tmux();
-  term = t;
-  t.start({
-    command: [
-      process.execPath,
-      rptuiBin(),
-      '--simulate',
-      '--simulate-host',
-      simHost,
-      '--simulate-events',
-      eventsPath,
-      '--no-broadcast',
-      '--no-gamepad',
-    ],
-    env: { RPTUI_CONFIG_DIR: configDir, RPTUI_PSN_AUTH_URL: f.baseUrl },
+  const { t, configDir, eventsPath } = startDemo(h, simHost, {
+    env: { RPTUI_PSN_AUTH_URL: f.baseUrl },
     width,
     height,
-    stderrPath: join(dir, 'stderr.txt'),
   });
+  term = t;
   const ready = await t.waitFor((s) => s.includes('demo ready'), 15_000);
   const pin = /registration PIN (\d{8})/.exec(ready)?.[1] ?? '';
   return { f, t, pin, psnFile: join(configDir, 'psn.json'), eventsPath };

@@ -3,6 +3,8 @@
 // with it every process in the pane.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Harness, rptuiBin } from '../helpers/cli.js';
 import { alive, childPids } from '../helpers/system.js';
 
 export interface TmuxStart {
@@ -108,4 +110,34 @@ export class Tmux {
     const deadline = Date.now() + 10_000;
     while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** `rptui --simulate` (the demo) on `host` in a new tmux, with a fresh config dir. */
+export function startDemo(
+  h: Harness,
+  host: string,
+  o: { env?: Record<string, string>; width?: number; height?: number } = {},
+): { t: Tmux; configDir: string; eventsPath: string } {
+  const dir = h.tempDir('rptui-ui-');
+  const configDir = join(dir, 'config');
+  const eventsPath = join(dir, 'demo-events.jsonl');
+  const t = new Tmux();
+  t.start({
+    command: [
+      process.execPath,
+      rptuiBin(),
+      '--simulate',
+      '--simulate-host',
+      host,
+      '--simulate-events',
+      eventsPath,
+      '--no-broadcast',
+      '--no-gamepad',
+    ],
+    env: { RPTUI_CONFIG_DIR: configDir, ...o.env },
+    width: o.width,
+    height: o.height,
+    stderrPath: join(dir, 'stderr.txt'),
+  });
+  return { t, configDir, eventsPath };
 }

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/media/tools.js';
-import { rptuiBin, useHarness } from '../helpers/cli.js';
+import { useHarness } from '../helpers/cli.js';
 import { cellsImage, compareBars, saturatedBox } from '../helpers/picture.js';
 import { readSimEvents, type SimEvent, startSimulator } from '../helpers/simulator.js';
-import { Tmux } from './tmux.js';
+import { startDemo, type Tmux } from './tmux.js';
 
 const h = useHarness('each');
 let term: Tmux | undefined;
@@ -29,28 +29,8 @@ async function startTui(
   host: string,
   o: { env?: Record<string, string>; width?: number; height?: number } = {},
 ) {
-  const dir = h.tempDir('rptui-ui-');
-  const configDir = join(dir, 'config');
-  const eventsPath = join(dir, 'demo-events.jsonl');
-  const t = new Tmux();
+  const { t, configDir, eventsPath } = startDemo(h, host, o);
   term = t;
-  t.start({
-    command: [
-      process.execPath,
-      rptuiBin(),
-      '--simulate',
-      '--simulate-host',
-      host,
-      '--simulate-events',
-      eventsPath,
-      '--no-broadcast',
-      '--no-gamepad',
-    ],
-    env: { RPTUI_CONFIG_DIR: configDir, ...o.env },
-    width: o.width,
-    height: o.height,
-    stderrPath: join(dir, 'stderr.txt'),
-  });
   await t.waitFor((s) => /PS5-sim\s+PS5\s+\S+\s+ready/.test(s) && s.includes('demo ready'), 15_000);
   return { term: t, configDir, eventsPath } satisfies Started;
 }
