@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type DropRecord, fecOutcome } from '../../src/simulator/faults.js';
 import { runCli, runStateless, spawnCli, useHarness } from '../helpers/cli.js';
 import { type SimEvent, type SimProcess, startSimulator } from '../helpers/simulator.js';
-import { onPath } from '../helpers/system.js';
+import { ffprobeStreams, onPath } from '../helpers/system.js';
 import { goertzel } from '../helpers/tone.js';
 
 const h = useHarness('all');
@@ -51,26 +51,6 @@ function connect(host: string, args: string[], env?: Record<string, string>) {
     env,
     timeoutMs: 30_000,
   });
-}
-
-function ffprobe(
-  path: string,
-): { codec_type: string; width?: number; height?: number; nb_read_frames?: string }[] {
-  const out = execFileSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-show_entries',
-      'stream=codec_type,width,height,nb_read_frames',
-      '-of',
-      'json',
-      path,
-    ],
-    { encoding: 'utf8' },
-  );
-  return JSON.parse(out).streams;
 }
 
 /** Frames the simulator sent before the client's DISCONNECT. */
@@ -160,7 +140,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
     // 60 fps for the 6 s the session streamed (the handshake is not part of them)
     expect(sent.length).toBeGreaterThan(60 * 5);
     expect(sent.length).toBeLessThan(60 * 7);
-    const [v] = ffprobe(video);
+    const [v] = ffprobeStreams(video);
     expect(v).toMatchObject({ codec_type: 'video', width: 1280, height: 720 });
     const decoded = Number(v.nb_read_frames);
     expect(Math.abs(decoded - sent.length)).toBeLessThanOrEqual(Math.ceil(sent.length * 0.05));
@@ -273,7 +253,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
     expect(stats.video.frames).toBeGreaterThanOrEqual(expected.frames[0]);
     expect(stats.video.frames).toBeLessThanOrEqual(expected.frames[0] + expected.frames[1]);
     // and the recording decodes: every frame handed to the sink, at 1280x720
-    const [v] = ffprobe(video);
+    const [v] = ffprobeStreams(video);
     expect(v).toMatchObject({ width: 1280, height: 720 });
     expect(Number(v.nb_read_frames)).toBe(stats.sinks.video.written);
     expect(stats.sinks.video.written).toBeGreaterThan(sent.length * 0.75);
@@ -420,7 +400,7 @@ describe.skipIf(!haveFfprobe)('media end to end', () => {
         clip: 'testsrc-720p60.h265',
         codec: 'h265',
       });
-      const streams = ffprobe(mkv);
+      const streams = ffprobeStreams(mkv);
       expect(streams.map((s) => s.codec_type).sort()).toEqual(['audio', 'video']);
       const v = streams.find((s) => s.codec_type === 'video');
       expect(v).toMatchObject({ width: 1280, height: 720 });

@@ -1,16 +1,9 @@
-// End to end at the bitrates a console streams: `rptui simulate` pads its clip to the launch
-// spec's bitrate and `rptui connect` receives it through real sockets. Addresses 127.0.0.64-69.
-// - PS5 1080p60 at 15 Mbit/s into an .h264 file: video.kbps within 10 %, no frame lost, ffprobe
-//   decodes every frame received, and every AV datagram left in key_pos order;
-// - PS5 1080p60 at 40 Mbit/s: the same rate check, no frame lost;
-// - a PS4 Pro at 720p/10 Mbit/s, and 1080p served as 1080p (a plain PS4 would be asked for 720p).
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, useHarness } from '../helpers/cli.js';
 import { type SimProcess, startSimulator } from '../helpers/simulator.js';
-import { onPath } from '../helpers/system.js';
+import { ffprobeStreams, onPath } from '../helpers/system.js';
 
 const h = useHarness('all');
 const ACCOUNT = '1234567890123456789';
@@ -62,21 +55,7 @@ describe('real bitrates', () => {
     expect(s.packets.forged).toBe(0);
     expect(s.streamInfo).toMatchObject({ width: 1920, height: 1080, serverType: 'PS5' });
     if (onPath('ffprobe')) {
-      const out = execFileSync(
-        'ffprobe',
-        [
-          '-v',
-          'error',
-          '-count_frames',
-          '-show_entries',
-          'stream=width,height,nb_read_frames',
-          '-of',
-          'json',
-          video,
-        ],
-        { encoding: 'utf8' },
-      );
-      const [st] = JSON.parse(out).streams as { width: number; height: number; nb_read_frames: string }[];
+      const [st] = ffprobeStreams(video);
       expect(st).toMatchObject({ width: 1920, height: 1080 });
       expect(Number(st.nb_read_frames)).toBe(s.video.frames);
     }

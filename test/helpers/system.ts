@@ -70,3 +70,23 @@ export async function startXvfb(width = 1280, height = 720): Promise<Xvfb> {
   });
   return { display, stop: () => xvfb.kill('SIGTERM') };
 }
+
+export interface ProbedStream {
+  codec_type: string;
+  width?: number;
+  height?: number;
+  nb_read_frames?: string;
+}
+
+/** ffprobe's streams of a media file (or of these bytes, in `format`), frames counted by decoding. */
+export function ffprobeStreams(input: string | { bytes: Uint8Array; format: string }): ProbedStream[] {
+  const source = typeof input === 'string' ? [input] : ['-f', input.format, '-'];
+  const out = execFileSync(
+    'ffprobe',
+    ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,width,height,nb_read_frames'].concat(
+      ['-of', 'json', ...source],
+    ),
+    { encoding: 'utf8', ...(typeof input === 'string' ? {} : { input: input.bytes }) },
+  );
+  return JSON.parse(out).streams;
+}

@@ -12,6 +12,7 @@ import {
   type VideoCodec,
 } from '../../src/proto-stack/annexb.js';
 import { concatBytes, fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { ffprobeStreams } from '../helpers/system.js';
 import { repoRoot } from '../helpers/vectors.js';
 
 const dir = join(repoRoot, 'test/fixtures/media');
@@ -73,23 +74,8 @@ describe('fixtures split into access units', () => {
     const header = extractVideoHeader(stream, 'h264') as Uint8Array;
     const frames = splitAccessUnits(stream, 'h264').map((a) => stripParameterSets(a, 'h264'));
     expect(frames.some((f, i) => f.length !== splitAccessUnits(stream, 'h264')[i].length)).toBe(true);
-    const out = execFileSync(
-      'ffprobe',
-      [
-        '-v',
-        'error',
-        '-count_frames',
-        '-show_entries',
-        'stream=nb_read_frames',
-        '-of',
-        'csv=p=0',
-        '-f',
-        'h264',
-        '-',
-      ],
-      { input: concatBytes(header, ...frames) },
-    );
-    expect(Number(out.toString().trim().split(',')[0])).toBe(120);
+    const [st] = ffprobeStreams({ bytes: concatBytes(header, ...frames), format: 'h264' });
+    expect(Number(st.nb_read_frames)).toBe(120);
   });
 });
 
