@@ -14,6 +14,8 @@ const T0 = new Int32Array(256);
 const T1 = new Int32Array(256);
 const T2 = new Int32Array(256);
 const T3 = new Int32Array(256);
+/** The S-box and the four round tables (big-endian words), for the WASM copy in ghash.ts. */
+export const AES_TABLES: { sbox: Uint8Array; t: readonly Int32Array[] } = { sbox: SBOX, t: [T0, T1, T2, T3] };
 
 {
   // walk the multiplicative group with generator 3: p = 3^i and q = 3^-i, so q = p^-1
@@ -67,6 +69,11 @@ export class Aes128 {
       }
       rk[i] = rk[i - 4] ^ t;
     }
+  }
+
+  /** The 44 round-key words (big-endian), for the WASM copy in ghash.ts. */
+  get roundKeys(): Int32Array {
+    return this.rk;
   }
 
   /** Encrypts the block (w0, w1, w2, w3) (big-endian words) into this.out. */

@@ -29,9 +29,8 @@
  * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
-import { Aes128 } from './aes128.js';
 import { UsageError } from './errors.js';
-import { GHASH_SLOTS, Ghash } from './ghash.js';
+import { GHASH_SLOTS, GmacEngine } from './ghash.js';
 
 export const GKCRYPT_BLOCK = 16;
 export const GMAC_SIZE = 4;
@@ -120,15 +119,6 @@ export function genGmacKey(n: number, gmacBase: Uint8Array, iv: Uint8Array): Uin
   return fold(hash('sha256', msg, 'buffer'));
 }
 
-interface GmacSlot {
-  /** Which key (see GkCrypt.gmacKey). */
-  readonly label: number;
-  /** Its Ghash table slot. */
-  readonly slot: number;
-  /** AES under the key, for E(K, J0). */
-  readonly aes: Aes128;
-}
-
 function checkPos(keyPos: number, what: string): void {
   if (!Number.isSafeInteger(keyPos) || keyPos < 0)
     throw new UsageError(`gkcrypt: ${what} must be a non-negative integer, got ${keyPos}`);
@@ -142,17 +132,17 @@ export class GkCrypt {
   private gmacCurrent: Uint8Array;
   private gmacIndex = 0;
   private readonly ecb: Cipher;
-  private gh: Ghash | undefined;
-  private gmacSlots: (GmacSlot | undefined)[] = [];
+  private engine: GmacEngine | undefined;
+  /** Which key each GmacEngine slot holds (see gmacKey). */
+  private slotLabels: (number | undefined)[] = [];
   private lastSlot = 0;
-  private readonly ivScratch = new Uint8Array(16);
   /** Counter blocks for keyStream(), reused (the cipher's output is a fresh buffer). */
   private ctr = new Uint8Array(0);
 
   /** Created on the first tag: an instance that only encrypts needs no tables. */
-  private get ghash(): Ghash {
-    this.gh ??= new Ghash();
-    return this.gh;
+  private get gmacEngine(): GmacEngine {
+    this.engine ??= new GmacEngine(this.iv);
+    return this.engine;
   }
 
   constructor(index: number, handshakeKey: Uint8Array, secret: Uint8Array) {
@@ -194,10 +184,9 @@ export class GkCrypt {
       gmacCurrent: Uint8Array;
       gmacIndex: number;
       ecb: Cipher;
-      gh: Ghash | undefined;
-      gmacSlots: (GmacSlot | undefined)[];
+      engine: GmacEngine | undefined;
+      slotLabels: (number | undefined)[];
       lastSlot: number;
-      ivScratch: Uint8Array;
       ctr: Uint8Array;
     };
     w.index = k.index;
@@ -207,10 +196,9 @@ export class GkCrypt {
     w.gmacCurrent = (k.gmacCurrent ?? k.gmacBase).slice();
     w.gmacIndex = 0;
     w.ecb = createCipheriv('aes-128-ecb', w.keyBase, null).setAutoPadding(false);
-    w.gh = undefined;
-    w.gmacSlots = [];
+    w.engine = undefined;
+    w.slotLabels = [];
     w.lastSlot = 0;
-    w.ivScratch = new Uint8Array(16);
     w.ctr = new Uint8Array(0);
     return c;
   }
@@ -257,37 +245,22 @@ export class GkCrypt {
       label = keyIndex;
     } else if (keyIndex < this.gmacIndex) label = keyIndex === 0 ? -1 : keyIndex;
     else label = keyIndex;
-    const k = this.gmacKey(label);
-    // IV = iv + keyPos/16 as little-endian 128-bit add, fed to GHASH as big-endian words
-    counterAdd(this.iv, Math.floor(keyPos / GKCRYPT_BLOCK), this.ivScratch);
-    const v = this.ivScratch;
-    const gh = this.ghash;
-    const s = gh.gmac(
-      k.slot,
-      (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3],
-      (v[4] << 24) | (v[5] << 16) | (v[6] << 8) | v[7],
-      (v[8] << 24) | (v[9] << 16) | (v[10] << 8) | v[11],
-      (v[12] << 24) | (v[13] << 16) | (v[14] << 8) | v[15],
-      data,
-      zeroAt,
-      zeroAt2,
-    );
-    const j0 = gh.words;
-    return (k.aes.encryptBlock(j0[0], j0[1], j0[2], j0[3])[0] ^ s) >>> 0;
+    const slot = this.gmacKey(label);
+    // IV = iv + keyPos/16 (little-endian 128-bit add)
+    return this.gmacEngine.tag(slot, data, Math.floor(keyPos / GKCRYPT_BLOCK), zeroAt, zeroAt2);
   }
 
   /**
-   * The GHASH tables and AES key schedule of a GMAC key, by label: refresh index n for the key
-   * gmacCurrent held at index n, -1 for gmacBase used by an older packet of index 0. Two slots:
-   * the current key and the one before it (packets reordered across a refresh).
+   * The engine slot holding a GMAC key, by label: refresh index n for the key gmacCurrent held at
+   * index n, -1 for gmacBase used by an older packet of index 0. Two slots: the current key and
+   * the one before it (packets reordered across a refresh).
    */
-  private gmacKey(label: number): GmacSlot {
-    const slots = this.gmacSlots;
+  private gmacKey(label: number): number {
+    const labels = this.slotLabels;
     for (let i = 0; i < GHASH_SLOTS; i++) {
-      const s = slots[i];
-      if (s !== undefined && s.label === label) {
+      if (labels[i] === label) {
         this.lastSlot = i;
-        return s;
+        return i;
       }
     }
     const key =
@@ -298,11 +271,9 @@ export class GkCrypt {
           : genGmacKey(label, this.gmacBase, this.iv);
     // replace the slot not used last
     const slot = (this.lastSlot + 1) % GHASH_SLOTS;
-    const s: GmacSlot = { label, slot, aes: new Aes128(key) };
-    const h = s.aes.encryptBlock(0, 0, 0, 0);
-    this.ghash.setKey(slot, h[0], h[1], h[2], h[3]);
-    slots[slot] = s;
+    this.gmacEngine.setKey(slot, key);
+    labels[slot] = label;
     this.lastSlot = slot;
-    return s;
+    return slot;
   }
 }
