@@ -30,7 +30,7 @@
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
 import { UsageError } from './errors.js';
-import { GHASH_SLOTS, GmacEngine } from './ghash.js';
+import { GkCryptWasm, GMAC_SLOTS, KEY_STREAM_WINDOW } from './gkcrypt-wasm.js';
 
 export const GKCRYPT_BLOCK = 16;
 export const GMAC_SIZE = 4;
@@ -124,26 +124,32 @@ function checkPos(keyPos: number, what: string): void {
     throw new UsageError(`gkcrypt: ${what} must be a non-negative integer, got ${keyPos}`);
 }
 
-export class GkCrypt {
-  readonly index: number;
-  readonly keyBase: Uint8Array;
-  readonly iv: Uint8Array;
-  private readonly gmacBase: Uint8Array;
-  private gmacCurrent: Uint8Array;
-  private gmacIndex = 0;
-  private readonly ecb: Cipher;
-  private engine: GmacEngine | undefined;
-  /** Which key each GmacEngine slot holds (see gmacKey). */
-  private slotLabels: (number | undefined)[] = [];
-  private lastSlot = 0;
-  /** Counter blocks for keyStream(), reused (the cipher's output is a fresh buffer). */
-  private ctr = new Uint8Array(0);
+interface GkKeys {
+  index: number;
+  keyBase: Uint8Array;
+  iv: Uint8Array;
+  gmacBase: Uint8Array;
+  gmacCurrent: Uint8Array;
+}
 
-  /** Created on the first tag: an instance that only encrypts needs no tables. */
-  private get gmacEngine(): GmacEngine {
-    this.engine ??= new GmacEngine(this.iv);
-    return this.engine;
-  }
+export class GkCrypt {
+  // every field is set in init() (fromKeys() makes an instance without the constructor)
+  readonly index!: number;
+  readonly keyBase!: Uint8Array;
+  readonly iv!: Uint8Array;
+  private gmacBase!: Uint8Array;
+  private gmacCurrent!: Uint8Array;
+  private gmacIndex!: number;
+  private ecb!: Cipher;
+  private wasm!: GkCryptWasm | undefined;
+  /** Which key each GkCryptWasm slot holds (see gmacKey). */
+  private slotLabels!: (number | undefined)[];
+  private lastSlot!: number;
+  /** Counter blocks for keyStream(), reused (the cipher's output is a fresh buffer). */
+  private ctr!: Uint8Array;
+  /** decrypt()'s key stream window: its first position and length (in GkCryptWasm). */
+  private windowBase!: number;
+  private windowLength!: number;
 
   constructor(index: number, handshakeKey: Uint8Array, secret: Uint8Array) {
     if (handshakeKey.length !== 16) throw new UsageError('gkcrypt: handshake key must be 16 bytes');
@@ -156,12 +162,10 @@ export class GkCrypt {
     msg[19] = 1;
     msg[20] = 0;
     const h = createHmac('sha256', secret).update(msg).digest();
-    this.index = index;
-    this.keyBase = new Uint8Array(h.subarray(0, 16));
-    this.iv = new Uint8Array(h.subarray(16, 32));
-    this.gmacBase = fold(createHash('sha256').update(this.keyBase).update(this.iv).digest());
-    this.gmacCurrent = this.gmacBase;
-    this.ecb = createCipheriv('aes-128-ecb', this.keyBase, null).setAutoPadding(false);
+    const keyBase = new Uint8Array(h.subarray(0, 16));
+    const iv = new Uint8Array(h.subarray(16, 32));
+    const gmacBase = fold(createHash('sha256').update(keyBase).update(iv).digest());
+    this.init({ index, keyBase, iv, gmacBase, gmacCurrent: gmacBase });
   }
 
   /**
@@ -176,31 +180,45 @@ export class GkCrypt {
     gmacCurrent?: Uint8Array;
   }): GkCrypt {
     const c = Object.create(GkCrypt.prototype) as GkCrypt;
-    const w = c as unknown as {
-      index: number;
-      keyBase: Uint8Array;
-      iv: Uint8Array;
-      gmacBase: Uint8Array;
-      gmacCurrent: Uint8Array;
-      gmacIndex: number;
-      ecb: Cipher;
-      engine: GmacEngine | undefined;
-      slotLabels: (number | undefined)[];
-      lastSlot: number;
-      ctr: Uint8Array;
-    };
-    w.index = k.index;
-    w.keyBase = k.keyBase.slice();
-    w.iv = k.iv.slice();
-    w.gmacBase = k.gmacBase.slice();
-    w.gmacCurrent = (k.gmacCurrent ?? k.gmacBase).slice();
-    w.gmacIndex = 0;
-    w.ecb = createCipheriv('aes-128-ecb', w.keyBase, null).setAutoPadding(false);
-    w.engine = undefined;
-    w.slotLabels = [];
-    w.lastSlot = 0;
-    w.ctr = new Uint8Array(0);
+    c.init({
+      index: k.index,
+      keyBase: k.keyBase.slice(),
+      iv: k.iv.slice(),
+      gmacBase: k.gmacBase.slice(),
+      gmacCurrent: (k.gmacCurrent ?? k.gmacBase).slice(),
+    });
     return c;
+  }
+
+  private init(k: GkKeys): void {
+    const w = this as { -readonly [K in 'index' | 'keyBase' | 'iv']: GkCrypt[K] };
+    w.index = k.index;
+    w.keyBase = k.keyBase;
+    w.iv = k.iv;
+    this.gmacBase = k.gmacBase;
+    this.gmacCurrent = k.gmacCurrent;
+    this.gmacIndex = 0;
+    this.ecb = createCipheriv('aes-128-ecb', k.keyBase, null).setAutoPadding(false);
+    this.wasm = undefined;
+    this.slotLabels = [];
+    this.lastSlot = 0;
+    this.ctr = new Uint8Array(0);
+    this.windowBase = 0;
+    this.windowLength = 0;
+  }
+
+  /** Created on the first tag or decrypt(): an instance that only encrypts needs neither. */
+  private get engine(): GkCryptWasm {
+    this.wasm ??= new GkCryptWasm(this.iv);
+    return this.wasm;
+  }
+
+  /**
+   * Builds what checking and decrypting received packets needs (a WebAssembly module, ~10-30 ms
+   * the first time in a process) now rather than on the first packet.
+   */
+  prepareReceive(): void {
+    this.wasm ??= new GkCryptWasm(this.iv);
   }
 
   /** Raw key stream bytes covering positions keyPos .. keyPos + length - 1. */
@@ -221,6 +239,33 @@ export class GkCrypt {
     const out = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) out[i] = data[i] ^ ks[i];
     return out;
+  }
+
+  /**
+   * data XOR the key stream from position `pos` (= crypt(), for a receiver): the result is a
+   * view of an arena, never reused, data is left as it is. Positions that only grow (AV
+   * payloads) are served from a window of key stream one AES-ECB call fills for ~45 full-size
+   * packets; a payload inside the packet gmacWord() checked last is decrypted on the copy made
+   * for its tag (as it was then), so a datagram is copied into WebAssembly memory once.
+   */
+  decrypt(data: Uint8Array, pos: number): Uint8Array {
+    checkPos(pos, 'key_pos');
+    const len = data.length;
+    const at = pos - this.windowBase;
+    if (at >= 0 && at + len <= this.windowLength) return this.engine.decrypt(data, at);
+    if (at >= 0 && len + (pos % GKCRYPT_BLOCK) <= KEY_STREAM_WINDOW) {
+      // ahead of the window: the next one starts at this packet
+      const first = Math.floor(pos / GKCRYPT_BLOCK);
+      const e = this.engine;
+      e.setWindow(this.ecb.update(e.counters(first, KEY_STREAM_WINDOW / GKCRYPT_BLOCK)));
+      this.windowBase = first * GKCRYPT_BLOCK;
+      this.windowLength = KEY_STREAM_WINDOW;
+      return e.decrypt(data, pos - this.windowBase);
+    }
+    // behind the window (reordered) or larger than one: a key stream of its own
+    const ks = this.keyStream(pos, len);
+    for (let i = 0; i < len; i++) ks[i] ^= data[i];
+    return ks;
   }
 
   /** 4-byte tag: AES-128-GCM(gmac key for keyPos, IV = iv + keyPos/16, AAD = data, no plaintext). */
@@ -247,17 +292,17 @@ export class GkCrypt {
     else label = keyIndex;
     const slot = this.gmacKey(label);
     // IV = iv + keyPos/16 (little-endian 128-bit add)
-    return this.gmacEngine.tag(slot, data, Math.floor(keyPos / GKCRYPT_BLOCK), zeroAt, zeroAt2);
+    return this.engine.tag(slot, data, Math.floor(keyPos / GKCRYPT_BLOCK), zeroAt, zeroAt2);
   }
 
   /**
-   * The engine slot holding a GMAC key, by label: refresh index n for the key gmacCurrent held at
+   * The GkCryptWasm slot holding a GMAC key, by label: refresh index n for the key gmacCurrent held at
    * index n, -1 for gmacBase used by an older packet of index 0. Two slots: the current key and
    * the one before it (packets reordered across a refresh).
    */
   private gmacKey(label: number): number {
     const labels = this.slotLabels;
-    for (let i = 0; i < GHASH_SLOTS; i++) {
+    for (let i = 0; i < GMAC_SLOTS; i++) {
       if (labels[i] === label) {
         this.lastSlot = i;
         return i;
@@ -270,8 +315,8 @@ export class GkCrypt {
           ? this.gmacBase
           : genGmacKey(label, this.gmacBase, this.iv);
     // replace the slot not used last
-    const slot = (this.lastSlot + 1) % GHASH_SLOTS;
-    this.gmacEngine.setKey(slot, key);
+    const slot = (this.lastSlot + 1) % GMAC_SLOTS;
+    this.engine.setKey(slot, key);
     labels[slot] = label;
     this.lastSlot = slot;
     return slot;

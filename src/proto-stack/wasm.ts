@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly binary encoder for the few hand-written hot loops of the receive path
- * (ghash.ts: GMAC, fec.ts: Reed-Solomon decoding). Function bodies are written as opcode arrays
+ * (gkcrypt-wasm.ts: GMAC and decryption, fec.ts: Reed-Solomon decoding). Function bodies are written as opcode arrays
  * next to the code that uses them; this file only knows the opcodes used there and how to wrap
  * bodies into a module that exports its functions and one memory ("mem").
  * Binary format: WebAssembly Core Specification 2.0, §5 (plus the 128-bit SIMD opcodes).
@@ -36,6 +36,7 @@ export const op = {
   i32Ne: 0x47,
   i32LtU: 0x49,
   i32GeU: 0x4f,
+  i64Eqz: 0x50,
   i64LtU: 0x54,
   i32Add: 0x6a,
   i32Sub: 0x6b,
