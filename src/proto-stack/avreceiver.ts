@@ -16,16 +16,18 @@
  *   corrupt   send CORRUPTFRAME {start, end}
  *   idr       send IDRREQUEST
  *
- * Per packet: parse the header (avpacket), XOR the payload with the remote key stream at
- * keyPos + 16 (keyPos is the 64-bit position Takion extended and verified), then video goes to
+ * Per packet: parse the header (avpacket's parseAvUnit), XOR the payload with the remote key
+ * stream at keyPos + 16 (keyPos is the 64-bit position Takion extended and verified; the payload
+ * is decrypted into a buffer of its own, GkCrypt.decrypt), then video goes to
  * FrameProcessor (reorder window, FEC, reassembly, loss -> CORRUPTFRAME/IDR) and audio to
  * AudioReceiver (redundant copies, jitter window). A packet that does not parse or that the
  * processors reject is counted (stats.packets.malformed / video.packetsDropped) and dropped:
  * nothing a network peer sends makes these methods throw.
  */
 import { type AudioHeader, AudioReceiver, parseAudioHeader } from './audio.js';
-import { type AvVersion, parseAvPacket } from './avpacket.js';
+import { type AvVersion, parseAvUnit } from './avpacket.js';
 import { RptuiError } from './errors.js';
+import { prepareFecDecoder } from './fec.js';
 import { FrameProcessor } from './frameprocessor.js';
 import type { GkCrypt } from './gkcrypt.js';
 import { type Machine, Queue } from './machine.js';
@@ -116,6 +118,7 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
       reorderWaitMs: opts.reorderWaitMs,
     });
     this.video.setVideoHeaders(opts.videoHeaders);
+    prepareFecDecoder();
     this.audioRx = new AudioReceiver({ jitterFrames: opts.audioJitterFrames });
     this.lastPacketAt = opts.now;
   }
@@ -125,31 +128,20 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
     this.av++;
     this.lastPacketAt = now;
     try {
-      const p = parseAvPacket(e.bytes, this.version);
-      if (p.isVideo) {
+      const u = parseAvUnit(e.bytes, this.version);
+      const crypt = this.crypt;
+      if (u.isVideo) {
         // a unit its frame no longer needs (spare FEC after the frame completed) is counted but
         // never read: it skips the decryption
-        if (this.crypt && !this.video.ignoresFrame(p.frameIndex))
-          p.data = this.crypt.decrypt(p.data, e.keyPos + 16);
-        // the parsed packet has every VideoUnit field; VideoEvent is a subset of AvOutput
-        this.video.handle(p, now);
+        if (!crypt) u.data = e.bytes.subarray(u.headerSize);
+        else if (!this.video.ignoresFrame(u.frameIndex))
+          u.data = crypt.decrypt(e.bytes, e.keyPos + 16, u.headerSize);
+        this.video.handle(u, now);
         this.takeVideo();
         return;
       }
-      const data = this.crypt ? this.crypt.decrypt(p.data, e.keyPos + 16) : p.data;
-      this.audioRx.handle(
-        {
-          frameIndex: p.frameIndex,
-          unitsTotal: p.unitsTotal,
-          fecUnits: p.fecUnits,
-          sourceUnits: p.sourceUnits,
-          unitSize: p.unitSize,
-          codec: p.codec,
-          isHaptics: p.isHaptics,
-          data,
-        },
-        now,
-      );
+      u.data = crypt ? crypt.decrypt(e.bytes, e.keyPos + 16, u.headerSize) : e.bytes.subarray(u.headerSize);
+      this.audioRx.handle(u, now);
       for (let a = this.audioRx.pollEvent(); a; a = this.audioRx.pollEvent()) {
         if (a.type === 'frame')
           this.events.push({ type: 'opus', frameIndex: a.index, packet: a.data, recovered: a.recovered });

@@ -312,6 +312,7 @@ class SimdWorkspace {
 
   constructor() {
     const bytes = wasmModule({
+      name: 'fec',
       functions: [{ name: 'mulAddRows', params: [I32, I32, I32, I32, I32, I32], body: mulAddRowsBody() }],
       pages: 1,
     });
@@ -338,3 +339,11 @@ const simdWorkspace = (): SimdWorkspace => {
   workspace ??= new SimdWorkspace();
   return workspace;
 };
+
+/**
+ * Builds the decoder's WebAssembly module (a few ms, once per process) now: a receiver calls it
+ * when the stream starts, so the first lost unit is not also the slowest.
+ */
+export function prepareFecDecoder(): void {
+  simdWorkspace();
+}

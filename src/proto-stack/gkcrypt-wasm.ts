@@ -395,6 +395,7 @@ function buildModule(): Uint8Array {
   const pair = (name: string, params: number[], body: (slot: number) => number[], results?: number[]) =>
     [0, 1].map((s) => ({ name: `${name}${s}`, params, results, body: body(s) }));
   return wasmModule({
+    name: 'gkcrypt',
     functions: [
       ...pair('k', [I32, I32], (s) => kernelBody(s * SLOT_BYTES)),
       { name: 'aes', params: [I32, I32, I32], body: aesBody() },
@@ -498,13 +499,13 @@ export class GkCryptWasm {
   }
 
   /**
-   * data xor the window's bytes from offset `at` (at + data.length <= the window's length), as
-   * a view of an arena: stable, never reused. From the copy tag() made when data lies in the
-   * packet tagged last, outside its zeroed fields; never modifies data.
+   * data[from..] xor the window's bytes from offset `at` (at + length <= the window's length), as
+   * a view of an arena: stable, never reused. From the copy tag() made when that range lies in
+   * the packet tagged last, outside its zeroed fields; never modifies data.
    */
-  decrypt(data: Uint8Array, at: number): Uint8Array {
-    const len = data.length;
-    const off = data.byteOffset - this.stagedOffset;
+  decrypt(data: Uint8Array, from: number, at: number): Uint8Array {
+    const len = data.length - from;
+    const off = data.byteOffset + from - this.stagedOffset;
     let src: number;
     if (
       data.buffer === this.stagedBuffer &&
@@ -516,7 +517,7 @@ export class GkCryptWasm {
       src = DATA_ADDR + off;
     else {
       this.stage(data);
-      src = DATA_ADDR;
+      src = DATA_ADDR + from;
     }
     this.ex.xor(src, WINDOW_ADDR + at, len);
     if (this.arenaAt + len > this.arena.length) {

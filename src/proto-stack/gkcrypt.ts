@@ -242,17 +242,17 @@ export class GkCrypt {
   }
 
   /**
-   * data XOR the key stream from position `pos` (= crypt(), for a receiver): the result is a
-   * view of an arena, never reused, data is left as it is. Positions that only grow (AV
-   * payloads) are served from a window of key stream one AES-ECB call fills for ~45 full-size
-   * packets; a payload inside the packet gmacWord() checked last is decrypted on the copy made
-   * for its tag (as it was then), so a datagram is copied into WebAssembly memory once.
+   * data[from..] XOR the key stream from position `pos` (= crypt(data.subarray(from), pos), for a
+   * receiver): the result is a view of an arena, never reused; data is left as it is. Positions
+   * that only grow (AV payloads) are served from a window of key stream one AES-ECB call fills for
+   * ~45 full-size packets; a payload inside the packet gmacWord() checked last is decrypted on the
+   * copy made for its tag (as the packet was then), so a datagram goes into WebAssembly memory once.
    */
-  decrypt(data: Uint8Array, pos: number): Uint8Array {
+  decrypt(data: Uint8Array, pos: number, from = 0): Uint8Array {
     checkPos(pos, 'key_pos');
-    const len = data.length;
+    const len = data.length - from;
     const at = pos - this.windowBase;
-    if (at >= 0 && at + len <= this.windowLength) return this.engine.decrypt(data, at);
+    if (at >= 0 && at + len <= this.windowLength) return this.engine.decrypt(data, from, at);
     if (at >= 0 && len + (pos % GKCRYPT_BLOCK) <= KEY_STREAM_WINDOW) {
       // ahead of the window: the next one starts at this packet
       const first = Math.floor(pos / GKCRYPT_BLOCK);
@@ -260,11 +260,11 @@ export class GkCrypt {
       e.setWindow(this.ecb.update(e.counters(first, KEY_STREAM_WINDOW / GKCRYPT_BLOCK)));
       this.windowBase = first * GKCRYPT_BLOCK;
       this.windowLength = KEY_STREAM_WINDOW;
-      return e.decrypt(data, pos - this.windowBase);
+      return e.decrypt(data, from, pos - this.windowBase);
     }
     // behind the window (reordered) or larger than one: a key stream of its own
     const ks = this.keyStream(pos, len);
-    for (let i = 0; i < len; i++) ks[i] ^= data[i];
+    for (let i = 0; i < len; i++) ks[i] ^= data[from + i];
     return ks;
   }
 

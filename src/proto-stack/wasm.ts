@@ -127,8 +127,12 @@ export interface WasmFunction {
   body: number[];
 }
 
-/** A module of functions, exported by name (call them by index in order), and one exported memory "mem". */
-export function wasmModule(m: { functions: WasmFunction[]; pages: number }): Uint8Array {
+/**
+ * A module of functions, exported by name (call them by index in order), and one exported memory
+ * "mem". `name` goes into the module's name section with the function names, so profiles and
+ * stack traces say "name.function" instead of "wasm-function[3]".
+ */
+export function wasmModule(m: { name: string; functions: WasmFunction[]; pages: number }): Uint8Array {
   const fs = m.functions;
   const types = vec(
     fs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec((f.results ?? []).map((r) => [r]))]),
@@ -137,6 +141,8 @@ export function wasmModule(m: { functions: WasmFunction[]; pages: number }): Uin
   const memory = vec([[0x00, ...uleb(m.pages)]]);
   const exports = vec([...fs.map((f, i) => [...name(f.name), 0x00, i]), [...name('mem'), 0x02, 0]]);
   const bodies = fs.map((f) => [...uleb(f.body.length), ...f.body]);
+  const functionNames = vec(fs.map((f, i) => [...uleb(i), ...name(`${m.name}.${f.name}`)]));
+  const names = [...name('name'), ...section(0, name(m.name)), ...section(1, functionNames)];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, types),
@@ -144,6 +150,7 @@ export function wasmModule(m: { functions: WasmFunction[]; pages: number }): Uin
     ...section(5, memory),
     ...section(7, exports),
     ...section(10, vec(bodies)),
+    ...section(0, names),
   ]);
 }
 
