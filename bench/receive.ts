@@ -10,7 +10,7 @@
  *    RSS and CPU are its own: every datagram through TakionEndpoint.handle (GMAC check, key_pos
  *    extension) -> AvReceiver (decrypt, FEC, reassembly) -> a null sink, as fast as it goes. The
  *    clock handed to the state machines is the capture's arrival time, so the reorder window
- *    behaves as it would live. The capture is read in 4 MiB chunks and each datagram handed over
+ *    behaves as it would live. The capture is read in 256 KiB chunks and each datagram handed over
  *    as a view of its chunk, as a socket's receive buffer would hold it: what node:dgram costs on
  *    top (a Buffer and a callback per datagram) is node's, and `npm run bench -- live` measures
  *    it with real sockets.
@@ -302,7 +302,7 @@ function replay(path: string, mode: ReplayMode): ReplayResult {
 
   // a new chunk for each read (the datagrams of the last one may still be held), the tail of the
   // last one carried over
-  const CHUNK = 4 << 20;
+  const CHUNK = 256 << 10;
   let chunk = new Uint8Array(0);
   let cdv = new DataView(chunk.buffer);
   let have = 0;

@@ -14,7 +14,7 @@ const T0 = new Int32Array(256);
 const T1 = new Int32Array(256);
 const T2 = new Int32Array(256);
 const T3 = new Int32Array(256);
-/** The S-box and the four round tables (big-endian words), for the WASM copy in ghash.ts. */
+/** The S-box and the four round tables (big-endian words), for the WASM copy in gkcrypt-wasm.ts. */
 export const AES_TABLES: { sbox: Uint8Array; t: readonly Int32Array[] } = { sbox: SBOX, t: [T0, T1, T2, T3] };
 
 {
@@ -44,6 +44,27 @@ export const AES_TABLES: { sbox: Uint8Array; t: readonly Int32Array[] } = { sbox
   }
 }
 
+/** The 44 round-key words (big-endian) of an AES-128 key, into rk. */
+export function expandKey(key: Uint8Array, rk: Int32Array): void {
+  for (let i = 0; i < 4; i++)
+    rk[i] = (key[4 * i] << 24) | (key[4 * i + 1] << 16) | (key[4 * i + 2] << 8) | key[4 * i + 3];
+  let rcon = 1;
+  for (let i = 4; i < 44; i++) {
+    let t = rk[i - 1];
+    if (i % 4 === 0) {
+      // RotWord, SubWord, Rcon
+      t =
+        ((SBOX[(t >>> 16) & 0xff] << 24) |
+          (SBOX[(t >>> 8) & 0xff] << 16) |
+          (SBOX[t & 0xff] << 8) |
+          SBOX[t >>> 24]) ^
+        (rcon << 24);
+      rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x1b : 0)) & 0xff;
+    }
+    rk[i] = rk[i - 4] ^ t;
+  }
+}
+
 /** An AES-128 key schedule; encryptBlock works on big-endian 32-bit words. */
 export class Aes128 {
   private readonly rk = new Int32Array(44);
@@ -51,29 +72,7 @@ export class Aes128 {
   readonly out = new Int32Array(4);
 
   constructor(key: Uint8Array) {
-    const rk = this.rk;
-    for (let i = 0; i < 4; i++)
-      rk[i] = (key[4 * i] << 24) | (key[4 * i + 1] << 16) | (key[4 * i + 2] << 8) | key[4 * i + 3];
-    let rcon = 1;
-    for (let i = 4; i < 44; i++) {
-      let t = rk[i - 1];
-      if (i % 4 === 0) {
-        // RotWord, SubWord, Rcon
-        t =
-          ((SBOX[(t >>> 16) & 0xff] << 24) |
-            (SBOX[(t >>> 8) & 0xff] << 16) |
-            (SBOX[t & 0xff] << 8) |
-            SBOX[t >>> 24]) ^
-          (rcon << 24);
-        rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x1b : 0)) & 0xff;
-      }
-      rk[i] = rk[i - 4] ^ t;
-    }
-  }
-
-  /** The 44 round-key words (big-endian), for the WASM copy in ghash.ts. */
-  get roundKeys(): Int32Array {
-    return this.rk;
+    expandKey(key, this.rk);
   }
 
   /** Encrypts the block (w0, w1, w2, w3) (big-endian words) into this.out. */

@@ -31,7 +31,7 @@
  * of it for an odd block count; the memory grows for larger packets).
  */
 
-import { AES_TABLES, Aes128 } from './aes128.js';
+import { AES_TABLES, expandKey } from './aes128.js';
 import {
   compileWasm,
   get,
@@ -446,6 +446,8 @@ export class GkCryptWasm {
   private stagedZero2 = -1;
   private arena = new Uint8Array(0);
   private arenaAt = 0;
+  /** setKey()'s key schedule, reused: one is made every ~33 packets. */
+  private readonly roundKeys = new Int32Array(44);
 
   /** iv: the 16 bytes every packet IV and key stream counter is counted from. */
   constructor(iv: Uint8Array) {
@@ -465,7 +467,8 @@ export class GkCryptWasm {
 
   /** Makes `key` (16 bytes) the GMAC key of slot. */
   setKey(slot: number, key: Uint8Array): void {
-    const rk = new Aes128(key).roundKeys;
+    const rk = this.roundKeys;
+    expandKey(key, rk);
     const dv = new DataView(this.ex.mem.buffer);
     const at = RK_ADDR + slot * RK_BYTES;
     for (let i = 0; i < 44; i++) dv.setInt32(at + 4 * i, rk[i], false);
