@@ -10,10 +10,10 @@
  *    RSS and CPU are its own: every datagram through TakionEndpoint.handle (GMAC check, key_pos
  *    extension) -> AvReceiver (decrypt, FEC, reassembly) -> a null sink, as fast as it goes. The
  *    clock handed to the state machines is the capture's arrival time, so the reorder window
- *    behaves as it would live. The capture is read in 256 KiB chunks and each datagram handed over
- *    as a view of its chunk, as a socket's receive buffer would hold it: what node:dgram costs on
- *    top (a Buffer and a callback per datagram) is node's, and `npm run bench -- live` measures
- *    it with real sockets.
+ *    behaves as it would live. The capture is read into a ring of four 256 KiB buffers and each
+ *    datagram handed over as a view of its buffer, as a receive ring would hold it: what
+ *    node:dgram costs on top (a Buffer and a callback per datagram) is node's, and
+ *    `npm run bench -- live` measures it with real sockets.
  *
  * Printed, each figure with the machine and its load: x-real-time (stream seconds / replay
  * seconds; median and range of RUNS runs), where the time goes (the reading alone, then
@@ -44,6 +44,7 @@ import type { AvVersion } from '../src/proto-stack/avpacket.js';
 import { AvReceiver } from '../src/proto-stack/avreceiver.js';
 import { fromHex, toHex } from '../src/proto-stack/bytes.js';
 import { GkCrypt } from '../src/proto-stack/gkcrypt.js';
+import { CONGESTION_INTERVAL_MS } from '../src/proto-stack/clientsession.js';
 import { drainEvents, drainTransmits } from '../src/proto-stack/machine.js';
 import { baseType, TakionEndpoint, TakionType } from '../src/proto-stack/takion.js';
 import { FaultInjector, fecOutcome } from '../src/simulator/faults.js';
@@ -287,6 +288,7 @@ function replay(path: string, mode: ReplayMode): ReplayResult {
   let datagrams = 0;
   let firstT = -1;
   let lastT = 0;
+  let nextReport = 0;
   const sink = (t: number) => {
     for (let o = rx.pollEvent(); o; o = rx.pollEvent()) {
       if (o.type === 'frame') {
@@ -300,9 +302,13 @@ function replay(path: string, mode: ReplayMode): ReplayResult {
     }
   };
 
-  // a new chunk for each read (the datagrams of the last one may still be held), the tail of the
-  // last one carried over
+  // a ring of read buffers, like a socket's receive ring: a datagram's view stays valid for the
+  // next RING - 1 reads (~600 datagrams); the tail of one chunk is carried into the next
   const CHUNK = 256 << 10;
+  const RING = 4;
+  const ring = Array.from({ length: RING }, () => new Uint8Array(CHUNK));
+  const views = ring.map((c) => new DataView(c.buffer));
+  let slot = 0;
   let chunk = new Uint8Array(0);
   let cdv = new DataView(chunk.buffer);
   let have = 0;
@@ -313,10 +319,10 @@ function replay(path: string, mode: ReplayMode): ReplayResult {
   const cpu0 = process.cpuUsage();
   for (;;) {
     if (have - at < 6 + 0xffff) {
-      const next = new Uint8Array(CHUNK);
-      next.set(chunk.subarray(at, have));
-      chunk = next;
-      cdv = new DataView(chunk.buffer);
+      slot = (slot + 1) % RING;
+      ring[slot].set(chunk.subarray(at, have));
+      chunk = ring[slot];
+      cdv = views[slot];
       have -= at;
       at = 0;
       const n = readSync(fd, chunk, have, chunk.length - have, filePos);
@@ -333,6 +339,11 @@ function replay(path: string, mode: ReplayMode): ReplayResult {
     lastT = t;
     datagrams++;
     if (mode === 'read') continue;
+    // the session's congestion report every 200 ms of stream time (it settles the loss records)
+    if (t >= nextReport) {
+      rx.takeCongestion(t);
+      nextReport = t + CONGESTION_INTERVAL_MS;
+    }
     for (let w = rx.pollTimeout(); w !== undefined && w <= t; w = rx.pollTimeout()) {
       rx.handleTimeout(w);
       sink(w);
