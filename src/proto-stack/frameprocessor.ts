@@ -29,6 +29,7 @@
 import { isKeyframe, nalUnits, type VideoCodec } from './annexb.js';
 import type { AvPacketFields, AvVersion } from './avpacket.js';
 import { UsageError } from './errors.js';
+import { uninitialized } from './bytes.js';
 import { FecError, fecDecode, fecEncode } from './fec.js';
 import { type Machine, Queue } from './machine.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
@@ -696,7 +697,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     for (let j = 0; j < k; j++) len += this.sizes[j] - 2;
     const header = this.headerPending && this.profile >= 0 ? this.headers[this.profile] : undefined;
     const hlen = header?.length ?? 0;
-    const frame = new Uint8Array(hlen + len);
+    const frame = uninitialized(hlen + len); // filled completely below
     if (header) frame.set(header);
     let o = hlen;
     for (let j = 0; j < k; j++) {

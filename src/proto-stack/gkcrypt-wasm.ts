@@ -32,6 +32,7 @@
  */
 
 import { AES_TABLES, expandKey } from './aes128.js';
+import { uninitialized } from './bytes.js';
 import {
   compileWasm,
   get,
@@ -444,7 +445,7 @@ export class GkCryptWasm {
   private stagedLength = 0;
   private stagedZero = -1;
   private stagedZero2 = -1;
-  private arena = new Uint8Array(0);
+  private arena: Uint8Array = new Uint8Array(0);
   private arenaAt = 0;
   /** setKey()'s key schedule, reused: one is made every ~33 packets. */
   private readonly roundKeys = new Int32Array(44);
@@ -524,7 +525,8 @@ export class GkCryptWasm {
     }
     this.ex.xor(src, WINDOW_ADDR + at, len);
     if (this.arenaAt + len > this.arena.length) {
-      this.arena = new Uint8Array(Math.max(ARENA_BYTES, len));
+      // every byte handed out is written first
+      this.arena = uninitialized(Math.max(ARENA_BYTES, len));
       this.arenaAt = 0;
     }
     const o = this.arenaAt;
