@@ -44,7 +44,7 @@ async function bundleClient(): Promise<string> {
       contents:
         `import { runClient } from ${JSON.stringify(join(root, 'bench', 'live-client.ts'))};\n` +
         'const r = await runClient(JSON.parse(process.argv[2]));\n' +
-        'process.stdout.write(`${JSON.stringify(r)}\\n`);\nprocess.exit(0);\n',
+        "process.stdout.write(JSON.stringify(r) + '\\n');\nprocess.exit(0);\n",
       resolveDir: root,
       loader: 'ts',
     },

@@ -28,8 +28,8 @@
 
 import { isKeyframe, nalUnits, type VideoCodec } from './annexb.js';
 import type { AvPacketFields, AvVersion } from './avpacket.js';
-import { UsageError } from './errors.js';
 import { uninitialized } from './bytes.js';
+import { UsageError } from './errors.js';
 import { FecError, fecDecode, fecEncode } from './fec.js';
 import { type Machine, Queue } from './machine.js';
 import { seq16Add, seq16Gt, seq16Lt } from './seqnum.js';
@@ -259,7 +259,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private stride = 0;
   private sourceRecv = 0;
   private fecRecv = 0;
-  private unitsSeen = 0;
 
   private profile = -1;
   private headerPending = false;
@@ -583,7 +582,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       this.st.packetsDropped++;
       return;
     }
-    this.unitsSeen++;
     if (this.flushed) return; // units that arrive after the frame was emitted (spare FEC)
     if (!this.put(u)) {
       this.st.packetsDropped++;
@@ -600,7 +598,6 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.flushed = false;
     this.sourceRecv = 0;
     this.fecRecv = 0;
-    this.unitsSeen = 0;
     const total = u.unitsTotal;
     const fec = u.fecUnits;
     if (total < fec || total - fec < 1) return false;
