@@ -439,10 +439,8 @@ export class GkCryptWasm {
   private bytes: Uint8Array;
   private readonly setKeys: (() => void)[];
   private readonly tags: TagFn[];
-  /** The packet tag() copied in last: its buffer, offset, length, and the zeroed fields. */
-  private stagedBuffer: ArrayBufferLike | undefined;
-  private stagedOffset = 0;
-  private stagedLength = 0;
+  /** The packet tag() copied in last (the caller's array object), and its zeroed fields. */
+  private staged: Uint8Array | undefined;
   private stagedZero = -1;
   private stagedZero2 = -1;
   private arena: Uint8Array = new Uint8Array(0);
@@ -504,21 +502,18 @@ export class GkCryptWasm {
 
   /**
    * data[from..] xor the window's bytes from offset `at` (at + length <= the window's length), as
-   * a view of an arena: stable, never reused. From the copy tag() made when that range lies in
-   * the packet tagged last, outside its zeroed fields; never modifies data.
+   * a view of an arena: stable, never reused. From the copy tag() made when data is the array
+   * tagged last and the range misses its zeroed fields; never modifies data.
    */
   decrypt(data: Uint8Array, from: number, at: number): Uint8Array {
     const len = data.length - from;
-    const off = data.byteOffset + from - this.stagedOffset;
     let src: number;
     if (
-      data.buffer === this.stagedBuffer &&
-      off >= 0 &&
-      off + len <= this.stagedLength &&
-      !overlaps(off, len, this.stagedZero) &&
-      !overlaps(off, len, this.stagedZero2)
+      data === this.staged &&
+      !overlaps(from, len, this.stagedZero) &&
+      !overlaps(from, len, this.stagedZero2)
     )
-      src = DATA_ADDR + off;
+      src = DATA_ADDR + from;
     else {
       this.stage(data);
       src = DATA_ADDR + from;
@@ -534,7 +529,7 @@ export class GkCryptWasm {
     out.set(this.bytes.subarray(src, src + len));
     this.arenaAt = o + len;
     // the staged bytes are plaintext now: no second decrypt from them
-    this.stagedBuffer = undefined;
+    this.staged = undefined;
     return out;
   }
 
@@ -546,9 +541,7 @@ export class GkCryptWasm {
       this.bytes = new Uint8Array(this.ex.mem.buffer);
     }
     this.bytes.set(data, DATA_ADDR);
-    this.stagedBuffer = data.buffer;
-    this.stagedOffset = data.byteOffset;
-    this.stagedLength = len;
+    this.staged = data;
     this.stagedZero = -1;
     this.stagedZero2 = -1;
     return this.bytes;

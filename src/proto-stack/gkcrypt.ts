@@ -245,8 +245,8 @@ export class GkCrypt {
    * data[from..] XOR the key stream from position `pos` (= crypt(data.subarray(from), pos), for a
    * receiver): the result is a view of an arena, never reused; data is left as it is. Positions
    * that only grow (AV payloads) are served from a window of key stream one AES-ECB call fills for
-   * ~45 full-size packets; a payload inside the packet gmacWord() checked last is decrypted on the
-   * copy made for its tag (as the packet was then), so a datagram goes into WebAssembly memory once.
+   * ~45 full-size packets; data that is the array gmacWord() checked last is decrypted on the copy
+   * made for its tag (as the packet was then), so a datagram goes into WebAssembly memory once.
    */
   decrypt(data: Uint8Array, pos: number, from = 0): Uint8Array {
     checkPos(pos, 'key_pos');

@@ -203,9 +203,10 @@ describe('GkCrypt.decrypt (receive path: key stream window, decryption on the ta
             const packet = new Uint8Array(len + 21).map((_, i) => i * 31 + len);
             const data = packet.subarray(21);
             const before = data.slice();
-            // as a receiver does: the packet's tag checked first (its payload then decrypts from that copy)
+            // as a receiver does: the packet's tag checked first, its payload then decrypted from
+            // the copy made for the tag; or a payload of its own
             if (tagged) crypt.gmacWord(packet, Math.max(0, pos - 16), 10);
-            const got = crypt.decrypt(data, pos);
+            const got = tagged ? crypt.decrypt(packet, pos, 21) : crypt.decrypt(data, pos);
             const want = crypt.crypt(data, pos);
             expect(bytesEqual(got, want)).toBe(true);
             expect(bytesEqual(data, before)).toBe(true);
@@ -234,10 +235,10 @@ describe('GkCrypt.decrypt (receive path: key stream window, decryption on the ta
           crypt.gmacWord(packet, keyPos, 10, zero2);
           // another packet in the same buffer tagged after it
           if (how === 'earlier') crypt.gmacWord(packet.subarray(1), keyPos + 1, 10);
-          const part = packet.subarray(from);
-          const want = crypt.crypt(part, keyPos + 16 + from);
-          expect(bytesEqual(crypt.decrypt(part, keyPos + 16 + from), want)).toBe(true);
-          if (how === 'twice') expect(bytesEqual(crypt.decrypt(part, keyPos + 16 + from), want)).toBe(true);
+          const want = crypt.crypt(packet.subarray(from), keyPos + 16 + from);
+          expect(bytesEqual(crypt.decrypt(packet, keyPos + 16 + from, from), want)).toBe(true);
+          if (how === 'twice')
+            expect(bytesEqual(crypt.decrypt(packet, keyPos + 16 + from, from), want)).toBe(true);
           expect(bytesEqual(packet, before)).toBe(true);
         },
       ),
