@@ -20,13 +20,15 @@
  * object per packet, and that per-call cost, not the hashing, dominated the receive path
  * (bench/receive.ts: TakionEndpoint 52 % of its CPU, half of it createCipheriv). So a tag is
  * computed as E(K, J0) xor GHASH(H, AAD) with everything per key cached (H's GHASH tables, the
- * AES key schedule): GHASH runs in a small hand-assembled WASM module (ghash.ts), E(K, J0) is
- * one JS AES block (aes128.ts). bench/gkcrypt.ts, 2026-11-22, load ~4:
- *   node:crypto AES-GCM 106-113k tags/s (zeroed field as three AAD pieces, no copy: 106k)
- *   gmacWord (WASM GHASH + JS AES, including key refreshes) 237k tags/s
- *   one AES block: ecb.update 0.87M/s, Aes128.encryptBlock 5.5M/s
+ * AES key schedule), the whole of it in one call into a small hand-assembled WebAssembly module
+ * (gkcrypt-wasm.ts, which says how its tables were chosen). A received payload is decrypted
+ * there too (decrypt()): from a window of key stream one ECB call fills, on the copy of the
+ * packet made for its tag. bench/gkcrypt.ts, 2026-12-04, load ~2, median (range) of 3 runs:
+ *   node:crypto AES-GCM 176 (174-192)k tags/s (zeroed field as three AAD pieces, no copy)
+ *   gmacWord 754 (742-770)k tags/s (including key refreshes); with the payload's decryption
+ *   485 (398-488)k packets/s (was 237k tags/s alone with a JS AES block and 8-bit tables)
  * A pure-JS GHASH (8-bit tables per byte position, Int32Array, no allocations) measured ~10 us
- * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
+ * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.2 us.
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
 import { UsageError } from './errors.js';
