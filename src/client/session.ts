@@ -253,8 +253,9 @@ export class RemotePlaySession implements RemotePlaySessionApi {
 
   /**
    * One timer for the machine's next deadline. A timer already due no later than that deadline is
-   * kept: the peer-silence deadline moves with every datagram, and re-arming a timer per datagram
-   * was the largest cost of this loop; an early wake-up finds nothing due and arms the next one.
+   * kept: the peer-silence deadline moves with every datagram, and re-arming for it cost a
+   * clearTimeout and a setTimeout per datagram; an early wake-up finds nothing due and arms the
+   * next one.
    */
   private arm(): void {
     const t = this.machine.pollTimeout();
