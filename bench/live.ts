@@ -15,7 +15,8 @@
  *
  * Every figure is printed with the machine and its load average; figures of repeated runs are
  * the median and (range). The client's own CPU only: the simulator is another process.
- * RPTUI_BENCH_LIVE_PARTS picks parts: 1080p, 720p (item 1), tui, cap, soak.
+ * First, for scale: what node:dgram alone costs at that packet rate (floor).
+ * RPTUI_BENCH_LIVE_PARTS picks parts: floor, 1080p, 720p (item 1), tui, cap, soak.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,38 @@ const seconds = Number(process.env.RPTUI_BENCH_LIVE_SECONDS ?? 30);
 const soakSeconds = Number(process.env.RPTUI_BENCH_LIVE_SOAK ?? 300);
 const WARMUP = 5;
 /** RPTUI_BENCH_LIVE_PARTS: a comma list of the parts to run (default all of them). */
-const parts = new Set((process.env.RPTUI_BENCH_LIVE_PARTS ?? '1080p,720p,tui,cap,soak').split(','));
+const parts = new Set((process.env.RPTUI_BENCH_LIVE_PARTS ?? 'floor,1080p,720p,tui,cap,soak').split(','));
+
+/**
+ * What node:dgram alone costs at a stream's packet rate: a process that receives 1400-byte
+ * datagrams in bursts of one 60 fps frame and does nothing with them, while another process sends
+ * them. Prints the receiver's CPU per second as JSON. (argv: address, datagrams per second,
+ * seconds; the sender is the same script with "tx" first)
+ */
+const FLOOR_SCRIPT = `
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+const [role, host, a, b] = process.argv.slice(1);
+if (role === 'tx') {
+  const tx = createSocket('udp4');
+  const d = Buffer.alloc(1400, 7);
+  const perFrame = Math.round(Number(b) / 60);
+  tx.connect(Number(a), host, () => setInterval(() => { for (let i = 0; i < perFrame; i++) tx.send(d); }, 1000 / 60));
+} else {
+  const rx = createSocket('udp4');
+  let n = 0;
+  rx.on('message', () => n++);
+  rx.bind(0, host, async () => {
+    const tx = spawn(process.execPath, [...process.execArgv, 'tx', host, String(rx.address().port), a], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = process.cpuUsage(); const n0 = n; const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, Number(b) * 1000));
+    const c = process.cpuUsage(c0); const s = (performance.now() - t0) / 1000;
+    tx.kill();
+    process.stdout.write(JSON.stringify({ cpu: (c.user + c.system) / 1e6 / s, datagrams: (n - n0) / s }) + '\\n');
+    process.exit(0);
+  });
+}`;
 
 /** The client runner as one ESM file under node_modules/.cache (its packages resolve from there). */
 async function bundleClient(): Promise<string> {
@@ -214,6 +246,24 @@ export async function run(): Promise<void> {
           `${s((r) => r.kbps / 1000, 1)} Mbit/s, ${s((r) => r.datagrams / r.seconds, 0)} datagrams/s`,
       );
     };
+    if (parts.has('floor')) {
+      const floors: { cpu: number; datagrams: number }[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const p = spawn(
+          process.execPath,
+          ['--input-type=module', '-e', FLOOR_SCRIPT, 'rx', HOST, '1830', '10'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        floors.push(JSON.parse((await exited(p, 'the dgram floor', 60_000)).trim()));
+      }
+      console.log(
+        `node:dgram alone, ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} datagrams/s of 1400 bytes, ` +
+          `received by a process doing nothing else (${machine()}): CPU ` +
+          `${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
+      );
+    }
     const profiles: [Partial<LiveClientOptions>, string][] = [
       [{ resolution: '1080p', bitrateKbps: 15_000 }, '1080p60 15 Mbit/s'],
       [{ resolution: '720p', bitrateKbps: 10_000 }, '720p60 10 Mbit/s'],
