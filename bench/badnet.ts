@@ -12,13 +12,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DropRecord, fecOutcome } from '../src/simulator/faults.js';
 import { readSimEvents } from '../test/helpers/simulator.js';
-import { machineLine, medianRange } from './machine.js';
+import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.177';
 const PIN = '35791246';
 const SECONDS = 60;
-const REPEAT = 3;
 const FAULTS = ['--loss', '0.10', '--reorder', '0.05', '--dup', '0.05', '--jitter', '50', '--seed', '11'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -113,10 +112,10 @@ async function once(cfg: string, i: number): Promise<Outcome> {
 export async function run(): Promise<void> {
   const cfg = mkdtempSync(join(tmpdir(), 'rptui-bench-badnet-'));
   try {
-    console.log(machineLine());
-    console.log(`simulate ${FAULTS.join(' ')}; connect 1080p60 15 Mbit/s for ${SECONDS} s; ${REPEAT} runs`);
+    console.log(`machine: ${machine()}`);
+    console.log(`simulate ${FAULTS.join(' ')}; connect 1080p60 15 Mbit/s for ${SECONDS} s; ${RUNS} runs`);
     const runs: Outcome[] = [];
-    for (let i = 0; i < REPEAT; i++) {
+    for (let i = 0; i < RUNS; i++) {
       const o = await once(cfg, i);
       runs.push(o);
       console.log(
@@ -126,13 +125,10 @@ export async function run(): Promise<void> {
       );
     }
     console.log(
-      `  recoverable frames reported corrupt: ${medianRange(
-        runs.map((o) => o.reportedCorrupt),
-        0,
-      )}`,
+      `  recoverable frames reported corrupt: ${fmtSpread(spread(runs.map((o) => o.reportedCorrupt)), 0)}`,
     );
     console.log(
-      `  reported loss vs dropped, %: ${medianRange(runs.map((o) => (100 * (o.reportedLost - o.dropped)) / o.dropped))}`,
+      `  reported loss vs dropped, %: ${fmtSpread(spread(runs.map((o) => (100 * (o.reportedLost - o.dropped)) / o.dropped)))}`,
     );
   } finally {
     rmSync(cfg, { recursive: true, force: true });

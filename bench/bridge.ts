@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, cpuSeconds, onPath, startXvfb } from '../test/helpers/system.js';
-import { machineLine, medianRange } from './machine.js';
+import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.176';
 const PIN = '35791246';
 const FROM_S = 3;
 const TO_S = 18;
-const REPEAT = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cli(args: string[], cfg: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -72,12 +71,12 @@ export async function run(): Promise<void> {
         env: { DISPLAY: xvfb.display },
       });
     else console.log('(no Xvfb or ffplay: the ffplay run is left out)');
-    console.log(machineLine());
-    console.log(`CPU, percent of one core (rptui and its children), median (range) of ${REPEAT} runs`);
+    console.log(`machine: ${machine()}`);
+    console.log(`CPU, percent of one core (rptui and its children), median (range) of ${RUNS} runs`);
     for (const r of runs) {
       const cpu: number[] = [];
-      for (let i = 0; i < REPEAT; i++) cpu.push(await measure(r.args, cfg, r.env));
-      console.log(`  ${r.name.padEnd(40)} ${medianRange(cpu)} %`);
+      for (let i = 0; i < RUNS; i++) cpu.push(await measure(r.args, cfg, r.env));
+      console.log(`  ${r.name.padEnd(40)} ${fmtSpread(spread(cpu))} %`);
     }
   } finally {
     sim.kill('SIGTERM');

@@ -3,10 +3,11 @@
  * stream averages ~31 KB per frame; key frames are larger), m = 10 % of k. Decode is measured with
  * m source units lost (the worst case FEC still recovers); MB/s counts the frame's source bytes.
  * Last, the whole frame assembly path (reorder window, slots, FEC, reassembly) on such frames
- * with 5 % random unit loss, decrypted packets given.
+ * with 5 % random unit loss, decrypted packets given. Each figure: median (range) of RUNS runs.
  */
 import { fecDecode, fecEncode } from '../src/proto-stack/fec.js';
 import { FrameProcessor, packetizeVideoFrame } from '../src/proto-stack/frameprocessor.js';
+import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
 const UNIT = 1400;
 
@@ -22,24 +23,30 @@ function frame(k: number, seed: number): Uint8Array[] {
   });
 }
 
-function measure(label: string, bytesPerOp: number, op: () => void, unit = 'frame'): number {
+/** MB/s of `op` (median and range of RUNS measurements of 400 ms), printed with its label. */
+function measure(label: string, bytesPerOp: number, op: () => void, unit = 'frame'): void {
   for (let i = 0; i < 20; i++) op(); // warm up the JIT
-  let n = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < 1000) {
-    op();
-    n++;
-    t = performance.now();
+  const mbs: number[] = [];
+  const ms: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < 400) {
+      op();
+      n++;
+      t = performance.now();
+    }
+    mbs.push((bytesPerOp * n) / 1e6 / ((t - t0) / 1000));
+    ms.push((t - t0) / n);
   }
-  const mbs = (bytesPerOp * n) / 1e6 / ((t - t0) / 1000);
   console.log(
-    `${label.padEnd(44)} ${mbs.toFixed(1).padStart(8)} MB/s  (${((t - t0) / n).toFixed(3)} ms/${unit})`,
+    `${label.padEnd(44)} ${fmtSpread(spread(mbs)).padStart(22)} MB/s  (${fmtSpread(spread(ms), 3)} ms/${unit})`,
   );
-  return mbs;
 }
 
 export async function run(): Promise<void> {
+  console.log(`machine: ${machine()}; median (range) of ${RUNS} runs`);
   for (const k of [40, 60]) {
     const m = Math.max(1, Math.round(k * 0.1));
     const src = frame(k, k);

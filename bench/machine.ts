@@ -1,26 +1,36 @@
 /**
- * What every benchmark prints with its figures: the machine and its load (figures from a busy,
- * shared machine mean little without them), and repeated measurements as median and range.
+ * What every bench figure is printed with: the machine it was measured on (CPU model, cores,
+ * load average at that moment, Node version) and, since one run on a shared machine proves
+ * little, the median and range of several runs.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
-/** One line: CPU model and count, memory, Node, load average now. */
-export function machineLine(): string {
+/** Runs per figure. */
+export const RUNS = 3;
+
+/** "AMD EPYC 9B14, 2 cores, load 1.52 1.64 1.71, Node v20.20.2" (load: 1, 5 and 15 minutes). */
+export function machine(): string {
   const c = cpus();
   const load = loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
-  return (
-    `machine: ${c.length} x ${c[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
-    `Node ${process.versions.node}; load average ${load}`
-  );
+  return `${c[0]?.model.trim() ?? 'unknown CPU'}, ${c.length} cores, load ${load}, Node ${process.version}`;
 }
 
-/** Median and range of repeated measurements, e.g. "5.2 (4.9 .. 5.8)". */
-export function medianRange(values: number[], digits = 1): string {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return 'n/a';
-  const mid = v.length >> 1;
-  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  return `${median.toFixed(digits)} (${v[0].toFixed(digits)} .. ${v[v.length - 1].toFixed(digits)})`;
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(xs: number[]): Spread {
+  if (xs.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1] };
+}
+
+/** "65.3 (61.2-70.1)" with `digits` decimals. */
+export function fmtSpread(x: Spread, digits = 1): string {
+  return `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}-${x.max.toFixed(digits)})`;
 }

@@ -1,26 +1,41 @@
 /**
- * Issue 4 item 8: the client's AV receive path on a recorded simulator capture.
+ * The client's AV receive path on a recorded simulator capture (issues 4 and 12).
  *
  * 1. Record: a 1080p60 H.264 clip at ~15 Mbit/s (made here with the system ffmpeg; the committed
  *    fixture is only 0.5 Mbit/s) + the fixture's Opus tone go through MediaStreamer and a console
  *    TakionEndpoint with crypt (key_pos, encryption, GMAC), then FaultInjector with 5 % loss, for
  *    60 s of stream time. A client-side receiver closes the loop (CORRUPTFRAME/IDR -> key frame)
  *    as a session would. Datagrams and arrival times go to a capture file in a temp dir.
- * 2. Replay, in a child process pinned to one core (taskset, when present) so its peak RSS and
- *    CPU are its own: every datagram through TakionEndpoint.handle (GMAC check, key_pos
+ * 2. Replay, each run in a child process pinned to one core (taskset, when present) so its peak
+ *    RSS and CPU are its own: every datagram through TakionEndpoint.handle (GMAC check, key_pos
  *    extension) -> AvReceiver (decrypt, FEC, reassembly) -> a null sink, as fast as it goes. The
- *    clock handed to the state machines is the capture's arrival time, so the 16 ms reorder
- *    window behaves as it would live.
+ *    clock handed to the state machines is the capture's arrival time, so the reorder window
+ *    behaves as it would live. The capture is read into a ring of four 256 KiB buffers and each
+ *    datagram handed over as a view of its buffer, as a receive ring would hold it: what
+ *    node:dgram costs on top (a Buffer and a callback per datagram) is node's, and
+ *    `npm run bench -- live` measures it with real sockets.
  *
- * Printed: x-real-time (stream seconds / replay seconds), latency from a frame's last packet to
- * the sink (wall clock; and in stream time, which includes waiting for reordered/lost packets),
- * peak RSS of the replay process, and the stream's frame counts.
+ * Printed, each figure with the machine and its load: x-real-time (stream seconds / replay
+ * seconds; median and range of RUNS runs), where the time goes (the reading alone, then
+ * TakionEndpoint, then the rest, by runs that stop earlier; and a CPU profile's split by part),
+ * latency from a frame's last packet to the sink, peak RSS, and the stream's frame counts.
  *
  * Capture format: "RPTCAP01", u32 BE length + JSON metadata (keys, STREAMINFO headers), then
  * records of u32 BE arrival time in microseconds, u16 BE length, datagram.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,11 +43,13 @@ import { splitAccessUnits } from '../src/proto-stack/annexb.js';
 import type { AvVersion } from '../src/proto-stack/avpacket.js';
 import { AvReceiver } from '../src/proto-stack/avreceiver.js';
 import { fromHex, toHex } from '../src/proto-stack/bytes.js';
+import { CONGESTION_INTERVAL_MS } from '../src/proto-stack/clientsession.js';
 import { GkCrypt } from '../src/proto-stack/gkcrypt.js';
 import { drainEvents, drainTransmits } from '../src/proto-stack/machine.js';
 import { baseType, TakionEndpoint, TakionType } from '../src/proto-stack/takion.js';
 import { FaultInjector, fecOutcome } from '../src/simulator/faults.js';
 import { findMediaDir, loadClipFiles, MediaStreamer } from '../src/simulator/media-streamer.js';
+import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
 const SECONDS = 60;
 const FPS = 60;
@@ -227,13 +244,18 @@ function pct(sorted: Float64Array, q: number): number {
     : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+type ReplayMode = 'full' | 'latency' | 'cpu' | 'takion' | 'read';
+
 /**
- * Runs in the child process: the measured receive path. Modes: 'full'; 'cpu' adds a getrusage()
- * call per video datagram (~1 us) to time each frame in CPU time (its throughput is not
- * reported); 'takion' stops after TakionEndpoint (GMAC check, key_pos), to split the cost.
+ * Runs in the child process: the measured receive path. Modes: 'full' (no probes: the
+ * throughput); 'latency' times each frame from its last packet to the sink (a clock read per
+ * video datagram); 'cpu' adds a getrusage() call per video datagram (~1 us) to time it in CPU
+ * time too; 'takion' stops after TakionEndpoint (GMAC check, key_pos); 'read' only reads the
+ * capture and hands out the datagrams: the last two split the cost.
  */
-function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
+function replay(path: string, mode: ReplayMode): ReplayResult {
   const cpuProbes = mode === 'cpu';
+  const probes = cpuProbes || mode === 'latency';
   const fd = openSync(path, 'r');
   const head = new Uint8Array(12 + 2048);
   readSync(fd, head, 0, head.length, 0);
@@ -268,10 +290,12 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
   let datagrams = 0;
   let firstT = -1;
   let lastT = 0;
+  let nextReport = 0;
   const sink = (t: number) => {
     for (let o = rx.pollEvent(); o; o = rx.pollEvent()) {
       if (o.type === 'frame') {
         sinkBytes += o.bytes.length;
+        if (!probes) continue;
         if (cpuProbes) latCpu.push(cpuNow() - lastCpu[o.index]);
         const w = performance.now() - lastWall[o.index];
         latWall.push(w);
@@ -281,8 +305,15 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
     }
   };
 
-  const chunk = new Uint8Array(4 << 20);
-  const cdv = new DataView(chunk.buffer);
+  // a ring of read buffers, like a socket's receive ring: a datagram's view stays valid for the
+  // next RING - 1 reads (~600 datagrams); the tail of one chunk is carried into the next
+  const CHUNK = 256 << 10;
+  const RING = 4;
+  const ring = Array.from({ length: RING }, () => new Uint8Array(CHUNK));
+  const views = ring.map((c) => new DataView(c.buffer));
+  let slot = 0;
+  let chunk = new Uint8Array(0);
+  let cdv = new DataView(chunk.buffer);
   let have = 0;
   let at = 0;
   let filePos = 12 + 2048;
@@ -291,7 +322,10 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
   const cpu0 = process.cpuUsage();
   for (;;) {
     if (have - at < 6 + 0xffff) {
-      chunk.copyWithin(0, at, have);
+      slot = (slot + 1) % RING;
+      ring[slot].set(chunk.subarray(at, have));
+      chunk = ring[slot];
+      cdv = views[slot];
       have -= at;
       at = 0;
       const n = readSync(fd, chunk, have, chunk.length - have, filePos);
@@ -302,19 +336,24 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
     const t = cdv.getUint32(at) / 1000;
     const len = cdv.getUint16(at + 4);
     if (have - at < 6 + len) throw new Error('truncated capture');
-    const d = chunk.slice(at + 6, at + 6 + len); // a socket hands out a fresh buffer per datagram
+    const d = chunk.subarray(at + 6, at + 6 + len);
     at += 6 + len;
     if (firstT < 0) firstT = t;
     lastT = t;
     datagrams++;
+    if (mode === 'read') continue;
+    // the session's congestion report every 200 ms of stream time (it settles the loss records)
+    if (t >= nextReport) {
+      rx.takeCongestion(t);
+      nextReport = t + CONGESTION_INTERVAL_MS;
+    }
     for (let w = rx.pollTimeout(); w !== undefined && w <= t; w = rx.pollTimeout()) {
       rx.handleTimeout(w);
       sink(w);
     }
-    const arrived = performance.now();
-    if ((d[0] & 0x0f) === TakionType.Video) {
+    if (probes && (d[0] & 0x0f) === TakionType.Video) {
       const fi = (d[3] << 8) | d[4];
-      lastWall[fi] = arrived;
+      lastWall[fi] = performance.now();
       if (cpuProbes) lastCpu[fi] = cpuNow();
       lastStream[fi] = t;
     }
@@ -356,6 +395,61 @@ function replay(path: string, mode: 'full' | 'cpu' | 'takion'): ReplayResult {
   };
 }
 
+/** Parts of the receive path, by the source of a profile sample's function (first match wins). */
+const PARTS: [string, (fn: string, url: string) => boolean][] = [
+  [
+    'GMAC (GHASH + AES, WebAssembly; key refresh)',
+    (fn, url) => /^gkcrypt\.(k\d|aes|tag|setKey|bits|fill)/.test(fn) || url.includes('crypto/hash'),
+  ],
+  ['key stream (AES-ECB, node:crypto)', (fn, url) => url.includes('cipher') || fn === 'gkcrypt.ctr'],
+  [
+    'decryption (xor, copies)',
+    (fn, url) =>
+      fn === 'gkcrypt.xor' || (url.endsWith('gkcrypt-wasm.ts') && /^(decrypt|setWindow)$/.test(fn)),
+  ],
+  ['copying packets in for the tag', (_, url) => url.endsWith('gkcrypt-wasm.ts')],
+  ['Takion (parse, key_pos, tag glue)', (_, url) => /(takion|keystate|gkcrypt|aes128)\.ts$/.test(url)],
+  ['FEC (Reed-Solomon)', (fn, url) => fn.startsWith('fec.') || url.endsWith('fec.ts')],
+  ['frames (reorder, reassembly)', (_, url) => /(frameprocessor|annexb)\.ts$/.test(url)],
+  ['AV packets and audio', (_, url) => /(avreceiver|avpacket|audio|machine|seqnum)\.ts$/.test(url)],
+  ['garbage collection', (fn) => fn === '(garbage collector)'],
+  [
+    'reading the capture, the loop',
+    (fn, url) => url.endsWith('receive.ts') || url.includes('fs') || (url === '' && /^(read|now)$/.test(fn)),
+  ],
+];
+
+/** Share of each PARTS entry in the samples of a CPU profile taken inside replay(). */
+function profileSplit(profilePath: string): { part: string; share: number }[] {
+  const p = JSON.parse(readFileSync(profilePath, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+    samples: number[];
+  };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inReplay = (id: number): boolean => {
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x))
+      if (byId.get(x)?.callFrame.functionName === 'replay') return true;
+    return false;
+  };
+  // samples from the first to the last one inside replay(): its functions, and the GC between
+  const inside = p.samples.map(inReplay);
+  const first = inside.indexOf(true);
+  const last = inside.lastIndexOf(true);
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (let i = first; i >= 0 && i <= last; i++) {
+    const f = byId.get(p.samples[i])?.callFrame;
+    if (!f || (f.functionName !== '(garbage collector)' && !inside[i])) continue;
+    const part = PARTS.find(([, match]) => match(f.functionName, f.url))?.[0] ?? 'other';
+    if (part === 'other' && process.env.RPTUI_BENCH_DEBUG) console.log('  other:', f.functionName, f.url);
+    counts.set(part, (counts.get(part) ?? 0) + 1);
+    total++;
+  }
+  return [...counts].map(([part, n]) => ({ part, share: n / total })).sort((a, b) => b.share - a.share);
+}
+
 export async function run(): Promise<void> {
   // RPTUI_BENCH_CAPTURE=path keeps the capture there (and reuses it on the next run)
   const keep = process.env.RPTUI_BENCH_CAPTURE;
@@ -373,56 +467,88 @@ export async function run(): Promise<void> {
           `recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     }
-    const child = (mode: string): ReplayResult => {
-      const node = [process.execPath, '--import', 'tsx', self, mode, capture];
-      const cmd = existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', '-c', '0', ...node] : node;
+    const pinned = existsSync('/usr/bin/taskset');
+    const child = (mode: string, nodeArgs: string[] = []): ReplayResult => {
+      const node = [process.execPath, ...nodeArgs, '--import', 'tsx', self, mode, capture];
+      const cmd = pinned ? ['/usr/bin/taskset', '-c', '0', ...node] : node;
       const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       if (r.status !== 0) throw new Error(`replay child failed (status ${r.status})`);
       return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ReplayResult;
     };
-    const res = child('--replay');
-    res.latencyCpuMs = child('--replay-cpu').latencyCpuMs;
-    const takionCpu = child('--replay-takion').cpuSeconds;
-    const x = res.streamSeconds / res.wallSeconds;
+    const runs = (mode: string): ReplayResult[] => Array.from({ length: RUNS }, () => child(mode));
+    console.log(`machine: ${machine()}`);
+    const full = runs('--replay');
+    const res = full[0];
+    const x = spread(full.map((r) => r.streamSeconds / r.wallSeconds));
+    const xCpu = spread(full.map((r) => r.streamSeconds / r.cpuSeconds));
+    const rate = spread(full.map((r) => r.datagrams / r.wallSeconds / 1000));
+    console.log(
+      `replay${pinned ? ' (taskset -c 0)' : ''}, ${RUNS} runs, median (range): ${res.streamSeconds.toFixed(1)} s of ` +
+        `stream = ${fmtSpread(x)}x real time (target >= 115x); by CPU time ${fmtSpread(xCpu)}x; ` +
+        `${fmtSpread(rate, 0)}k datagrams/s`,
+    );
+    console.log(`  machine after: ${machine()}`);
+    const cpu = (rs: ReplayResult[]) => spread(rs.map((r) => r.cpuSeconds));
+    const read = cpu(runs('--replay-read'));
+    const takion = cpu(runs('--replay-takion'));
+    const all = cpu(full);
+    const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+    console.log(
+      `where the time goes (CPU, medians of ${RUNS} runs each; ${machine()}): reading the capture ` +
+        `${ms(read.median)}, TakionEndpoint (tag check, key_pos) ${ms(takion.median - read.median)}, ` +
+        `AvReceiver (decryption, FEC, frames, audio) and the sink ${ms(all.median - takion.median)}; ` +
+        `total ${ms(all.median)} for ${res.datagrams.toLocaleString('en')} datagrams ` +
+        `(${((all.median * 1e6) / res.datagrams).toFixed(2)} us each)`,
+    );
+    const profDir = join(dir, 'profile');
+    child('--replay', ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100']);
+    const prof = readdirSync(profDir)
+      .map((f) => join(profDir, f))
+      .map((f) => ({ f, split: profileSplit(f) }))
+      .find((x) => x.split.length > 0);
+    if (prof)
+      console.log(
+        `  by part (a CPU profile of one run, its sampling overhead included): ${prof.split
+          .map((p) => `${p.part} ${(p.share * 100).toFixed(0)} %`)
+          .join(', ')}`,
+      );
+    const wall = child('--replay-latency');
+    const lat = child('--replay-cpu').latencyCpuMs;
     const f = (n: number) => n.toFixed(3);
     console.log(
-      `replay${existsSync('/usr/bin/taskset') ? ' (taskset -c 0)' : ''}: ${res.streamSeconds.toFixed(1)} s of stream in ` +
-        `${res.wallSeconds.toFixed(2)} s = ${x.toFixed(1)}x real time (target >= 50x); ` +
-        `CPU ${res.cpuSeconds.toFixed(2)} s = ${(res.streamSeconds / res.cpuSeconds).toFixed(1)}x; ` +
-        `${((res.datagrams / res.wallSeconds) | 0).toLocaleString('en')} datagrams/s`,
+      `last packet -> sink, wall (a run with a clock read per video datagram): p50 ${f(wall.latencyWallMs.p50)} ms  ` +
+        `p99 ${f(wall.latencyWallMs.p99)} ms (target < 2)  max ${f(wall.latencyWallMs.max)} ms; ` +
+        `FEC-rebuilt frames: p50 ${f(wall.latencyWallFecMs.p50)} ms  p99 ${f(wall.latencyWallFecMs.p99)} ms`,
     );
     console.log(
-      `CPU split: TakionEndpoint alone (GMAC check, key_pos) ${takionCpu.toFixed(2)} s = ` +
-        `${((100 * takionCpu) / res.cpuSeconds).toFixed(0)} %; AvReceiver (decrypt, FEC, reassembly, audio) ` +
-        `and the replay loop ${(res.cpuSeconds - takionCpu).toFixed(2)} s`,
+      `last packet -> sink, CPU time (separate run with probes): p50 ${f(lat.p50)} ms  p99 ${f(lat.p99)} ms  ` +
+        `max ${f(lat.max)} ms`,
     );
     console.log(
-      `last packet -> sink, wall: p50 ${f(res.latencyWallMs.p50)} ms  p99 ${f(res.latencyWallMs.p99)} ms ` +
-        `(target < 2)  max ${f(res.latencyWallMs.max)} ms; FEC-rebuilt frames: p50 ` +
-        `${f(res.latencyWallFecMs.p50)} ms  p99 ${f(res.latencyWallFecMs.p99)} ms`,
+      `last packet -> sink, stream time (incl. reorder waits): p50 ${f(wall.latencyStreamMs.p50)} ms  ` +
+        `p99 ${f(wall.latencyStreamMs.p99)} ms  max ${f(wall.latencyStreamMs.max)} ms`,
     );
-    console.log(
-      `last packet -> sink, CPU time (separate run with probes): p50 ${f(res.latencyCpuMs.p50)} ms  p99 ${f(res.latencyCpuMs.p99)} ms  ` +
-        `max ${f(res.latencyCpuMs.max)} ms`,
-    );
-    console.log(
-      `last packet -> sink, stream time (incl. reorder waits): p50 ${f(res.latencyStreamMs.p50)} ms  ` +
-        `p99 ${f(res.latencyStreamMs.p99)} ms  max ${f(res.latencyStreamMs.max)} ms`,
-    );
+    const rss = spread(full.map((r) => r.maxRssMiB));
     console.log(
       `frames ${res.frames} (recovered ${res.recovered}, lost ${res.lost}, skipped to key frame ${res.skipped}), ` +
         `audio ${res.audioFrames} (lost ${res.audioLost}), gmac failures ${res.gmacFailures}, ` +
-        `malformed ${res.malformed}, peak RSS ${res.maxRssMiB.toFixed(0)} MiB (${res.startRssMiB.toFixed(0)} MiB before the first datagram)`,
+        `malformed ${res.malformed}, peak RSS ${fmtSpread(rss, 0)} MiB (${res.startRssMiB.toFixed(0)} MiB before the first datagram)`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const modes = { '--replay': 'full', '--replay-cpu': 'cpu', '--replay-takion': 'takion' } as const;
+const modes = {
+  '--replay': 'full',
+  '--replay-latency': 'latency',
+  '--replay-cpu': 'cpu',
+  '--replay-takion': 'takion',
+  '--replay-read': 'read',
+} as const;
 const mode = modes[process.argv[2] as keyof typeof modes];
 if (process.argv[1] === self && mode) {
   const path = process.argv[3];
-  if (!path) throw new Error('usage: receive.ts --replay|--replay-cpu|--replay-takion CAPTURE');
+  if (!path) throw new Error(`usage: receive.ts ${Object.keys(modes).join('|')} CAPTURE`);
   console.log(JSON.stringify(replay(path, mode)));
 }

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
+import { keepYoungGenerationSmall } from './common/heap.js';
 import { RptuiError } from './proto-stack/errors.js';
 import { safeLines, safeText } from './proto-stack/text.js';
 
@@ -35,6 +36,8 @@ export function buildProgram(): Command {
   return program;
 }
 
+// a stream session runs for hours: its garbage should not become RSS
+keepYoungGenerationSmall();
 process.on('unhandledRejection', fail);
 process.on('uncaughtException', fail);
 // `rptui ... | head` closes our stdout early: that is the reader's choice, not an error.

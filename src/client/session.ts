@@ -251,9 +251,15 @@ export class RemotePlaySession implements RemotePlaySessionApi {
     }
   }
 
+  /**
+   * One timer for the machine's next deadline. A timer already due no later than that deadline is
+   * kept: the peer-silence deadline moves with every datagram, and re-arming for it cost a
+   * clearTimeout and a setTimeout per datagram; an early wake-up finds nothing due and arms the
+   * next one.
+   */
   private arm(): void {
     const t = this.machine.pollTimeout();
-    if (t === this.wakeAt && this.timer) return;
+    if (this.timer && t !== undefined && this.wakeAt !== undefined && this.wakeAt <= t) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.wakeAt = t;
@@ -346,7 +352,10 @@ export class RemotePlaySession implements RemotePlaySessionApi {
         if (port === TAKION_PORT && !this.warnedUdp) this.emit('warning', `UDP ${port}: ${err.message}`);
         if (port === TAKION_PORT) this.warnedUdp = true;
       });
-      sock.on('message', (msg) => this.feed({ type: 'udp', port, bytes: new Uint8Array(msg) }));
+      // node hands out a fresh Buffer per datagram: a view of it, not a copy
+      sock.on('message', (msg) =>
+        this.feed({ type: 'udp', port, bytes: new Uint8Array(msg.buffer, msg.byteOffset, msg.length) }),
+      );
       sock.bind({ address: this.opts.localAddress, port: 0 }, () => {
         this.growReceiveBuffer(sock);
         sock.connect(port, this.opts.host, () => {

@@ -44,7 +44,10 @@ export function formatAudioHeader(h: AudioHeader): Uint8Array {
   return new ByteWriter(14).u8(h.channels).u8(h.bits).u32(h.rate).u32(h.frameSize).u32(h.unknown).finish();
 }
 
-/** The parts of a parsed AUDIO packet the receiver reads; `data` must already be decrypted. */
+/**
+ * The parts of a parsed AUDIO packet the receiver reads; `data` must already be decrypted. The
+ * receiver keeps views of it (as FrameProcessor keeps its units): the caller must not reuse it.
+ */
 export interface AudioUnit {
   frameIndex: number;
   unitsTotal: number;
@@ -131,7 +134,8 @@ export class AudioReceiver implements Machine<AudioUnit, AudioEvent> {
         if (this.startup && back < 1) continue; // copies of frames from before the stream began
         idx = back & 0xffff;
       }
-      const data = p.data.slice(i * size, (i + 1) * size);
+      // a view, as FrameProcessor keeps its units: the receiver's payloads are its own buffers
+      const data = p.data.subarray(i * size, (i + 1) * size);
       if (p.isHaptics) this.haptics(idx, data);
       else this.store(idx, data, i >= src);
     }

@@ -86,8 +86,38 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-/** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
-export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
+/**
+ * What a receiver reads from an AV header (parseAvUnit): no views into the packet, its payload
+ * is bytes [headerSize, length). `data` is the caller's: the payload once decrypted (the empty
+ * array until then).
+ */
+export interface AvUnit {
+  isVideo: boolean;
+  packetIndex: number;
+  frameIndex: number;
+  unitIndex: number;
+  unitsTotal: number;
+  /** Video (and v7 audio): FEC units of the frame. v9/v12 audio: redundant copies per packet. */
+  fecUnits: number;
+  sourceUnits: number;
+  /** v9/v12 audio: bytes per unit (0 for video). */
+  unitSize: number;
+  codec: number;
+  /** Video only (0 for audio). */
+  adaptiveStreamIndex: number;
+  isHaptics: boolean;
+  headerSize: number;
+  data: Uint8Array;
+}
+
+const NO_DATA = new Uint8Array(0);
+
+/**
+ * The receive path's parse of a VIDEO or AUDIO datagram: one small object per packet (the full
+ * parseAvPacket adds the fields only a re-format needs, and views). Malformed input throws
+ * ParseError('av', ...).
+ */
+export function parseAvUnit(bytes: Uint8Array, version: AvVersion): AvUnit {
   if (bytes.length < 1) throw new ParseError('av', 'empty AV packet');
   const baseType = bytes[0] & 0x0f;
   if (baseType !== AV_TYPE_VIDEO && baseType !== AV_TYPE_AUDIO)
@@ -118,29 +148,10 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     fecUnits = (word >>> 4) & 0xf;
     sourceUnits = word & 0xf;
   }
-  let off = 18;
-  let unknown18 = 0;
-  let adaptiveStreamIndex = 0;
-  let streamFlags = 0;
-  if (isVideo) {
-    unknown18 = u16(bytes, 18);
-    adaptiveStreamIndex = bytes[20] >>> 5;
-    streamFlags = bytes[20] & 0x1f;
-    off = 21;
-  } else if (version !== 7) {
-    unknown18 = bytes[18];
-    off = 19;
-  }
-  let naluInfo: Uint8Array | undefined;
-  if (nalu) {
-    naluInfo = bytes.subarray(off, off + 3);
-    off += 3;
-  }
-  let audioMarker = 0;
-  if (!isVideo && version === 12) audioMarker = bytes[off++];
+  // the v12 audio marker is the header's last byte
+  const isHaptics = !isVideo && version === 12 && bytes[headerSize - 1] === HAPTICS_MARKER;
   return {
     isVideo,
-    version,
     packetIndex: u16(bytes, 1),
     frameIndex: u16(bytes, 3),
     unitIndex,
@@ -149,15 +160,38 @@ export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
     sourceUnits,
     unitSize,
     codec: bytes[9],
+    adaptiveStreamIndex: isVideo ? bytes[20] >>> 5 : 0,
+    isHaptics,
+    headerSize,
+    data: NO_DATA,
+  };
+}
+
+/** Parses a VIDEO or AUDIO datagram; any malformed input throws ParseError('av', ...). */
+export function parseAvPacket(bytes: Uint8Array, version: AvVersion): AvPacket {
+  const u = parseAvUnit(bytes, version);
+  const { isVideo, headerSize } = u;
+  let off = 18;
+  let unknown18 = 0;
+  let streamFlags = 0;
+  if (isVideo) {
+    unknown18 = u16(bytes, 18);
+    streamFlags = bytes[20] & 0x1f;
+    off = 21;
+  } else if (version !== 7) {
+    unknown18 = bytes[18];
+    off = 19;
+  }
+  const naluInfo = (bytes[0] & NALU_FLAG) !== 0 ? bytes.subarray(off, off + 3) : undefined;
+  return {
+    ...u,
+    version,
     gmac: bytes.subarray(GMAC_OFFSET, GMAC_OFFSET + 4),
     keyPos: u32(bytes, AV_KEY_POS_OFFSET),
-    adaptiveStreamIndex,
     unknown18,
     streamFlags,
     naluInfo,
-    audioMarker,
-    isHaptics: !isVideo && audioMarker === HAPTICS_MARKER,
-    headerSize,
+    audioMarker: !isVideo && version === 12 ? bytes[headerSize - 1] : 0,
     data: bytes.subarray(headerSize),
   };
 }

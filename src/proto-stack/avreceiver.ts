@@ -16,37 +16,21 @@
  *   corrupt   send CORRUPTFRAME {start, end}
  *   idr       send IDRREQUEST
  *
- * Per packet: parse the header (avpacket), XOR the payload with the remote key stream at
- * keyPos + 16 (keyPos is the 64-bit position Takion extended and verified), then video goes to
+ * Per packet: parse the header (avpacket's parseAvUnit), XOR the payload with the remote key
+ * stream at keyPos + 16 (keyPos is the 64-bit position Takion extended and verified; the payload
+ * is decrypted into a buffer of its own, GkCrypt.decrypt), then video goes to
  * FrameProcessor (reorder window, FEC, reassembly, loss -> CORRUPTFRAME/IDR) and audio to
  * AudioReceiver (redundant copies, jitter window). A packet that does not parse or that the
  * processors reject is counted (stats.packets.malformed / video.packetsDropped) and dropped:
  * nothing a network peer sends makes these methods throw.
  */
 import { type AudioHeader, AudioReceiver, parseAudioHeader } from './audio.js';
-import { type AvVersion, parseAvPacket } from './avpacket.js';
+import { type AvVersion, parseAvUnit } from './avpacket.js';
 import { RptuiError } from './errors.js';
+import { prepareFecDecoder } from './fec.js';
 import { FrameProcessor } from './frameprocessor.js';
 import type { GkCrypt } from './gkcrypt.js';
 import { type Machine, Queue } from './machine.js';
-import {
-  compileWasm,
-  get,
-  I32,
-  i32c,
-  instantiateWasm,
-  load128,
-  op,
-  PAGE,
-  set,
-  simd,
-  store128,
-  tee,
-  VOID,
-  vec,
-  type WasmMemory,
-  wasmModule,
-} from './wasm.js';
 
 /** The fields of TakionEndpoint's `{ type: 'av' }` event this receiver reads (the type is in byte 0). */
 export interface AvInput {
@@ -109,115 +93,11 @@ export interface AvReceiverStats {
   };
 }
 
-/** Key stream bytes generated per refill: one call serves ~45 full-size AV packets. */
-const KEY_STREAM_WINDOW = 1 << 16;
-/** Plaintext is handed out as views of arenas this large (a new one when full). */
-const ARENA_BYTES = 1 << 16;
-
-/** xor(dst, src, n): dst[0..n) ^= src[0..n), 16 bytes per step (reads and writes up to 15 past n). */
-function xorBody(): number[] {
-  const [DST, SRC, N, END] = [0, 1, 2, 3];
-  const code: number[] = [];
-  code.push(...get(DST), ...get(N), op.i32Add, ...set(END));
-  code.push(op.block, VOID, ...get(N), op.i32Eqz, op.brIf, 0, op.loop, VOID);
-  code.push(...get(DST), ...get(DST), ...load128(0), ...get(SRC), ...load128(0));
-  code.push(op.simd, simd.v128Xor, ...store128(0));
-  code.push(...get(SRC), ...i32c(16), op.i32Add, ...set(SRC));
-  code.push(...get(DST), ...i32c(16), op.i32Add, ...tee(DST), ...get(END), op.i32LtU, op.brIf, 0);
-  code.push(op.end, op.end, op.end);
-  return [...vec([[1, I32]]), ...code];
-}
-
-let xorModule: object | undefined;
-
-interface XorExports {
-  xor(dst: number, src: number, n: number): void;
-  mem: WasmMemory;
-}
-
-/**
- * Decrypts AV payloads with a window of pre-generated key stream. AV key positions only grow (a
- * console numbers them continuously), so one large keyStream() call (a single AES-ECB pass over
- * 4096 counter blocks) replaces ~45 small ones. The window sits in a small WebAssembly module's
- * memory, next to a copy of the payload, and the XOR runs there 16 bytes per step (measured
- * ~1 us per 1400 B in JS, 32-bit words, against ~0.3 us for copy in + SIMD XOR + copy out).
- * The plaintext is copied out into an arena and returned as a view of it: one 64 KiB allocation
- * per ~45 packets instead of one per packet (measured as the main cost of decrypting in
- * bench/receive.ts). `used` marks the window bytes already handed out, so a duplicate or
- * reordered packet behind it gets a key stream of its own instead.
- */
-export class PayloadDecryptor {
-  private base = 0;
-  /** Window length; it starts at address 0 of the module's memory. */
-  private ksLen = 0;
-  private used = 0;
-  /** Where the payload is copied for the XOR: after the window's capacity. */
-  private dataAt = 0;
-  private readonly ex: XorExports;
-  private mem: Uint8Array;
-  private arena = new Uint8Array(0);
-  private arenaAt = 0;
-
-  constructor(private readonly crypt: GkCrypt) {
-    xorModule ??= compileWasm(
-      wasmModule({ functions: [{ name: 'xor', params: [I32, I32, I32], body: xorBody() }], pages: 1 }),
-    );
-    this.ex = instantiateWasm(xorModule) as XorExports;
-    this.mem = new Uint8Array(this.ex.mem.buffer);
-  }
-
-  /** data XOR the key stream from position `pos` (GkCrypt.crypt, faster). Never modifies data. */
-  decrypt(data: Uint8Array, pos: number): Uint8Array {
-    const len = data.length;
-    let off = pos - this.base;
-    if (off < this.used || off + len > this.ksLen) {
-      if (pos < this.base + this.used) {
-        // behind the window's mark (reordered or duplicate): a key stream of its own
-        const ks = this.crypt.keyStream(pos, len);
-        for (let i = 0; i < len; i++) ks[i] ^= data[i];
-        return ks;
-      }
-      // ahead of the window: refill it from here
-      const start = pos - (pos % 16);
-      const ks = this.crypt.keyStream(start, Math.max(KEY_STREAM_WINDOW, pos - start + len));
-      this.base = start;
-      this.ksLen = ks.length;
-      this.room(ks.length, len);
-      this.mem.set(ks);
-      off = pos - start;
-    }
-    this.used = off + len;
-    this.room(this.ksLen, len);
-    const at = this.dataAt;
-    const mem = this.mem;
-    mem.set(data, at);
-    this.ex.xor(at, off, len);
-    if (this.arenaAt + len > this.arena.length) {
-      this.arena = new Uint8Array(Math.max(ARENA_BYTES, len));
-      this.arenaAt = 0;
-    }
-    const o = this.arenaAt;
-    this.arena.set(mem.subarray(at, at + len), o);
-    this.arenaAt = o + len;
-    return this.arena.subarray(o, o + len);
-  }
-
-  /** Memory for a window of ksLen bytes and a payload of len bytes (plus the XOR's 16-byte overrun). */
-  private room(ksLen: number, len: number): void {
-    this.dataAt = (Math.max(this.dataAt, ksLen + 16) + 15) & ~15;
-    const need = this.dataAt + len + 16;
-    const have = this.ex.mem.buffer.byteLength;
-    if (need <= have) return;
-    this.ex.mem.grow(Math.ceil((need - have) / PAGE));
-    this.mem = new Uint8Array(this.ex.mem.buffer);
-  }
-}
-
 export class AvReceiver implements Machine<AvInput, AvOutput> {
   readonly version: AvVersion;
   readonly audio: AudioHeader;
   private readonly events = new Queue<AvOutput>();
-  private readonly decryptor: PayloadDecryptor | undefined;
+  private readonly crypt: GkCrypt | undefined;
   private readonly video: FrameProcessor;
   private readonly audioRx: AudioReceiver;
   private av = 0;
@@ -232,12 +112,13 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
   constructor(opts: AvReceiverOptions) {
     this.version = opts.version;
     this.audio = parseAudioHeader(opts.audioHeader);
-    this.decryptor = opts.remoteCrypt ? new PayloadDecryptor(opts.remoteCrypt) : undefined;
+    this.crypt = opts.remoteCrypt;
     this.video = new FrameProcessor({
       codec: opts.codec === 'h265' ? 'hevc' : 'h264',
       reorderWaitMs: opts.reorderWaitMs,
     });
     this.video.setVideoHeaders(opts.videoHeaders);
+    prepareFecDecoder();
     this.audioRx = new AudioReceiver({ jitterFrames: opts.audioJitterFrames });
     this.lastPacketAt = opts.now;
   }
@@ -247,31 +128,20 @@ export class AvReceiver implements Machine<AvInput, AvOutput> {
     this.av++;
     this.lastPacketAt = now;
     try {
-      const p = parseAvPacket(e.bytes, this.version);
-      if (p.isVideo) {
+      const u = parseAvUnit(e.bytes, this.version);
+      const crypt = this.crypt;
+      if (u.isVideo) {
         // a unit its frame no longer needs (spare FEC after the frame completed) is counted but
         // never read: it skips the decryption
-        if (this.decryptor && !this.video.ignoresFrame(p.frameIndex))
-          p.data = this.decryptor.decrypt(p.data, e.keyPos + 16);
-        // the parsed packet has every VideoUnit field; VideoEvent is a subset of AvOutput
-        this.video.handle(p, now);
+        if (!crypt) u.data = e.bytes.subarray(u.headerSize);
+        else if (!this.video.ignoresFrame(u.frameIndex))
+          u.data = crypt.decrypt(e.bytes, e.keyPos + 16, u.headerSize);
+        this.video.handle(u, now);
         this.takeVideo();
         return;
       }
-      const data = this.decryptor ? this.decryptor.decrypt(p.data, e.keyPos + 16) : p.data;
-      this.audioRx.handle(
-        {
-          frameIndex: p.frameIndex,
-          unitsTotal: p.unitsTotal,
-          fecUnits: p.fecUnits,
-          sourceUnits: p.sourceUnits,
-          unitSize: p.unitSize,
-          codec: p.codec,
-          isHaptics: p.isHaptics,
-          data,
-        },
-        now,
-      );
+      u.data = crypt ? crypt.decrypt(e.bytes, e.keyPos + 16, u.headerSize) : e.bytes.subarray(u.headerSize);
+      this.audioRx.handle(u, now);
       for (let a = this.audioRx.pollEvent(); a; a = this.audioRx.pollEvent()) {
         if (a.type === 'frame')
           this.events.push({ type: 'opus', frameIndex: a.index, packet: a.data, recovered: a.recovered });

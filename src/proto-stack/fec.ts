@@ -205,12 +205,12 @@ export function fecDecode(units: (Uint8Array | undefined)[], k: number, m: numbe
   // small matrix is inverted, so the cost is ~e * k unit operations plus O(e^3) field math.
   const e = missing.length;
   const rows = survivors.filter((u) => u >= k).slice(0, e);
-  const coding = cauchyMatrix(k, m);
+  // the coding matrix's entries as needed: C[i][j] = 1 / (i XOR (m + j)), never 0 (i < m)
+  const coef = (unit: number, j: number) => gfInv((unit - k) ^ (m + j));
   const isMissing = new Uint8Array(k);
   for (const j of missing) isMissing[j] = 1;
   const a = new Uint8Array(e * e);
-  for (let r = 0; r < e; r++)
-    for (let c = 0; c < e; c++) a[r * e + c] = coding[(rows[r] - k) * k + missing[c]];
+  for (let r = 0; r < e; r++) for (let c = 0; c < e; c++) a[r * e + c] = coef(rows[r], missing[c]);
   const inv = invert(a, e);
   const out = units.slice(0, k) as Uint8Array[];
   if (size === 0) {
@@ -226,8 +226,7 @@ export function fecDecode(units: (Uint8Array | undefined)[], k: number, m: numbe
   const dst = syn + e * stride;
   for (let j = 0; j < k; j++) if (!isMissing[j]) mem.set(units[j] as Uint8Array, UNITS_ADDR + j * stride);
   for (let r = 0; r < e; r++) {
-    const row = (rows[r] - k) * k;
-    for (let j = 0; j < k; j++) mem[COEF_ADDR + j] = isMissing[j] ? 0 : coding[row + j];
+    for (let j = 0; j < k; j++) mem[COEF_ADDR + j] = isMissing[j] ? 0 : coef(rows[r], j);
     mem.set(units[rows[r]] as Uint8Array, syn + r * stride);
     w.ex.mulAddRows(syn + r * stride, UNITS_ADDR, stride, k, COEF_ADDR, stride);
   }
@@ -312,6 +311,7 @@ class SimdWorkspace {
 
   constructor() {
     const bytes = wasmModule({
+      name: 'fec',
       functions: [{ name: 'mulAddRows', params: [I32, I32, I32, I32, I32, I32], body: mulAddRowsBody() }],
       pages: 1,
     });
@@ -338,3 +338,11 @@ const simdWorkspace = (): SimdWorkspace => {
   workspace ??= new SimdWorkspace();
   return workspace;
 };
+
+/**
+ * Builds the decoder's WebAssembly module (a few ms, once per process) now: a receiver calls it
+ * when the stream starts, so the first lost unit is not also the slowest.
+ */
+export function prepareFecDecoder(): void {
+  simdWorkspace();
+}

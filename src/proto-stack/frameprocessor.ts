@@ -29,6 +29,7 @@
 
 import { isKeyframe, nalUnits, type VideoCodec } from './annexb.js';
 import type { AvPacketFields, AvVersion } from './avpacket.js';
+import { uninitialized } from './bytes.js';
 import { UsageError } from './errors.js';
 import { FecError, fecDecode, fecEncode } from './fec.js';
 import { type Machine, Queue } from './machine.js';
@@ -102,6 +103,103 @@ const MAX_UNIT_SLOTS = 512;
 /** Larger than any UDP payload on an Ethernet path; bounds what a bogus padding field can allocate. */
 const MAX_UNIT_SIZE = 4096;
 
+/**
+ * The reorder window's buffered packets by packet_index, in arrays indexed by the index's low
+ * bits: the window spans fewer indices than there are slots, so two never share one. (A Map of
+ * one object per packet cost a hash lookup and an allocation each, and behind every loss the
+ * rest of its frame waits here.)
+ */
+class PacketWindow {
+  private readonly mask: number;
+  private readonly index: Int32Array;
+  private readonly units: (VideoUnit | undefined)[];
+  private readonly arrived: Float64Array;
+  private readonly handed: Uint8Array;
+  /** Indices added, in arrival order; entries gone since are dropped when met (compact()). */
+  private order: number[] = [];
+  private orderN = 0;
+  size = 0;
+
+  constructor(slots: number) {
+    let n = 1;
+    while (n < slots) n <<= 1;
+    this.mask = n - 1;
+    this.index = new Int32Array(n).fill(-1);
+    this.units = new Array<VideoUnit | undefined>(n).fill(undefined);
+    this.arrived = new Float64Array(n);
+    this.handed = new Uint8Array(n);
+  }
+
+  has(idx: number): boolean {
+    return this.index[idx & this.mask] === idx;
+  }
+
+  /** The unit buffered for idx (has(idx) must hold). */
+  unit(idx: number): VideoUnit {
+    return this.units[idx & this.mask] as VideoUnit;
+  }
+
+  /** Handed over already (drain() takes settled units early), waiting only for its index to pass. */
+  isDone(idx: number): boolean {
+    return this.handed[idx & this.mask] === 1;
+  }
+
+  markDone(idx: number): void {
+    this.handed[idx & this.mask] = 1;
+  }
+
+  add(idx: number, u: VideoUnit, now: number): void {
+    const s = idx & this.mask;
+    this.index[s] = idx;
+    this.units[s] = u;
+    this.arrived[s] = now;
+    this.handed[s] = 0;
+    this.size++;
+    if (this.orderN > 2 * this.size + 64) this.compact();
+    this.order[this.orderN++] = idx;
+  }
+
+  delete(idx: number): void {
+    const s = idx & this.mask;
+    this.index[s] = -1;
+    this.units[s] = undefined;
+    this.size--;
+  }
+
+  /** The earliest arrival time among the buffered packets (undefined when none). */
+  oldestArrival(): number | undefined {
+    this.compact();
+    let t: number | undefined;
+    for (let i = 0; i < this.orderN; i++) {
+      const a = this.arrived[this.order[i] & this.mask];
+      if (t === undefined || a < t) t = a;
+    }
+    return t;
+  }
+
+  /** The buffered index nearest after `from` in 16-bit order (-1 when none). */
+  nearestAfter(from: number): number {
+    this.compact();
+    let first = -1;
+    let best = 0x10000;
+    for (let i = 0; i < this.orderN; i++) {
+      const d = (this.order[i] - from) & 0xffff;
+      if (d < best) {
+        best = d;
+        first = this.order[i];
+      }
+    }
+    return first;
+  }
+
+  private compact(): void {
+    const o = this.order;
+    let keep = 0;
+    for (let i = 0; i < this.orderN; i++) if (this.has(o[i])) o[keep++] = o[i];
+    this.orderN = keep;
+  }
+}
+
 export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private readonly events = new Queue<VideoEvent>();
   private readonly codec: VideoCodec;
@@ -122,7 +220,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
 
   // reorder window
   private expected = -1;
-  private readonly pending = new Map<number, { u: VideoUnit; t: number; done: boolean }>();
+  private readonly pending: PacketWindow;
   /**
    * packet_index of the pending units not handed over yet, in arrival order (may name entries
    * already gone or done: skipped when met). takeSettled() scans only these, not the whole
@@ -132,6 +230,8 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private undone: number[] = [];
   /** How many of `undone` are in use (its length is never set: that is a slow path in V8). */
   private undoneN = 0;
+  /** takeSettled()'s indices to hand over, reused. */
+  private readonly ready: number[] = [];
   /** An entry left `pending` since the last rearm(): its oldest arrival must be looked up again. */
   private pendingLeft = false;
   private waitStart: number | undefined;
@@ -197,6 +297,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     this.reorderWaitMs = opts.reorderWaitMs ?? this.waitMax;
     // a 40 Mbit/s key frame is a few hundred packets: the window must hold a frame and then some
     this.reorderSlots = opts.reorderSlots ?? 1024;
+    this.pending = new PacketWindow(this.reorderSlots);
     this.statsWindowMs = opts.statsWindowMs ?? 1000;
     this.idrRetryMs = opts.idrRetryMs ?? 250;
     this.keyframeWaitFrames = opts.keyframeWaitFrames ?? 180;
@@ -234,12 +335,15 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       }
       this.st.packetsDropped++;
     } else {
-      // drain() hands it over at once if the gap before it can only be inside its own frame
-      this.pending.set(idx, { u: unit, t: now, done: false });
-      this.undone[this.undoneN++] = idx;
-      if (this.waitStart === undefined || now < this.waitStart) this.waitStart = now;
+      // Too far ahead: the window moves first (what it passes is handed out or given up; this
+      // packet, the farthest, would come after all of it anyway), so the window never spans
+      // more indices than it has slots.
       const ahead = (idx - this.expected) & 0xffff;
       if (ahead >= this.reorderSlots) this.skipTo(seq16Add(idx, 1 - this.reorderSlots), now);
+      // drain() hands it over at once if the gap before it can only be inside its own frame
+      this.pending.add(idx, unit, now);
+      this.undone[this.undoneN++] = idx;
+      if (this.waitStart === undefined || now < this.waitStart) this.waitStart = now;
     }
     this.drain(now);
     this.checkTimeout(now);
@@ -306,12 +410,14 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
 
   private drain(now: number): void {
     for (;;) {
-      const p = this.pending.get(this.expected);
-      if (p) {
-        this.pending.delete(this.expected);
+      const e = this.expected;
+      if (this.pending.has(e)) {
+        const u = this.pending.unit(e);
+        const done = this.pending.isDone(e);
+        this.pending.delete(e);
         this.pendingLeft = true;
-        this.expected = seq16Add(this.expected, 1);
-        if (!p.done) this.accept(p.u, now);
+        this.expected = seq16Add(e, 1);
+        if (!done) this.accept(u, now);
         continue;
       }
       // A gap inside a frame that is already decided (emitted or failed) is not worth waiting for.
@@ -341,24 +447,31 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   private takeSettled(now: number): boolean {
     const undone = this.undone;
     const n = this.undoneN;
-    if (n === 0) return false; // the common case: no array to build
-    const ready: [number, VideoUnit][] = [];
+    if (n === 0) return false; // the common case
+    const w = this.pending;
+    const ready = this.ready;
+    let count = 0;
     let keep = 0;
     for (let i = 0; i < n; i++) {
       const idx = undone[i];
-      const p = this.pending.get(idx);
-      if (p === undefined || p.done) continue;
-      if (seq16Gt((idx - p.u.unitIndex) & 0xffff, this.expected)) {
+      if (!w.has(idx) || w.isDone(idx)) continue;
+      if (seq16Gt((idx - w.unit(idx).unitIndex) & 0xffff, this.expected)) {
         undone[keep++] = idx;
         continue;
       }
-      p.done = true;
-      ready.push([(idx - this.expected) & 0xffff, p.u]);
+      w.markDone(idx);
+      // insertion sort by distance from the window start: a handful of units
+      const d = (idx - this.expected) & 0xffff;
+      let j = count++;
+      while (j > 0 && ((ready[j - 1] - this.expected) & 0xffff) > d) {
+        ready[j] = ready[j - 1];
+        j--;
+      }
+      ready[j] = idx;
     }
     this.undoneN = keep;
-    if (ready.length > 1) ready.sort((a, b) => a[0] - b[0]);
-    for (const [, u] of ready) this.accept(u, now);
-    return ready.length > 0;
+    for (let i = 0; i < count; i++) this.accept(w.unit(ready[i]), now);
+    return count > 0;
   }
 
   /** A gap is waited for from the arrival of the oldest packet stuck behind it. */
@@ -367,10 +480,8 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       this.waitStart = undefined;
       this.undoneN = 0;
     } else if (this.pendingLeft) {
-      // arrivals only lower the minimum (push() keeps it); a departure may raise it
-      let t: number | undefined;
-      for (const p of this.pending.values()) if (t === undefined || p.t < t) t = p.t;
-      this.waitStart = t;
+      // arrivals only lower the minimum (handle() keeps it); a departure may raise it
+      this.waitStart = this.pending.oldestArrival();
     }
     this.pendingLeft = false;
   }
@@ -378,13 +489,15 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
   /** Moves the window start to `target`, handing out what is buffered before it in order. */
   private skipTo(target: number, now: number): void {
     while (seq16Lt(this.expected, target)) {
-      const p = this.pending.get(this.expected);
-      this.expected = seq16Add(this.expected, 1);
-      if (p) {
-        this.pending.delete(seq16Add(this.expected, -1));
+      const e = this.expected;
+      this.expected = seq16Add(e, 1);
+      if (this.pending.has(e)) {
+        const u = this.pending.unit(e);
+        const done = this.pending.isDone(e);
+        this.pending.delete(e);
         this.pendingLeft = true;
-        if (!p.done) this.accept(p.u, now);
-      } else this.giveUp(seq16Add(this.expected, -1), now);
+        if (!done) this.accept(u, now);
+      } else this.giveUp(e, now);
     }
     this.drain(now);
   }
@@ -439,16 +552,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
       now >= this.waitStart + this.reorderWaitMs &&
       this.pending.size > 0
     ) {
-      let first = -1;
-      let best = 0x10000;
-      for (const k of this.pending.keys()) {
-        const d = (k - this.expected) & 0xffff;
-        if (d < best) {
-          best = d;
-          first = k;
-        }
-      }
-      this.skipTo(first, now);
+      this.skipTo(this.pending.nearestAfter(this.expected), now);
     }
   }
 
@@ -606,7 +710,7 @@ export class FrameProcessor implements Machine<VideoUnit, VideoEvent> {
     for (let j = 0; j < k; j++) len += this.sizes[j] - 2;
     const header = this.headerPending && this.profile >= 0 ? this.headers[this.profile] : undefined;
     const hlen = header?.length ?? 0;
-    const frame = new Uint8Array(hlen + len);
+    const frame = uninitialized(hlen + len); // filled completely below
     if (header) frame.set(header);
     let o = hlen;
     for (let j = 0; j < k; j++) {

@@ -20,18 +20,19 @@
  * object per packet, and that per-call cost, not the hashing, dominated the receive path
  * (bench/receive.ts: TakionEndpoint 52 % of its CPU, half of it createCipheriv). So a tag is
  * computed as E(K, J0) xor GHASH(H, AAD) with everything per key cached (H's GHASH tables, the
- * AES key schedule): GHASH runs in a small hand-assembled WASM module (ghash.ts), E(K, J0) is
- * one JS AES block (aes128.ts). bench/gkcrypt.ts, 2026-11-22, load ~4:
- *   node:crypto AES-GCM 106-113k tags/s (zeroed field as three AAD pieces, no copy: 106k)
- *   gmacWord (WASM GHASH + JS AES, including key refreshes) 237k tags/s
- *   one AES block: ecb.update 0.87M/s, Aes128.encryptBlock 5.5M/s
+ * AES key schedule), the whole of it in one call into a small hand-assembled WebAssembly module
+ * (gkcrypt-wasm.ts, which says how its tables were chosen). A received payload is decrypted
+ * there too (decrypt()): from a window of key stream one ECB call fills, on the copy of the
+ * packet made for its tag. bench/gkcrypt.ts, 2026-12-04, load ~2, median (range) of 3 runs:
+ *   node:crypto AES-GCM 176 (174-192)k tags/s (zeroed field as three AAD pieces, no copy)
+ *   gmacWord 754 (742-770)k tags/s (including key refreshes); with the payload's decryption
+ *   485 (398-488)k packets/s (was 237k tags/s alone with a JS AES block and 8-bit tables)
  * A pure-JS GHASH (8-bit tables per byte position, Int32Array, no allocations) measured ~10 us
- * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.7 us.
+ * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.2 us.
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
-import { Aes128 } from './aes128.js';
 import { UsageError } from './errors.js';
-import { GHASH_SLOTS, Ghash } from './ghash.js';
+import { GkCryptWasm, GMAC_SLOTS, KEY_STREAM_WINDOW } from './gkcrypt-wasm.js';
 
 export const GKCRYPT_BLOCK = 16;
 export const GMAC_SIZE = 4;
@@ -120,40 +121,37 @@ export function genGmacKey(n: number, gmacBase: Uint8Array, iv: Uint8Array): Uin
   return fold(hash('sha256', msg, 'buffer'));
 }
 
-interface GmacSlot {
-  /** Which key (see GkCrypt.gmacKey). */
-  readonly label: number;
-  /** Its Ghash table slot. */
-  readonly slot: number;
-  /** AES under the key, for E(K, J0). */
-  readonly aes: Aes128;
-}
-
 function checkPos(keyPos: number, what: string): void {
   if (!Number.isSafeInteger(keyPos) || keyPos < 0)
     throw new UsageError(`gkcrypt: ${what} must be a non-negative integer, got ${keyPos}`);
 }
 
-export class GkCrypt {
-  readonly index: number;
-  readonly keyBase: Uint8Array;
-  readonly iv: Uint8Array;
-  private readonly gmacBase: Uint8Array;
-  private gmacCurrent: Uint8Array;
-  private gmacIndex = 0;
-  private readonly ecb: Cipher;
-  private gh: Ghash | undefined;
-  private gmacSlots: (GmacSlot | undefined)[] = [];
-  private lastSlot = 0;
-  private readonly ivScratch = new Uint8Array(16);
-  /** Counter blocks for keyStream(), reused (the cipher's output is a fresh buffer). */
-  private ctr = new Uint8Array(0);
+interface GkKeys {
+  index: number;
+  keyBase: Uint8Array;
+  iv: Uint8Array;
+  gmacBase: Uint8Array;
+  gmacCurrent: Uint8Array;
+}
 
-  /** Created on the first tag: an instance that only encrypts needs no tables. */
-  private get ghash(): Ghash {
-    this.gh ??= new Ghash();
-    return this.gh;
-  }
+export class GkCrypt {
+  // every field is set in init() (fromKeys() makes an instance without the constructor)
+  readonly index!: number;
+  readonly keyBase!: Uint8Array;
+  readonly iv!: Uint8Array;
+  private gmacBase!: Uint8Array;
+  private gmacCurrent!: Uint8Array;
+  private gmacIndex!: number;
+  private ecb!: Cipher;
+  private wasm!: GkCryptWasm | undefined;
+  /** Which key each GkCryptWasm slot holds (see gmacKey). */
+  private slotLabels!: (number | undefined)[];
+  private lastSlot!: number;
+  /** Counter blocks for keyStream(), reused (the cipher's output is a fresh buffer). */
+  private ctr!: Uint8Array;
+  /** decrypt()'s key stream window: its first position and length (in GkCryptWasm). */
+  private windowBase!: number;
+  private windowLength!: number;
 
   constructor(index: number, handshakeKey: Uint8Array, secret: Uint8Array) {
     if (handshakeKey.length !== 16) throw new UsageError('gkcrypt: handshake key must be 16 bytes');
@@ -166,12 +164,10 @@ export class GkCrypt {
     msg[19] = 1;
     msg[20] = 0;
     const h = createHmac('sha256', secret).update(msg).digest();
-    this.index = index;
-    this.keyBase = new Uint8Array(h.subarray(0, 16));
-    this.iv = new Uint8Array(h.subarray(16, 32));
-    this.gmacBase = fold(createHash('sha256').update(this.keyBase).update(this.iv).digest());
-    this.gmacCurrent = this.gmacBase;
-    this.ecb = createCipheriv('aes-128-ecb', this.keyBase, null).setAutoPadding(false);
+    const keyBase = new Uint8Array(h.subarray(0, 16));
+    const iv = new Uint8Array(h.subarray(16, 32));
+    const gmacBase = fold(createHash('sha256').update(keyBase).update(iv).digest());
+    this.init({ index, keyBase, iv, gmacBase, gmacCurrent: gmacBase });
   }
 
   /**
@@ -186,33 +182,45 @@ export class GkCrypt {
     gmacCurrent?: Uint8Array;
   }): GkCrypt {
     const c = Object.create(GkCrypt.prototype) as GkCrypt;
-    const w = c as unknown as {
-      index: number;
-      keyBase: Uint8Array;
-      iv: Uint8Array;
-      gmacBase: Uint8Array;
-      gmacCurrent: Uint8Array;
-      gmacIndex: number;
-      ecb: Cipher;
-      gh: Ghash | undefined;
-      gmacSlots: (GmacSlot | undefined)[];
-      lastSlot: number;
-      ivScratch: Uint8Array;
-      ctr: Uint8Array;
-    };
-    w.index = k.index;
-    w.keyBase = k.keyBase.slice();
-    w.iv = k.iv.slice();
-    w.gmacBase = k.gmacBase.slice();
-    w.gmacCurrent = (k.gmacCurrent ?? k.gmacBase).slice();
-    w.gmacIndex = 0;
-    w.ecb = createCipheriv('aes-128-ecb', w.keyBase, null).setAutoPadding(false);
-    w.gh = undefined;
-    w.gmacSlots = [];
-    w.lastSlot = 0;
-    w.ivScratch = new Uint8Array(16);
-    w.ctr = new Uint8Array(0);
+    c.init({
+      index: k.index,
+      keyBase: k.keyBase.slice(),
+      iv: k.iv.slice(),
+      gmacBase: k.gmacBase.slice(),
+      gmacCurrent: (k.gmacCurrent ?? k.gmacBase).slice(),
+    });
     return c;
+  }
+
+  private init(k: GkKeys): void {
+    const w = this as { -readonly [K in 'index' | 'keyBase' | 'iv']: GkCrypt[K] };
+    w.index = k.index;
+    w.keyBase = k.keyBase;
+    w.iv = k.iv;
+    this.gmacBase = k.gmacBase;
+    this.gmacCurrent = k.gmacCurrent;
+    this.gmacIndex = 0;
+    this.ecb = createCipheriv('aes-128-ecb', k.keyBase, null).setAutoPadding(false);
+    this.wasm = undefined;
+    this.slotLabels = [];
+    this.lastSlot = 0;
+    this.ctr = new Uint8Array(0);
+    this.windowBase = 0;
+    this.windowLength = 0;
+  }
+
+  /** Created on the first tag or decrypt(): an instance that only encrypts needs neither. */
+  private get engine(): GkCryptWasm {
+    this.wasm ??= new GkCryptWasm(this.iv);
+    return this.wasm;
+  }
+
+  /**
+   * Builds what checking and decrypting received packets needs (a WebAssembly module, ~10-30 ms
+   * the first time in a process) now rather than on the first packet.
+   */
+  prepareReceive(): void {
+    this.wasm ??= new GkCryptWasm(this.iv);
   }
 
   /** Raw key stream bytes covering positions keyPos .. keyPos + length - 1. */
@@ -233,6 +241,33 @@ export class GkCrypt {
     const out = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) out[i] = data[i] ^ ks[i];
     return out;
+  }
+
+  /**
+   * data[from..] XOR the key stream from position `pos` (= crypt(data.subarray(from), pos), for a
+   * receiver): the result is a view of an arena, never reused; data is left as it is. Positions
+   * that only grow (AV payloads) are served from a window of key stream one AES-ECB call fills for
+   * ~45 full-size packets; data that is the array gmacWord() checked last is decrypted on the copy
+   * made for its tag (as the packet was then), so a datagram goes into WebAssembly memory once.
+   */
+  decrypt(data: Uint8Array, pos: number, from = 0): Uint8Array {
+    checkPos(pos, 'key_pos');
+    const len = data.length - from;
+    const at = pos - this.windowBase;
+    if (at >= 0 && at + len <= this.windowLength) return this.engine.decrypt(data, from, at);
+    if (at >= 0 && len + (pos % GKCRYPT_BLOCK) <= KEY_STREAM_WINDOW) {
+      // ahead of the window: the next one starts at this packet
+      const first = Math.floor(pos / GKCRYPT_BLOCK);
+      const e = this.engine;
+      e.setWindow(this.ecb.update(e.counters(first, KEY_STREAM_WINDOW / GKCRYPT_BLOCK)));
+      this.windowBase = first * GKCRYPT_BLOCK;
+      this.windowLength = KEY_STREAM_WINDOW;
+      return e.decrypt(data, from, pos - this.windowBase);
+    }
+    // behind the window (reordered) or larger than one: a key stream of its own
+    const ks = this.keyStream(pos, len);
+    for (let i = 0; i < len; i++) ks[i] ^= data[from + i];
+    return ks;
   }
 
   /** 4-byte tag: AES-128-GCM(gmac key for keyPos, IV = iv + keyPos/16, AAD = data, no plaintext). */
@@ -257,37 +292,22 @@ export class GkCrypt {
       label = keyIndex;
     } else if (keyIndex < this.gmacIndex) label = keyIndex === 0 ? -1 : keyIndex;
     else label = keyIndex;
-    const k = this.gmacKey(label);
-    // IV = iv + keyPos/16 as little-endian 128-bit add, fed to GHASH as big-endian words
-    counterAdd(this.iv, Math.floor(keyPos / GKCRYPT_BLOCK), this.ivScratch);
-    const v = this.ivScratch;
-    const gh = this.ghash;
-    const s = gh.gmac(
-      k.slot,
-      (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3],
-      (v[4] << 24) | (v[5] << 16) | (v[6] << 8) | v[7],
-      (v[8] << 24) | (v[9] << 16) | (v[10] << 8) | v[11],
-      (v[12] << 24) | (v[13] << 16) | (v[14] << 8) | v[15],
-      data,
-      zeroAt,
-      zeroAt2,
-    );
-    const j0 = gh.words;
-    return (k.aes.encryptBlock(j0[0], j0[1], j0[2], j0[3])[0] ^ s) >>> 0;
+    const slot = this.gmacKey(label);
+    // IV = iv + keyPos/16 (little-endian 128-bit add)
+    return this.engine.tag(slot, data, Math.floor(keyPos / GKCRYPT_BLOCK), zeroAt, zeroAt2);
   }
 
   /**
-   * The GHASH tables and AES key schedule of a GMAC key, by label: refresh index n for the key
-   * gmacCurrent held at index n, -1 for gmacBase used by an older packet of index 0. Two slots:
-   * the current key and the one before it (packets reordered across a refresh).
+   * The GkCryptWasm slot holding a GMAC key, by label: refresh index n for the key gmacCurrent held at
+   * index n, -1 for gmacBase used by an older packet of index 0. Two slots: the current key and
+   * the one before it (packets reordered across a refresh).
    */
-  private gmacKey(label: number): GmacSlot {
-    const slots = this.gmacSlots;
-    for (let i = 0; i < GHASH_SLOTS; i++) {
-      const s = slots[i];
-      if (s !== undefined && s.label === label) {
+  private gmacKey(label: number): number {
+    const labels = this.slotLabels;
+    for (let i = 0; i < GMAC_SLOTS; i++) {
+      if (labels[i] === label) {
         this.lastSlot = i;
-        return s;
+        return i;
       }
     }
     const key =
@@ -297,12 +317,10 @@ export class GkCrypt {
           ? this.gmacBase
           : genGmacKey(label, this.gmacBase, this.iv);
     // replace the slot not used last
-    const slot = (this.lastSlot + 1) % GHASH_SLOTS;
-    const s: GmacSlot = { label, slot, aes: new Aes128(key) };
-    const h = s.aes.encryptBlock(0, 0, 0, 0);
-    this.ghash.setKey(slot, h[0], h[1], h[2], h[3]);
-    slots[slot] = s;
+    const slot = (this.lastSlot + 1) % GMAC_SLOTS;
+    this.engine.setKey(slot, key);
+    labels[slot] = label;
     this.lastSlot = slot;
-    return s;
+    return slot;
   }
 }

@@ -74,22 +74,34 @@ export function keyPosOffset(t: TakionType): number | undefined {
 /** CONTROL and CONGESTION tag their packet with the key_pos field zeroed; the others keep it. */
 const zeroesKeyPos = (t: number): boolean => t === TakionType.Control || t === TakionType.Congestion;
 
-function macFields(packet: Uint8Array): { t: number; mac: number; kp: number } | undefined {
-  if (packet.length < 1) return undefined;
-  const t = baseType(packet);
+/** By base type (the low nibble of byte 0): offset of the GMAC tag, of key_pos (-1: none). */
+const MAC_AT = new Int8Array(16).fill(-1);
+const KEY_POS_AT = new Int8Array(16).fill(-1);
+for (let t = 0; t < 16; t++) {
   const mac = gmacOffset(t);
   const kp = keyPosOffset(t);
-  if (mac === undefined || kp === undefined) return undefined;
-  if (packet.length < Math.max(mac + GMAC_SIZE, kp + 4)) return undefined;
-  return { t, mac, kp };
+  if (mac !== undefined && kp !== undefined) {
+    MAC_AT[t] = mac;
+    KEY_POS_AT[t] = kp;
+  }
 }
+
+/** The packet's base type, if it carries a tag and key_pos and is long enough for both; else -1. */
+function taggedType(packet: Uint8Array): number {
+  if (packet.length < 1) return -1;
+  const t = packet[0] & 0x0f;
+  const mac = MAC_AT[t];
+  if (mac < 0 || packet.length < Math.max(mac, KEY_POS_AT[t]) + GMAC_SIZE) return -1;
+  return t;
+}
+
+const u32 = (b: Uint8Array, o: number): number =>
+  ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
 /** Reads the 32-bit key_pos field of a packet (undefined if its type has none or it is too short). */
 export function readKeyPosLow(packet: Uint8Array): number | undefined {
-  const f = macFields(packet);
-  if (!f) return undefined;
-  const o = f.kp;
-  return ((packet[o] << 24) | (packet[o + 1] << 16) | (packet[o + 2] << 8) | packet[o + 3]) >>> 0;
+  const t = taggedType(packet);
+  return t < 0 ? undefined : u32(packet, KEY_POS_AT[t]);
 }
 
 /**
@@ -97,27 +109,32 @@ export function readKeyPosLow(packet: Uint8Array): number | undefined {
  * (GMAC field zeroed; for CONTROL/CONGESTION the key_pos field is zeroed too while tagging).
  */
 export function applyGmac(packet: Uint8Array, crypt: GkCrypt, keyPos: number): void {
-  const f = macFields(packet);
-  if (!f)
+  const t = taggedType(packet);
+  if (t < 0)
     throw new UsageError(
       `takion: cannot tag a packet of base type ${packet[0] & 0x0f} / ${packet.length} bytes`,
     );
   const dv = view(packet);
-  packet.fill(0, f.mac, f.mac + GMAC_SIZE);
-  dv.setUint32(f.kp, zeroesKeyPos(f.t) ? 0 : keyPos % 0x1_0000_0000);
+  const mac = MAC_AT[t];
+  const kp = KEY_POS_AT[t];
+  packet.fill(0, mac, mac + GMAC_SIZE);
+  dv.setUint32(kp, zeroesKeyPos(t) ? 0 : keyPos % 0x1_0000_0000);
   const tag = crypt.gmac(packet, keyPos);
-  dv.setUint32(f.kp, keyPos % 0x1_0000_0000);
-  packet.set(tag, f.mac);
+  dv.setUint32(kp, keyPos % 0x1_0000_0000);
+  packet.set(tag, mac);
 }
 
 /** True iff the packet's tag is the GMAC at keyPos (the full 64-bit position). Never modifies packet. */
 export function verifyGmac(packet: Uint8Array, crypt: GkCrypt, keyPos: number): boolean {
-  const f = macFields(packet);
-  if (!f) return false;
+  const t = taggedType(packet);
+  return t >= 0 && verifyTagged(packet, t, crypt, keyPos);
+}
+
+/** verifyGmac for a packet of taggedType t. */
+function verifyTagged(packet: Uint8Array, t: number, crypt: GkCrypt, keyPos: number): boolean {
   // the tag is computed over the packet in place, the zeroed fields only in the hash input
-  const m = f.mac;
-  const got = ((packet[m] << 24) | (packet[m + 1] << 16) | (packet[m + 2] << 8) | packet[m + 3]) >>> 0;
-  return crypt.gmacWord(packet, keyPos, m, zeroesKeyPos(f.t) ? f.kp : -1) === got;
+  const mac = MAC_AT[t];
+  return crypt.gmacWord(packet, keyPos, mac, zeroesKeyPos(t) ? KEY_POS_AT[t] : -1) === u32(packet, mac);
 }
 
 export enum ChunkType {
@@ -645,6 +662,8 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
   setCrypt(local: GkCrypt, remote: GkCrypt): void {
     this.local = local;
     this.remote = remote;
+    // the tag check's module is built now, not when the stream's first packets arrive
+    remote.prepareReceive();
     // DATA that arrived before crypt and still waits for a gap: check it now, as it is delivered later
     const q = this.dataQueue;
     if (q) {
@@ -675,9 +694,9 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
    */
   sendRaw(packet: Uint8Array, keyPos: number): void {
     if (this.st !== 'connected') throw new UsageError(`takion: sendRaw() in state ${this.st}`);
-    const f = macFields(packet);
+    const t = taggedType(packet);
     if (this.local) applyGmac(packet, this.local, keyPos);
-    else if (f) view(packet).setUint32(f.kp, keyPos % 0x1_0000_0000);
+    else if (t >= 0) view(packet).setUint32(KEY_POS_AT[t], keyPos % 0x1_0000_0000);
     this.push(packet);
   }
 
@@ -844,15 +863,15 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
   /** GMAC check with key_pos extension; commits the extended key_pos only when the tag matches. */
   private authenticate(bytes: Uint8Array): boolean {
     if (!this.remote) return true;
-    const low = readKeyPosLow(bytes);
-    if (low === undefined) return false;
-    const keyPos = this.keyState.requestPos(low, false);
+    const t = taggedType(bytes);
+    if (t < 0) return false;
+    const keyPos = this.keyState.requestPos(u32(bytes, KEY_POS_AT[t]), false);
     // A key_pos far from the stream's is forged or from another session: skip the GMAC work.
     if (Math.abs(keyPos - this.keyState.current) > KEY_POS_WINDOW) {
       this.stats.gmacFailures++;
       return false;
     }
-    if (!verifyGmac(bytes, this.remote, keyPos)) {
+    if (!verifyTagged(bytes, t, this.remote, keyPos)) {
       this.stats.gmacFailures++;
       return false;
     }
@@ -870,11 +889,11 @@ export class TakionEndpoint implements Machine<Uint8Array, TakionEvent, Uint8Arr
       this.receiveControl(bytes, now);
       return;
     }
-    if (gmacOffset(t) === undefined) {
+    if (MAC_AT[t] < 0) {
       this.stats.unexpected++;
       return;
     }
-    if (!macFields(bytes)) {
+    if (taggedType(bytes) < 0) {
       this.stats.malformed++;
       return;
     }

@@ -68,11 +68,9 @@ describe('controller input (terminal, real timers)', () => {
     expect(isPressed(states[1].state, 'cross')).toBe(false);
     // held for initialHoldMs (60), not released early
     expect(states[1].at - t0).toBeGreaterThanOrEqual(59);
-    // warmed up, a key costs microseconds (the bound is generous for a loaded machine)
-    const t1 = performance.now();
+    // the next key is handed over in the same callback too (its cost: npm run bench -- input)
     tty.type(' ');
     expect(states).toHaveLength(3);
-    expect(states[2].at - t1).toBeLessThan(5);
     // stopping releases what is held and restores the terminal
     input.stop();
     expect(states[3].state).toBe(IDLE_STATE);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
+import { bytesEqual, fromHex, toHex } from '../../src/proto-stack/bytes.js';
 import { counterAdd, GkCrypt, genGmacKey } from '../../src/proto-stack/gkcrypt.js';
 import { KeyState } from '../../src/proto-stack/keystate.js';
 import { loadVectors } from '../helpers/vectors.js';
@@ -170,5 +170,79 @@ describe('gkcrypt properties', () => {
     const g = new GkCrypt(2, new Uint8Array(16), new Uint8Array(32));
     expect(() => g.keyStream(-1, 4)).toThrow(/key_pos/);
     expect(() => g.gmac(new Uint8Array(4), 1.5)).toThrow(/key_pos/);
+  });
+});
+
+describe('GkCrypt.decrypt (receive path: key stream window, decryption on the tagged copy)', () => {
+  it('equals crypt() for growing, repeated and reordered positions of any alignment and size', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            // mostly the next packet's position, as a stream goes; sometimes a jump back or ahead
+            step: fc.oneof(
+              { arbitrary: fc.constant(undefined), weight: 4 },
+              { arbitrary: fc.integer({ min: -3000, max: 70_000 }), weight: 1 },
+            ),
+            len: fc.noBias(fc.integer({ min: 0, max: 1500 })),
+            big: fc.boolean(),
+            tagged: fc.boolean(),
+          }),
+          { minLength: 80, maxLength: 150 },
+        ),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (ops, start) => {
+          const crypt = new GkCrypt(3, new Uint8Array(16).fill(9), new Uint8Array(32).fill(4));
+          let pos = start;
+          let last = 0;
+          const earlier: { got: Uint8Array; want: Uint8Array }[] = [];
+          for (const { step, len: small, big, tagged } of ops) {
+            pos = Math.max(0, pos + (step ?? last));
+            // now and then one larger than the window (65536 bytes)
+            const len = big && small > 1400 ? 70_000 : small;
+            const packet = new Uint8Array(len + 21).map((_, i) => i * 31 + len);
+            const data = packet.subarray(21);
+            const before = data.slice();
+            // as a receiver does: the packet's tag checked first, its payload then decrypted from
+            // the copy made for the tag; or a payload of its own
+            if (tagged) crypt.gmacWord(packet, Math.max(0, pos - 16), 10);
+            const got = tagged ? crypt.decrypt(packet, pos, 21) : crypt.decrypt(data, pos);
+            const want = crypt.crypt(data, pos);
+            expect(bytesEqual(got, want)).toBe(true);
+            expect(bytesEqual(data, before)).toBe(true);
+            earlier.push({ got, want });
+            last = len;
+          }
+          // outputs are views of arenas: later packets must not disturb them
+          for (const e of earlier) expect(bytesEqual(e.got, e.want)).toBe(true);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decrypts a part of the packet tagged last, of an earlier one, twice, or across a zeroed tag field', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 20, maxLength: 1500 }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.integer({ min: 0, max: 19 }),
+        fc.integer({ min: -1, max: 19 }),
+        fc.constantFrom('last', 'earlier', 'twice'),
+        (packet, keyPos, from, zero2, how) => {
+          const crypt = new GkCrypt(3, new Uint8Array(16).fill(2), new Uint8Array(32).fill(6));
+          const before = packet.slice();
+          crypt.gmacWord(packet, keyPos, 10, zero2);
+          // another packet in the same buffer tagged after it
+          if (how === 'earlier') crypt.gmacWord(packet.subarray(1), keyPos + 1, 10);
+          const want = crypt.crypt(packet.subarray(from), keyPos + 16 + from);
+          expect(bytesEqual(crypt.decrypt(packet, keyPos + 16 + from, from), want)).toBe(true);
+          if (how === 'twice')
+            expect(bytesEqual(crypt.decrypt(packet, keyPos + 16 + from, from), want)).toBe(true);
+          expect(bytesEqual(packet, before)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
