@@ -6,29 +6,13 @@
  * stream is AES-128-ECB(key_base, iv + block) where "+" is a little-endian 128-bit add, so
  * stock AES-CTR (big-endian counter) does not fit: we build the counter blocks by hand.
  *
- * Backend choice, measured with `npm run bench` (bench/gkcrypt.ts; Node 20.20, shared 2-core box
- * under load ~2.5, three runs, 2026-11-21):
- *   key stream, 64 KiB chunks:   node:crypto 470-845 MB/s   @noble/ciphers 36-44 MB/s  (13-19x)
- *   key stream, 1400 B chunks:   node:crypto 211-237 MB/s   @noble/ciphers 26-34 MB/s  (6-8x)
- *   4-byte GMAC over 1400 B:     node:crypto 102-113k tags/s @noble/ciphers 8-9k tags/s (12x)
- * A fourth run under heavier load gave 182 / 91 MB/s and 45k tags/s for node:crypto against
- * 13 / 8 MB/s and 2k tags/s for noble (load ~11): absolute figures swing with the load, the ratio
- * stays above 6x. node:crypto wins both paths by about an order of magnitude over noble (which
- * also refuses to reuse a cipher object, so every call pays its key schedule).
- *
- * The key stream stays on node:crypto. The GMAC does not: node:crypto needs a new AES-GCM cipher
- * object per packet, and that per-call cost, not the hashing, dominated the receive path
- * (bench/receive.ts: TakionEndpoint 52 % of its CPU, half of it createCipheriv). So a tag is
- * computed as E(K, J0) xor GHASH(H, AAD) with everything per key cached (H's GHASH tables, the
- * AES key schedule), the whole of it in one call into a small hand-assembled WebAssembly module
- * (gkcrypt-wasm.ts, which says how its tables were chosen). A received payload is decrypted
- * there too (decrypt()): from a window of key stream one ECB call fills, on the copy of the
- * packet made for its tag. bench/gkcrypt.ts, 2026-12-04, load ~2, median (range) of 3 runs:
- *   node:crypto AES-GCM 176 (174-192)k tags/s (zeroed field as three AAD pieces, no copy)
- *   gmacWord 754 (742-770)k tags/s (including key refreshes); with the payload's decryption
- *   485 (398-488)k packets/s (was 237k tags/s alone with a JS AES block and 8-bit tables)
- * A pure-JS GHASH (8-bit tables per byte position, Int32Array, no allocations) measured ~10 us
- * per 1400 B, slower than node:crypto's whole GCM; the WASM one ~1.2 us.
+ * Why two backends: the key stream is bulk AES-ECB, where node:crypto is an order of magnitude
+ * faster than @noble/ciphers. The per-packet GMAC is not: node:crypto needs a new AES-GCM cipher
+ * object per packet, and that per-call cost dominated the receive path. So a tag is computed as
+ * E(K, J0) xor GHASH(H, AAD) with everything per key cached, in one call into a small WebAssembly
+ * module (gkcrypt-wasm.ts, which says how its tables were chosen); decrypt() xors a received
+ * payload there too, on the copy made for its tag, from a window of key stream that one ECB call
+ * fills. Figures: `npm run bench -- gkcrypt` (README "Performance" says what each bench measures).
  */
 import { type Cipher, createCipheriv, createHash, createHmac, hash } from 'node:crypto';
 import { UsageError } from './errors.js';
