@@ -34,6 +34,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.RPTUI_BENCH_LIVE_SECONDS ?? 30);
 const soakSeconds = Number(process.env.RPTUI_BENCH_LIVE_SOAK ?? 300);
 const WARMUP = 5;
+/** The event-loop delay window after the CPU one (the delay monitor's own 1 ms timer costs CPU). */
+const LOOP_SECONDS = 10;
 /** RPTUI_BENCH_LIVE_PARTS: a comma list of the parts to run (default all of them). */
 const parts = new Set((process.env.RPTUI_BENCH_LIVE_PARTS ?? 'floor,1080p,720p,tui,cap,soak').split(','));
 
@@ -215,6 +217,7 @@ export async function run(): Promise<void> {
         tui: false,
         warmupSeconds: WARMUP,
         measureSeconds: seconds,
+        loopSeconds: LOOP_SECONDS,
         rssAtSeconds: [],
         ...o,
       };
@@ -224,7 +227,11 @@ export async function run(): Promise<void> {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       if (cap && p.pid !== undefined) cap.add(p.pid);
-      const out = await exited(p, 'the client', (opts.warmupSeconds + opts.measureSeconds + 60) * 1000);
+      const out = await exited(
+        p,
+        'the client',
+        (opts.warmupSeconds + opts.measureSeconds + opts.loopSeconds + 60) * 1000,
+      );
       const line = out
         .trim()
         .split('\n')

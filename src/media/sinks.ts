@@ -284,10 +284,13 @@ export function attachSinks(
     tee?.start(format);
   });
   session.on('video', (frame) => video.write(frame.bytes, frame.keyframe));
-  session.on('audio', (pcm) => {
-    audio.write(pcm);
-    tee?.write(pcm);
-  });
+  // No listener, no Opus decoding (the session decodes only for listeners): with audio `none`
+  // that saves ~0.5 % of a core (a tenth of the client's CPU at 1080p60 15 Mbit/s).
+  if (audio.kind !== 'none' || tee)
+    session.on('audio', (pcm) => {
+      audio.write(pcm);
+      tee?.write(pcm);
+    });
   return {
     close: async () => {
       await Promise.all([video.close(), audio.close()]);

@@ -366,6 +366,24 @@ describe('attachSinks (session -> sinks)', () => {
     expect(wav.readUInt32LE(40)).toBe(400);
     expect(wav.readUInt32LE(24)).toBe(48000);
   });
+
+  it('asks for no decoded audio when nothing takes it (audio none, no recording)', async () => {
+    const listeners = (video: string, audio: string) => {
+      const session = new EventEmitter();
+      const a = attachSinks(
+        session as unknown as SinkSession,
+        createVideoSink(video),
+        createAudioSink(audio),
+        { title: 't' },
+      );
+      return { count: session.listenerCount('audio'), close: a.close };
+    };
+    const none = listeners('none', 'none');
+    expect(none.count).toBe(0);
+    const wav = listeners('none', `file:${join(dir, 'counted.wav')}`);
+    expect(wav.count).toBe(1);
+    await Promise.all([none.close(), wav.close()]);
+  });
 });
 
 describe('KeyframeGate', () => {
