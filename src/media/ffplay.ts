@@ -279,6 +279,8 @@ export class FfplaySink extends SinkEvents implements VideoSink {
       return;
     }
     const codec = this.info?.codec ?? 'h264';
+    const header = this.gate.headerFor(frame, keyframe, codec);
+    if (header) player.pipe.write(header);
     player.pipe.write(withoutLeadingAud(frame, codec));
     player.pipe.write(AUD[codec]);
     this.counters.written++;

@@ -9,6 +9,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { extractVideoHeader, type VideoCodec } from '../proto-stack/annexb.js';
 import { RptuiError } from '../proto-stack/errors.js';
 
 export type MediaTool = 'ffplay' | 'ffmpeg' | 'ffprobe';
@@ -223,6 +224,9 @@ const KEYFRAME_RETRY_MS = 1000;
 export class KeyframeGate {
   private waitingNow = true;
   private askedAt: number | undefined;
+  /** The stream's parameter sets, from the last key frame that carried them. */
+  private header: Uint8Array | undefined;
+  private headerGiven = false;
 
   constructor(
     private readonly ask: () => void,
@@ -233,9 +237,10 @@ export class KeyframeGate {
     return this.waitingNow;
   }
 
-  /** Waits for the next key frame, asking for one now. */
+  /** Waits for the next key frame (and gives it parameter sets), asking for one now. */
   restart(): void {
     this.waitingNow = true;
+    this.headerGiven = false;
     this.askedAt = this.now();
     this.ask();
   }
@@ -253,6 +258,21 @@ export class KeyframeGate {
       this.ask();
     }
     return false;
+  }
+
+  /**
+   * What to write in front of an admitted frame. A console sends its parameter sets
+   * (SPS/PPS[/VPS], STREAMINFO's video header) once, in front of the first frame; a decoder
+   * started later (a reopened window, a restarted player) gets them from here in front of its
+   * first key frame, or it would decode nothing.
+   */
+  headerFor(frame: Uint8Array, keyframe: boolean, codec: VideoCodec): Uint8Array | undefined {
+    if (!keyframe) return undefined;
+    const own = extractVideoHeader(frame, codec);
+    if (own) this.header = own;
+    const given = this.headerGiven;
+    this.headerGiven = true;
+    return own || given ? undefined : this.header;
   }
 }
 

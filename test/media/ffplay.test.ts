@@ -9,7 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FfplaySink, ffplayArgs, withoutLeadingAud } from '../../src/media/ffplay.js';
 import type { VideoInfo } from '../../src/media/sinks.js';
 import { findTool } from '../../src/media/tools.js';
-import { isKeyframe, splitAccessUnits } from '../../src/proto-stack/annexb.js';
+import {
+  extractVideoHeader,
+  isKeyframe,
+  splitAccessUnits,
+  stripParameterSets,
+} from '../../src/proto-stack/annexb.js';
 import { alive, onPath, startXvfb, type Xvfb } from '../helpers/system.js';
 import { repoRoot } from '../helpers/vectors.js';
 
@@ -186,6 +191,37 @@ describe('player stand-ins (scripts)', () => {
     expect(readFileSync(argsFile, 'utf8')).toMatch(/-framerate 60 -fs -x 640 -i pipe:0\n$/);
     expect(seen.warnings).toHaveLength(1);
     expect(seen.warnings[0]).toMatch(/^No display is set .*SDL_VIDEODRIVER=kmsdrm .*DISPLAY=:0/);
+  });
+
+  it("a reopened player gets the stream's parameter sets before its first key frame (the console sent them once)", async () => {
+    const out = (n: number) => join(dir, `stdin-${n}.h264`);
+    const count = join(dir, 'count');
+    writeFileSync(count, '0');
+    // each start records its input to a file of its own
+    const player = script(
+      'recorder',
+      `n=$(($(cat '${count}') + 1)); echo $n > '${count}'; exec cat > '${dir}/stdin-'$n.h264`,
+    );
+    const sink = new FfplaySink({ playerPath: player, env: { SDL_VIDEODRIVER: 'dummy' } });
+    sinks.push(sink);
+    sink.start(info);
+    const first = frames[0]; // SPS/PPS + IDR, as the session hands out the first frame
+    const header = extractVideoHeader(first.au, 'h264');
+    expect(header).toBeDefined();
+    const key = stripParameterSets(first.au, 'h264'); // a later key frame: no parameter sets
+    sink.write(first.au, true);
+    sink.write(frames[1].au, false);
+    for (let i = 0; i < 100 && !existsSync(out(1)); i++) await sleep(10);
+    process.kill(sink.pid!, 'SIGTERM'); // the user closes the window
+    for (let i = 0; i < 100 && sink.pid !== undefined; i++) await sleep(10);
+    sink.reopen();
+    sink.write(frames[1].au, false); // refused: the new player waits for a key frame
+    sink.write(key, true);
+    for (let i = 0; i < 100 && !(existsSync(out(2)) && readFileSync(out(2)).length > 0); i++) await sleep(10);
+    await sink.close();
+    const second = readFileSync(out(2));
+    expect(second.subarray(0, header!.length).equals(Buffer.from(header!))).toBe(true);
+    expect(isKeyframe(second.subarray(header!.length), 'h264')).toBe(true);
   });
 
   it('never blocks on a stuck player: drops P-frames past 1 MiB queued, everything past 16 MiB', async () => {

@@ -411,4 +411,21 @@ describe('KeyframeGate', () => {
     expect(gate.admit(false)).toBe(false);
     expect(asked).toBe(3);
   });
+
+  it("gives a restarted decoder the stream's parameter sets in front of its first key frame", () => {
+    const gate = new KeyframeGate(() => {});
+    const sps = [0, 0, 0, 1, 0x67, 0x42, 0, 0x1f];
+    const pps = [0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80];
+    const idr = [0, 0, 0, 1, 0x65, 0x88, 0x84];
+    const first = new Uint8Array([...sps, ...pps, ...idr]);
+    const key = new Uint8Array(idr);
+    const p = new Uint8Array([0, 0, 0, 1, 0x41, 0x9a]);
+    // the first frame carries them itself: nothing in front, but they are kept
+    expect(gate.headerFor(first, true, 'h264')).toBeUndefined();
+    expect(gate.headerFor(key, true, 'h264')).toBeUndefined(); // the same decoder has them
+    gate.restart(); // a new player
+    expect(gate.headerFor(p, false, 'h264')).toBeUndefined();
+    expect([...(gate.headerFor(key, true, 'h264') ?? [])]).toEqual([...sps, ...pps]);
+    expect(gate.headerFor(key, true, 'h264')).toBeUndefined(); // once per start
+  });
 });

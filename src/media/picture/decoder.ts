@@ -147,11 +147,6 @@ export class FrameDecoder {
     return this.child.pid;
   }
 
-  /** Access units written so far. */
-  get frames(): number {
-    return this.fed;
-  }
-
   /**
    * One access unit (plus the AUD that lets ffmpeg decode it at once); `header`: parameter sets
    * to go in front of it (a decoder started mid-stream has not seen them).

@@ -19,7 +19,6 @@
  *   and hide(); the host says when it drew over the rectangle (invalidate()).
  */
 
-import { extractVideoHeader } from '../../proto-stack/annexb.js';
 import type { RptuiError } from '../../proto-stack/errors.js';
 import type { SinkOptions, TerminalPictureOptions, VideoInfo, VideoSink } from '../sink-types.js';
 import { childEnv, findTool, KeyframeGate, SinkEvents } from '../tools.js';
@@ -101,8 +100,6 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
   private readonly gate = new KeyframeGate(() => this.emit('needKeyframe'));
   private readonly restarts: number[] = [];
   private latest: DecodedFrame | undefined;
-  /** The stream's parameter sets (SPS/PPS, VPS for HEVC), from the last key frame that had them. */
-  private header: Uint8Array | undefined;
   private busy = false;
   private waitingDrain = false;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -333,15 +330,7 @@ export class TerminalPictureSink extends SinkEvents implements VideoSink {
       this.gate.restart();
       return;
     }
-    let header: Uint8Array | undefined;
-    if (keyframe) {
-      // a console sends its parameter sets once, in front of the first frame: keep them for the
-      // decoders started later (resize, rescale, show)
-      const own = extractVideoHeader(frame, dec.spec.codec);
-      if (own) this.header = own;
-      else if (dec.frames === 0) header = this.header;
-    }
-    dec.write(frame, header);
+    dec.write(frame, this.gate.headerFor(frame, keyframe, dec.spec.codec));
     this.counters.written++;
     this.counters.bytes += frame.length;
   }
