@@ -4,7 +4,7 @@
  * is reported with its path (never with its content: it may be a link to anything) and left
  * untouched: every mutation loads first, so a corrupt file stops the write.
  */
-import { z } from 'zod';
+import * as v from 'valibot';
 import {
   type LockHolder,
   type LockOptions,
@@ -14,27 +14,35 @@ import {
   withFileLock,
   writeFileAtomic,
 } from '../common/config-dir.js';
+import { isoDatetime, noArray, safeParse } from '../common/schema.js';
 import type { PlatformFacts } from '../media/hwdecode.js';
 import { UsageError } from '../proto-stack/errors.js';
 import { replaceUnsafe } from '../proto-stack/text.js';
 
 export const RESOLUTIONS = ['360p', '540p', '720p', '1080p'] as const;
 
-export const ProfileSettingsSchema = z.object({
-  resolution: z.enum(RESOLUTIONS).default('720p'),
-  fps: z.union([z.literal(30), z.literal(60)]).default(60),
-  /** kbit/s; 'auto' = the usual bitrate for the resolution. */
-  bitrate: z.union([z.literal('auto'), z.number().int().min(500).max(100_000)]).default('auto'),
-  /** The codec asked of the console: h265 (HEVC) is for a PS5 only. */
-  codec: z.enum(['h264', 'h265']).default('h264'),
-  /** A --video spec: 'ffplay' (a window), 'terminal', 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
-  videoSink: z.string().min(1).default('ffplay'),
-  /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto' (resolveAudioSinkSpec: speaker or none). */
-  audioSink: z.string().min(1).default('auto'),
-  /** Keymap name or path. */
-  keymap: z.string().min(1).default('default'),
-});
-export type ProfileSettings = z.infer<typeof ProfileSettingsSchema>;
+const nonEmpty = () => v.pipe(v.string(), v.minLength(1));
+
+export const ProfileSettingsSchema = noArray(
+  v.object({
+    resolution: v.optional(v.picklist(RESOLUTIONS), '720p'),
+    fps: v.optional(v.union([v.literal(30), v.literal(60)]), 60),
+    /** kbit/s; 'auto' = the usual bitrate for the resolution. */
+    bitrate: v.optional(
+      v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(500), v.maxValue(100_000))]),
+      'auto',
+    ),
+    /** The codec asked of the console: h265 (HEVC) is for a PS5 only. */
+    codec: v.optional(v.picklist(['h264', 'h265']), 'h264'),
+    /** A --video spec: 'ffplay' (a window), 'terminal', 'file:PATH' or 'none' (parsed by src/media/sinks.ts). */
+    videoSink: v.optional(nonEmpty(), 'ffplay'),
+    /** A --audio spec ('speaker', 'file:PATH', 'none'), or 'auto' (resolveAudioSinkSpec: speaker or none). */
+    audioSink: v.optional(nonEmpty(), 'auto'),
+    /** Keymap name or path. */
+    keymap: v.optional(nonEmpty(), 'default'),
+  }),
+);
+export type ProfileSettings = v.InferOutput<typeof ProfileSettingsSchema>;
 
 /** What a machine can decode in hardware, for platformDefaults (see media/hwdecode.ts). */
 /**
@@ -51,37 +59,51 @@ export function platformDefaults(kind: 'PS4' | 'PS5', f: PlatformFacts): Partial
 }
 
 const hex = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${bytes} bytes as hex`);
+  v.pipe(v.string(), v.regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${bytes} bytes as hex`));
 
 export const PROFILE_NAME_RE = /^[^\s/\\\p{Cc}][^/\\\p{Cc}]{0,63}$/u;
 
-export const ProfileSchema = z.object({
-  name: z.string().regex(PROFILE_NAME_RE, 'a name of 1-64 characters, no slashes or control characters'),
-  kind: z.enum(['PS4', 'PS5']),
-  target: z.union([z.literal(800), z.literal(900), z.literal(1000), z.literal(1000000), z.literal(1000100)]),
-  /** Address the console answered from (IPv4 or a host name). */
-  host: z.string().min(1),
-  /** The console's MAC as 12 hex digits: DDP host-id = PS4-Mac/PS5-Mac. */
-  hostId: hex(6),
-  nickname: z.string(),
-  /** RegistKey bytes as hex (the console sends 8). */
-  registKey: z.string().regex(/^(?:[0-9a-fA-F]{2}){1,32}$/, 'hex bytes'),
-  /** RP-Key ("morning"), 16 bytes as hex. */
-  rpKey: hex(16),
-  /** PSN account id: 8 bytes little-endian, base64. */
-  accountId: z.string().regex(/^[A-Za-z0-9+/]{11}=$/, '8 bytes as base64'),
-  createdAt: z.iso.datetime(),
-  settings: ProfileSettingsSchema.prefault({}),
-});
-export type Profile = z.infer<typeof ProfileSchema>;
+export const ProfileSchema = noArray(
+  v.object({
+    name: v.pipe(
+      v.string(),
+      v.regex(PROFILE_NAME_RE, 'a name of 1-64 characters, no slashes or control characters'),
+    ),
+    kind: v.picklist(['PS4', 'PS5']),
+    target: v.union([
+      v.literal(800),
+      v.literal(900),
+      v.literal(1000),
+      v.literal(1000000),
+      v.literal(1000100),
+    ]),
+    /** Address the console answered from (IPv4 or a host name). */
+    host: nonEmpty(),
+    /** The console's MAC as 12 hex digits: DDP host-id = PS4-Mac/PS5-Mac. */
+    hostId: hex(6),
+    nickname: v.string(),
+    /** RegistKey bytes as hex (the console sends 8). */
+    registKey: v.pipe(v.string(), v.regex(/^(?:[0-9a-fA-F]{2}){1,32}$/, 'hex bytes')),
+    /** RP-Key ("morning"), 16 bytes as hex. */
+    rpKey: hex(16),
+    /** PSN account id: 8 bytes little-endian, base64. */
+    accountId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]{11}=$/, '8 bytes as base64')),
+    createdAt: isoDatetime(),
+    /** Missing or partial: the defaults fill it in. */
+    settings: v.optional(ProfileSettingsSchema, {}),
+  }),
+);
+export type Profile = v.InferOutput<typeof ProfileSchema>;
 /** What a caller supplies: settings may be partial or missing. */
-export type ProfileInput = z.input<typeof ProfileSchema>;
+export type ProfileInput = v.InferInput<typeof ProfileSchema>;
 
-const FileSchema = z
-  .object({ version: z.literal(1), profiles: z.array(ProfileSchema) })
-  .refine((f) => new Set(f.profiles.map((p) => p.name)).size === f.profiles.length, {
-    message: 'two profiles have the same name',
-  });
+const FileSchema = v.pipe(
+  noArray(v.object({ version: v.literal(1), profiles: v.array(ProfileSchema) })),
+  v.check(
+    (f) => new Set(f.profiles.map((p) => p.name)).size === f.profiles.length,
+    'two profiles have the same name',
+  ),
+);
 
 /** `base`, or `base-2`, `base-3`... whichever is not taken (control characters become "-"). */
 export function uniqueProfileName(base: string, taken: Iterable<string>): string {
@@ -252,11 +274,11 @@ export class ProfileStore {
 }
 
 function validate(input: ProfileInput): Profile {
-  const r = ProfileSchema.safeParse(input);
+  const r = safeParse(ProfileSchema, input);
   if (!r.success) {
-    const first = r.error.issues[0];
-    const where = first.path.length ? ` ${first.path.join('.')}` : '';
-    throw new UsageError(`invalid profile${where}: ${first.message}`);
+    const { message, path } = r.problem;
+    const where = path.length ? ` ${path.join('.')}` : '';
+    throw new UsageError(`invalid profile${where}: ${message}`);
   }
-  return r.data;
+  return r.output;
 }

@@ -4,30 +4,35 @@
  * account id in it is what `rptui register` and the TUI's register dialog use when none is given.
  */
 import { rm } from 'node:fs/promises';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { psnAccountPath, readJsonFile, withFileLock, writeFileAtomic } from '../common/config-dir.js';
+import { isoDatetime, noArray, parse, url } from '../common/schema.js';
 import { toBase64 } from '../proto-stack/bytes.js';
 import { ConfigError } from '../proto-stack/errors.js';
 import { parseAccountId } from '../proto-stack/regist.js';
 
-export const PsnAccountSchema = z
-  .object({
-    version: z.literal(1),
-    /** 8 bytes little-endian, base64: the form registration sends. */
-    accountId: z.string().regex(/^[A-Za-z0-9+/]{11}=$/, '8 bytes as base64'),
-    /** The same id in decimal (the token information's user_id). */
-    accountIdDecimal: z.string().regex(/^\d{1,20}$/, 'a decimal number'),
-    onlineId: z.string().max(64).optional(),
-    refreshToken: z.string().min(1).optional(),
-    refreshTokenExpiresAt: z.iso.datetime().optional(),
-    signedInAt: z.iso.datetime(),
-    /** The sign-in service that issued the refresh token (the default one, or RPTUI_PSN_AUTH_URL). */
-    authServer: z.url(),
-  })
-  .refine((a) => sameAccount(a.accountIdDecimal, a.accountId), {
-    message: 'accountId and accountIdDecimal name different accounts',
-  });
-export type PsnAccount = z.infer<typeof PsnAccountSchema>;
+export const PsnAccountSchema = v.pipe(
+  noArray(
+    v.object({
+      version: v.literal(1),
+      /** 8 bytes little-endian, base64: the form registration sends. */
+      accountId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]{11}=$/, '8 bytes as base64')),
+      /** The same id in decimal (the token information's user_id). */
+      accountIdDecimal: v.pipe(v.string(), v.regex(/^\d{1,20}$/, 'a decimal number')),
+      onlineId: v.optional(v.pipe(v.string(), v.maxLength(64))),
+      refreshToken: v.optional(v.pipe(v.string(), v.minLength(1))),
+      refreshTokenExpiresAt: v.optional(isoDatetime()),
+      signedInAt: isoDatetime(),
+      /** The sign-in service that issued the refresh token (the default one, or RPTUI_PSN_AUTH_URL). */
+      authServer: url(),
+    }),
+  ),
+  v.check(
+    (a) => sameAccount(a.accountIdDecimal, a.accountId),
+    'accountId and accountIdDecimal name different accounts',
+  ),
+);
+export type PsnAccount = v.InferOutput<typeof PsnAccountSchema>;
 
 function sameAccount(decimal: string, base64: string): boolean {
   try {
@@ -52,7 +57,7 @@ export class PsnAccountStore {
 
   /** Replaces the stored sign-in. */
   async save(account: PsnAccount): Promise<PsnAccount> {
-    const valid = PsnAccountSchema.parse(account);
+    const valid = parse(PsnAccountSchema, account);
     await withFileLock(this.path, () =>
       writeFileAtomic(this.path, `${JSON.stringify(valid, null, 2)}\n`, 0o600),
     );

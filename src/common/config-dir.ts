@@ -8,8 +8,9 @@ import { constants } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { z } from 'zod';
+import type * as v from 'valibot';
 import { ConfigError } from '../proto-stack/errors.js';
+import { safeParse } from './schema.js';
 
 /** `$RPTUI_CONFIG_DIR`, else `$XDG_CONFIG_HOME/rptui`, else `~/.config/rptui`. */
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -60,32 +61,33 @@ export async function readConfigText(path: string, what: string): Promise<string
 }
 
 /**
- * `text` (from the file `path`) as JSON validated with `schema`; a ConfigError that names the
- * path and `what` the file is, never quoting it; `hint` says what to do about a damaged one.
+ * `text` (from the file `path`) as JSON validated with `schema` (a valibot schema, see ./schema.ts);
+ * a ConfigError that names the path and `what` the file is, never quoting it; `hint` says what to
+ * do about a damaged one.
  */
-export function parseConfigJson<S extends z.ZodType>(
+export function parseConfigJson<S extends v.GenericSchema>(
   text: string,
   path: string,
   schema: S,
   what: string,
   hint: string,
-): z.output<S> {
-  const parsed = schema.safeParse(parseJsonFile(text, path, hint));
+): v.InferOutput<S> {
+  const parsed = safeParse(schema, parseJsonFile(text, path, hint));
   if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    const where = first.path.length ? ` at ${first.path.join('.')}` : '';
-    throw new ConfigError(`${path} is not a valid ${what}: ${first.message}${where}`, { hint });
+    const { message, path: at } = parsed.problem;
+    const where = at.length ? ` at ${at.join('.')}` : '';
+    throw new ConfigError(`${path} is not a valid ${what}: ${message}${where}`, { hint });
   }
-  return parsed.data;
+  return parsed.output;
 }
 
 /** readConfigText + parseConfigJson: undefined when there is no file. */
-export async function readJsonFile<S extends z.ZodType>(
+export async function readJsonFile<S extends v.GenericSchema>(
   path: string,
   schema: S,
   what: string,
   hint: string,
-): Promise<z.output<S> | undefined> {
+): Promise<v.InferOutput<S> | undefined> {
   const text = await readConfigText(path, what);
   return text === undefined ? undefined : parseConfigJson(text, path, schema, what, hint);
 }

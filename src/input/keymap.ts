@@ -7,8 +7,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { configDir, parseJsonFile } from '../common/config-dir.js';
+import { noArray, safeParse } from '../common/schema.js';
 import { CONTROLS, type Control, isControl } from '../proto-stack/controller.js';
 import { ConfigError } from '../proto-stack/errors.js';
 
@@ -114,30 +115,32 @@ export function normalizeKeySpec(spec: string): { key: string } | { error: strin
   return { key: [...MODIFIER_ORDER.filter((m) => mods.has(m)), base].join('+') };
 }
 
-const rawSchema = z
-  .object({
-    name: z.string().min(1).optional(),
-    description: z.string().optional(),
-    keys: z.record(z.string(), z.string()),
-    releaseTimeoutMs: z.number().int().min(20).max(2000).default(120),
-    initialHoldMs: z.number().int().min(0).max(3000).default(550),
-    stickMode: z.enum(['hold', 'toggle']).default('hold'),
-    triggerMode: z.enum(['hold', 'toggle']).default('hold'),
-    exitHotkey: z.string().default('ctrl+q'),
-  })
-  .strict();
+const ms = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+const rawSchema = noArray(
+  v.strictObject({
+    name: v.optional(v.pipe(v.string(), v.minLength(1))),
+    description: v.optional(v.string()),
+    keys: noArray(v.record(v.string(), v.string()), 'record'),
+    releaseTimeoutMs: v.optional(ms(20, 2000), 120),
+    initialHoldMs: v.optional(ms(0, 3000), 550),
+    stickMode: v.optional(v.picklist(['hold', 'toggle']), 'hold'),
+    triggerMode: v.optional(v.picklist(['hold', 'toggle']), 'hold'),
+    exitHotkey: v.optional(v.string(), 'ctrl+q'),
+  }),
+);
 
 /** Validates parsed JSON; `source` names the file in every error. */
 export function parseKeymap(json: unknown, source: string, fallbackName: string): Keymap {
-  const r = rawSchema.safeParse(json);
+  const r = safeParse(rawSchema, json);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the top level';
-    throw new ConfigError(`key map ${source}: ${where}: ${issue.message}`, {
+    const { message, path } = r.problem;
+    const where = path.length ? `"${path.join('.')}"` : 'the top level';
+    throw new ConfigError(`key map ${source}: ${where}: ${message}`, {
       hint: 'see `rptui keymap show --json` for a valid example',
     });
   }
-  const raw = r.data;
+  const raw = r.output;
   const keys: Record<string, Control> = {};
   const origin: Record<string, string> = {};
   for (const [spec, control] of Object.entries(raw.keys)) {

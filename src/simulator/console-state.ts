@@ -5,32 +5,37 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { parseJsonFile, writeFileAtomic } from '../common/config-dir.js';
+import { noArray, safeParse } from '../common/schema.js';
 import { toHex } from '../proto-stack/bytes.js';
 import { ConfigError, UsageError } from '../proto-stack/errors.js';
 import type { ConsoleKind } from '../proto-stack/target.js';
 
-const PairedClientSchema = z.object({
-  /** PSN account id, 8 bytes LE as base64 (what the client sent in Np-AccountId). */
-  accountId: z.string(),
-  /** The RegistKey handed out, as the hex text sent in PS4-/PS5-RegistKey. */
-  registKey: z.string().regex(/^[0-9a-fA-F]+$/),
-  /** RP-Key ("morning") handed out, 16 bytes hex. */
-  morning: z.string().regex(/^[0-9a-fA-F]{32}$/),
-  pairedAt: z.string(),
-});
-export type PairedClient = z.infer<typeof PairedClientSchema>;
+const PairedClientSchema = noArray(
+  v.object({
+    /** PSN account id, 8 bytes LE as base64 (what the client sent in Np-AccountId). */
+    accountId: v.string(),
+    /** The RegistKey handed out, as the hex text sent in PS4-/PS5-RegistKey. */
+    registKey: v.pipe(v.string(), v.regex(/^[0-9a-fA-F]+$/)),
+    /** RP-Key ("morning") handed out, 16 bytes hex. */
+    morning: v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{32}$/)),
+    pairedAt: v.string(),
+  }),
+);
+export type PairedClient = v.InferOutput<typeof PairedClientSchema>;
 
-const StateSchema = z.object({
-  version: z.literal(1),
-  kind: z.enum(['PS4', 'PS5']),
-  hostId: z.string().regex(/^[0-9A-F]{12}$/),
-  nickname: z.string().min(1),
-  systemVersion: z.string().regex(/^\d{8}$/),
-  paired: z.array(PairedClientSchema),
-});
-export type ConsoleStateData = z.infer<typeof StateSchema>;
+const StateSchema = noArray(
+  v.object({
+    version: v.literal(1),
+    kind: v.picklist(['PS4', 'PS5']),
+    hostId: v.pipe(v.string(), v.regex(/^[0-9A-F]{12}$/)),
+    nickname: v.pipe(v.string(), v.minLength(1)),
+    systemVersion: v.pipe(v.string(), v.regex(/^\d{8}$/)),
+    paired: v.array(PairedClientSchema),
+  }),
+);
+export type ConsoleStateData = v.InferOutput<typeof StateSchema>;
 
 export const DEFAULT_SYSTEM_VERSION: Record<ConsoleKind, string> = { PS4: '12020001', PS5: '09600001' };
 
@@ -44,12 +49,10 @@ function randomMac(): string {
 /** The state in the text of a state file; errors name `path` and what is wrong, never the text. */
 export function parseStateText(text: string, path: string): ConsoleStateData {
   const hint = 'give --state a new file name, or delete this one to forget the paired clients';
-  const parsed = StateSchema.safeParse(parseJsonFile(text, path, hint));
+  const parsed = safeParse(StateSchema, parseJsonFile(text, path, hint));
   if (!parsed.success)
-    throw new ConfigError(`${path} is not a simulator state file: ${parsed.error.issues[0].message}`, {
-      hint,
-    });
-  return parsed.data;
+    throw new ConfigError(`${path} is not a simulator state file: ${parsed.problem.message}`, { hint });
+  return parsed.output;
 }
 
 export class ConsoleState {

@@ -19,6 +19,7 @@ import {
   uniqueProfileName,
 } from '../../src/client/profiles.js';
 import { configDir, profilesPath, withFileLock, writeFileAtomic } from '../../src/common/config-dir.js';
+import { parse } from '../../src/common/schema.js';
 import { ConfigError, UsageError } from '../../src/proto-stack/errors.js';
 import { useHarness } from '../helpers/cli.js';
 
@@ -290,9 +291,9 @@ describe('importProfiles', () => {
     await store.add(sample({ settings: { fps: 30 } }));
     await store.add(sample({ name: 'den', hostId: '001122334455' }));
     const done = await store.importProfiles([
-      ProfileSchema.parse(sample({ name: 'renamed-here', rpKey: 'ff'.repeat(16) })),
-      ProfileSchema.parse(sample({ name: 'den', hostId: '0000000000AA' })),
-      ProfileSchema.parse(sample({ name: 'new', hostId: '0000000000BB' })),
+      parse(ProfileSchema, sample({ name: 'renamed-here', rpKey: 'ff'.repeat(16) })),
+      parse(ProfileSchema, sample({ name: 'den', hostId: '0000000000AA' })),
+      parse(ProfileSchema, sample({ name: 'new', hostId: '0000000000BB' })),
     ]);
     expect(done.map((d) => [d.action, d.profile.name])).toEqual([
       ['replaced', 'living-room'],
