@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/proto-stack/bytes.js';
@@ -59,6 +60,38 @@ describe('Ecdh', () => {
     const short = b.publicKey.subarray(0, 33);
     const sigOverShort = new Uint8Array(createHmac('sha256', hk).update(short).digest());
     expect(() => a.sharedSecret(short, sigOverShort, hk)).toThrow(ParseError);
+  });
+
+  it('agrees with an independent implementation (@noble/curves), shared X coordinates with a leading zero byte included', () => {
+    const hk = new Uint8Array(16).fill(9);
+    let checked = 0;
+    let leadingZero = 0;
+    const peer = Ecdh.generate();
+    const peerSig = peer.sign(hk);
+    // node-only agreements are cheap; ~1 in 256 X coordinates starts with a zero byte (3000
+    // tries miss one with a chance of ~1e-5), and those, with the first 50 of all, are also
+    // computed by @noble/curves
+    for (let i = 0; i < 3000; i++) {
+      const priv = randomBytes(32);
+      priv[0] &= 0x7f; // below the group order
+      const ours = Ecdh.fromPrivateKey(priv);
+      const shared = ours.sharedSecret(peer.publicKey, peerSig, hk);
+      expect(shared).toHaveLength(32);
+      if (shared[0] !== 0 && i >= 50) continue;
+      if (shared[0] === 0) leadingZero++;
+      checked++;
+      expect(toHex(peer.sharedSecret(ours.publicKey, ours.sign(hk), hk))).toBe(toHex(shared));
+      expect(toHex(ours.publicKey)).toBe(toHex(secp256k1.getPublicKey(priv, false)));
+      expect(toHex(shared)).toBe(toHex(secp256k1.getSharedSecret(priv, peer.publicKey, true).slice(1)));
+    }
+    expect(leadingZero).toBeGreaterThan(0);
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  it('refuses private keys that are not secp256k1 scalars', () => {
+    const n = fromHex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
+    for (const k of [new Uint8Array(32), n, new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)])
+      expect(() => Ecdh.fromPrivateKey(k)).toThrow(/valid secp256k1 scalar/);
   });
 
   it('fuzz: arbitrary peer keys and signatures give only AuthError / ParseError', () => {
