@@ -1,32 +1,19 @@
-/**
- * A bad network, live: `rptui simulate --loss 0.10 --reorder 0.05 --dup 0.05 --jitter 50 --seed 11`
- * streaming 1080p60 at 15 Mbit/s to `rptui connect` for 60 s (127.0.0.177). From the simulator's
- * drop log: the frames FEC could rebuild, and how many of them the client still reported corrupt
- * (each one a frame lost for nothing); the packets the client reported lost (what goes back to
- * the console in congestion reports) against the AV datagrams the simulator dropped. 3 runs.
- */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type DropRecord, fecOutcome } from '../src/simulator/faults.js';
 import { readSimEvents } from '../test/helpers/simulator.js';
+import { BENCH_PIN, exitCode, registerTv, rptui } from './cli.js';
 import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.177';
-const PIN = '35791246';
 const SECONDS = 60;
 const FAULTS = ['--loss', '0.10', '--reorder', '0.05', '--dup', '0.05', '--jitter', '50', '--seed', '11'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cli(args: string[], cfg: string) {
-  const child = spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
-    env: { ...process.env, RPTUI_CONFIG_DIR: cfg, RPTUI_DEV: '1' },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  return { child, exited: new Promise<number | null>((r) => child.on('exit', r)) };
+  const child = rptui(args, cfg, { quiet: true });
+  return { child, exited: exitCode(child) };
 }
 
 interface Outcome {
@@ -45,7 +32,7 @@ async function once(cfg: string, i: number): Promise<Outcome> {
       '--host',
       HOST,
       '--pin',
-      PIN,
+      BENCH_PIN,
       '--state',
       join(cfg, 'sim.json'),
       '--json-events',
@@ -57,11 +44,7 @@ async function once(cfg: string, i: number): Promise<Outcome> {
   try {
     await sleep(2500);
     if (i === 0) {
-      const reg = cli(
-        ['register', '--host', HOST, '--pin', PIN, '--account-id', '1234567890123456789', '--name', 'tv'],
-        cfg,
-      );
-      if ((await reg.exited) !== 0) throw new Error('could not pair with the simulator');
+      await registerTv(HOST, cfg);
     }
     const stats = join(cfg, `stats-${i}.json`);
     const run = cli(

@@ -1,36 +1,23 @@
-/**
- * The controller bridge's cost: CPU of `rptui bridge` (360p30 at 2000 kbit/s, nothing decoded)
- * against a 1080p60 15 Mbit/s `rptui connect` with the same (no) outputs, and, where Xvfb and
- * ffplay exist, one that plays the picture in ffplay (rptui + ffplay). Each run streams from
- * `rptui simulate` on 127.0.0.176 and is measured over seconds 3 to 18 (percent of one core, from
- * /proc); 3 runs each, median and range.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { childPids, cpuSeconds, onPath, startXvfb } from '../test/helpers/system.js';
+import { BENCH_PIN, exitCode, registerTv, rptui } from './cli.js';
 import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.176';
-const PIN = '35791246';
 const FROM_S = 3;
 const TO_S = 18;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cli(args: string[], cfg: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
-    env: { ...process.env, RPTUI_CONFIG_DIR: cfg, RPTUI_DEV: '1', ...env },
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-}
-
 /** Percent of one core used by the process and its children (ffplay) between FROM_S and TO_S. */
 async function measure(args: string[], cfg: string, env?: NodeJS.ProcessEnv): Promise<number> {
-  const child = cli([...args, '--duration', String(TO_S + 2), '--no-gamepad'], cfg, env);
-  const exited = new Promise((r) => child.on('exit', r));
+  const child = rptui([...args, '--duration', String(TO_S + 2), '--no-gamepad'], cfg, {
+    env,
+    stdin: 'pipe',
+    quiet: true,
+  });
+  const exited = exitCode(child);
   const pid = child.pid ?? 0;
   const total = () => [pid, ...childPids(pid)].reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
   await sleep(FROM_S * 1000);
@@ -46,16 +33,13 @@ async function measure(args: string[], cfg: string, env?: NodeJS.ProcessEnv): Pr
 
 export async function run(): Promise<void> {
   const cfg = mkdtempSync(join(tmpdir(), 'rptui-bench-bridge-'));
-  const sim = cli(['simulate', '--host', HOST, '--pin', PIN, '--state', join(cfg, 'sim.json')], cfg);
+  const sim = rptui(['simulate', '--host', HOST, '--pin', BENCH_PIN, '--state', join(cfg, 'sim.json')], cfg, {
+    quiet: true,
+  });
   const xvfb = onPath('Xvfb') && onPath('ffplay') ? await startXvfb(1280, 720) : undefined;
   try {
     await sleep(3000);
-    const reg = cli(
-      ['register', '--host', HOST, '--pin', PIN, '--account-id', '1234567890123456789', '--name', 'tv'],
-      cfg,
-    );
-    if ((await new Promise((r) => reg.on('exit', r))) !== 0)
-      throw new Error('could not pair with the simulator');
+    await registerTv(HOST, cfg);
     const session1080 = ['connect', 'tv', '--resolution', '1080p', '--fps', '60', '--bitrate', '15000'];
     const runs: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv }> = [
       { name: 'rptui bridge (360p30, 2 Mbit/s)', args: ['bridge', 'tv'] },

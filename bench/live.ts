@@ -21,16 +21,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { build } from 'esbuild';
+import { BENCH_PIN, exited, registerTv, root, rptui } from './cli.js';
 import type { LiveClientOptions, LiveResult } from './live-client.js';
 import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
 const HOST = '127.0.0.150';
-const PIN = '24681357';
-const ACCOUNT = '1234567890123456789';
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.RPTUI_BENCH_LIVE_SECONDS ?? 30);
 const soakSeconds = Number(process.env.RPTUI_BENCH_LIVE_SOAK ?? 300);
 const WARMUP = 5;
@@ -91,36 +88,6 @@ async function bundleClient(): Promise<string> {
     logLevel: 'warning',
   });
   return outfile;
-}
-
-/** Runs bin/rptui (the TypeScript sources, RPTUI_DEV) with this config dir. */
-function rptui(args: string[], configDir: string): ChildProcess {
-  return spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
-    cwd: root,
-    env: { ...process.env, RPTUI_CONFIG_DIR: configDir, RPTUI_DEV: '1', FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function exited(p: ChildProcess, what: string, timeoutMs: number): Promise<string> {
-  let out = '';
-  p.stdout?.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-  });
-  p.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`${what} did not finish within ${timeoutMs / 1000} s:\n${out}`));
-    }, timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${what} failed (exit ${code}):\n${out}`));
-    });
-  });
 }
 
 async function waitForEvent(eventsPath: string, event: string, sim: ChildProcess): Promise<void> {
@@ -192,7 +159,7 @@ export async function run(): Promise<void> {
   const eventsPath = join(dir, 'events.jsonl');
   const sim = rptui(
     [
-      ...['simulate', '--ps5', '--host', HOST, '--pin', PIN],
+      ...['simulate', '--ps5', '--host', HOST, '--pin', BENCH_PIN],
       ...['--state', join(dir, 'state.json'), '--json-events', eventsPath],
     ],
     configDir,
@@ -201,11 +168,7 @@ export async function run(): Promise<void> {
   try {
     const bundle = await bundleClient();
     await waitForEvent(eventsPath, 'listening', sim);
-    await exited(
-      rptui(['register', '--host', HOST, '--pin', PIN, '--account-id', ACCOUNT, '--name', 'tv'], configDir),
-      'rptui register',
-      30_000,
-    );
+    await registerTv(HOST, configDir);
     const client = async (o: Partial<LiveClientOptions>, cap?: CpuCap): Promise<LiveResult> => {
       const opts: LiveClientOptions = {
         profile: 'tv',

@@ -14,25 +14,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { KITTY_ENV, kittyWindow, xtermSixel } from '../test/helpers/picture.js';
 import { alive, childPids, cpuSeconds, onPath, startXvfb } from '../test/helpers/system.js';
 import { shellQuote, Tmux } from '../test/ui/tmux.js';
+import { BENCH_PIN, registerTv, root, rptui } from './cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.125';
-const PIN = '35791246';
 const FROM_S = 4;
 const TO_S = 12;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cli(args: string[], cfg: string) {
-  return spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
-    env: { ...process.env, RPTUI_CONFIG_DIR: cfg, RPTUI_DEV: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
 
 /** The node process running `connect` below `pid` (a terminal, its shell...). */
 function findConnect(pid: number): number | undefined {
@@ -150,16 +141,13 @@ function inX(
 
 export async function run(): Promise<void> {
   const cfg = mkdtempSync(join(tmpdir(), 'rptui-bench-picture-'));
-  const sim = cli(['simulate', '--host', HOST, '--pin', PIN, '--state', join(cfg, 'sim.json')], cfg);
+  const sim = rptui(['simulate', '--host', HOST, '--pin', BENCH_PIN, '--state', join(cfg, 'sim.json')], cfg, {
+    quiet: true,
+  });
   const xvfb = onPath('Xvfb') ? await startXvfb(1280, 720) : undefined;
   try {
     await sleep(3000);
-    const reg = cli(
-      ['register', '--host', HOST, '--pin', PIN, '--account-id', '1234567890123456789', '--name', 'tv'],
-      cfg,
-    );
-    const code = await new Promise((r) => reg.on('exit', r));
-    if (code !== 0) throw new Error('could not pair with the simulator');
+    await registerTv(HOST, cfg);
     const runs: Run[] = [];
     for (const stream of ['720p', '1080p'] as const) {
       if (onPath('tmux')) {
