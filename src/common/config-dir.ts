@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, type FileHandle, link, mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type * as v from 'valibot';
@@ -179,18 +179,31 @@ export interface LockOptions {
   failFast?: (holder: LockHolder) => boolean;
 }
 
-async function readHolder(lock: string): Promise<LockHolder | undefined> {
-  const text = await readFile(lock, 'utf8').catch(() => '');
-  const m = /^(\d+)(?: (.*))?$/.exec(text.trimEnd());
-  return m ? { pid: Number(m[1]), purpose: m[2] ?? 'changing it' } : undefined;
+/**
+ * The lock file's holder and the identity of the file it was read from, through one descriptor
+ * (a separate stat and read could pair one holder's pid with the next holder's file).
+ */
+async function readLock(
+  lock: string,
+): Promise<{ ino: number; mtimeMs: number; holder?: LockHolder } | undefined> {
+  const fh = await open(lock, 'r').catch(() => undefined);
+  if (!fh) return undefined; // released meanwhile
+  try {
+    const st = await fh.stat();
+    const text = await fh.readFile('utf8');
+    const m = /^(\d+)(?: (.*))?$/.exec(text.trimEnd());
+    const holder = m ? { pid: Number(m[1]), purpose: m[2] ?? 'changing it' } : undefined;
+    return { ino: st.ino, mtimeMs: st.mtimeMs, holder };
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }
 
-/** Lock files this process holds right now. */
-const heldHere = new Set<string>();
-
-/** False when no process has this id (on this machine), or it is us and we do not hold `lock`. */
-function holderAlive(pid: number, lock: string): boolean {
-  if (pid === process.pid) return heldHere.has(lock);
+/** False when no process has this id (on this machine). Our own pid in a lock file we do not hold is a leftover of an earlier process. */
+function holderAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -200,10 +213,10 @@ function holderAlive(pid: number, lock: string): boolean {
 }
 
 /**
- * Removes the lock file `lock` that stat() showed as `seen`, unless another process replaced it
+ * Removes the lock file `lock` that was seen with inode `seen`, unless another process replaced it
  * in the meantime (then that process's lock is put back).
  */
-async function removeStaleLock(lock: string, seen: { ino: number }): Promise<void> {
+async function removeStaleLock(lock: string, seen: number): Promise<void> {
   const aside = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
   try {
     await rename(lock, aside);
@@ -211,14 +224,25 @@ async function removeStaleLock(lock: string, seen: { ino: number }): Promise<voi
     return; // someone else removed it first
   }
   const st = await stat(aside).catch(() => undefined);
-  if (st && st.ino !== seen.ino) await link(aside, lock).catch(() => undefined);
+  if (st && st.ino !== seen) await link(aside, lock).catch(() => undefined);
   await rm(aside, { force: true });
+}
+
+/** Callers in this process that hold or wait for each lock: they take turns here before the file. */
+const turns = new Map<string, { purpose: string; done: Promise<void> }>();
+
+function inUse(path: string, lock: string, who: string): ConfigError {
+  return new ConfigError(`${path} is in use: ${who} (lock file ${lock})`, {
+    hint: `wait for the other rptui command to finish and try again; if none is running, delete ${lock}`,
+  });
 }
 
 /**
  * Runs `fn` while holding `<path>.lock` (created exclusively), so two rptui processes that
  * read-modify-write the same file cannot lose each other's change. Waits up to `waitMs` for a
- * holder; a lock whose process is gone, or that nobody touched for 30 s, is taken over.
+ * holder; a lock whose process is gone, or that nobody touched for 30 s, is taken over. Callers
+ * within one process queue among themselves first (not reentrant: a holder that asks again for
+ * the same lock waits for itself until `waitMs` runs out).
  */
 export async function withFileLock<T>(
   path: string,
@@ -229,36 +253,67 @@ export async function withFileLock<T>(
   const dir = dirname(path);
   const deadline = Date.now() + (opts.waitMs ?? 15_000);
   const purpose = (opts.purpose ?? 'changing it').replace(/\n/g, ' ');
+  const self = { pid: process.pid, purpose };
+
+  for (let turn = turns.get(lock); turn; turn = turns.get(lock)) {
+    const left = deadline - Date.now();
+    if (opts.failFast?.({ pid: process.pid, purpose: turn.purpose }) || left <= 0) {
+      throw inUse(path, lock, `rptui process ${process.pid} is ${turn.purpose}`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([turn.done, new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+  let release = () => {};
+  turns.set(lock, { purpose, done: new Promise<void>((r) => (release = r)) });
+  try {
+    return await withLockFile(path, lock, dir, self, deadline, opts, fn);
+  } finally {
+    turns.delete(lock);
+    release();
+  }
+}
+
+async function withLockFile<T>(
+  path: string,
+  lock: string,
+  dir: string,
+  self: LockHolder,
+  deadline: number,
+  opts: LockOptions,
+  fn: () => Promise<T>,
+): Promise<T> {
   await ensureDir(dir);
   for (;;) {
+    let fh: FileHandle;
     try {
-      const fh = await open(lock, 'wx', 0o600);
-      try {
-        await fh.writeFile(`${process.pid} ${purpose}\n`);
-      } finally {
-        await fh.close();
-      }
-      break;
+      fh = await open(lock, 'wx', 0o600);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw fileError(`cannot create the lock file ${lock}`, err, dir);
-      const st = await stat(lock).catch(() => undefined);
-      if (!st) continue; // released meanwhile
-      const holder = await readHolder(lock);
-      if (Date.now() - st.mtimeMs > STALE_LOCK_MS || (holder && !holderAlive(holder.pid, lock))) {
-        await removeStaleLock(lock, st);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw fileError(`cannot create the lock file ${lock}`, err, dir);
+      }
+      const seen = await readLock(lock);
+      if (!seen) continue; // released meanwhile
+      const { holder } = seen;
+      if (Date.now() - seen.mtimeMs > STALE_LOCK_MS || (holder && !holderAlive(holder.pid))) {
+        await removeStaleLock(lock, seen.ino);
         continue;
       }
       const who = holder ? `rptui process ${holder.pid} is ${holder.purpose}` : 'another rptui process';
-      if ((holder && opts.failFast?.(holder)) || Date.now() > deadline) {
-        throw new ConfigError(`${path} is in use: ${who} (lock file ${lock})`, {
-          hint: `wait for the other rptui command to finish and try again; if none is running, delete ${lock}`,
-        });
-      }
+      if ((holder && opts.failFast?.(holder)) || Date.now() > deadline) throw inUse(path, lock, who);
       await new Promise((r) => setTimeout(r, 25));
+      continue;
     }
+    try {
+      await fh.writeFile(`${self.pid} ${self.purpose}\n`);
+    } catch (err) {
+      await rm(lock, { force: true }).catch(() => undefined);
+      throw fileError(`cannot write the lock file ${lock}`, err, dir);
+    } finally {
+      await fh.close();
+    }
+    break;
   }
-  heldHere.add(lock);
   // a long holder (a pairing waits for the console) keeps its lock fresh
   const heartbeat = setInterval(() => {
     const now = new Date();
@@ -269,7 +324,6 @@ export async function withFileLock<T>(
     return await fn();
   } finally {
     clearInterval(heartbeat);
-    heldHere.delete(lock);
     // a lock that cannot be removed (its directory went away) is stale once we exit
     await rm(lock, { force: true }).catch(() => undefined);
   }
