@@ -4,7 +4,7 @@
  * to one frame. AvAudioDecoder turns the receive path's Opus events into PCM; also a WAV header
  * writer for `--audio file:PATH`.
  */
-import { OpusDecoder } from 'opus-decoder';
+import type { OpusDecoder } from 'opus-decoder';
 import type { AudioHeader } from '../proto-stack/audio.js';
 import type { AvOutput } from '../proto-stack/avreceiver.js';
 import { ParseError, UsageError } from '../proto-stack/errors.js';
@@ -53,6 +53,9 @@ export class OpusPcmDecoder {
     };
     if (o.channels < 1 || o.channels > 2)
       throw new UsageError(`Opus output supports 1 or 2 channels, not ${o.channels}`);
+    // Loaded on first use: its WASM (embedded as text) costs ~3.5 MiB of RSS that a session
+    // without audio (--audio none, the controller bridge) never needs.
+    const { OpusDecoder } = await import('opus-decoder');
     const dec = new OpusDecoder({ channels: o.channels, sampleRate: o.sampleRate });
     await dec.ready;
     return new OpusPcmDecoder(dec, o);
