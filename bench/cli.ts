@@ -3,10 +3,19 @@
  * config dir of its own, waiting for it, and pairing with a simulator they started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The node flags bin/rptui's first line starts it with: a bench runs rptui as a user's shell would. */
+export const NODE_FLAGS: string[] = (() => {
+  const line = readFileSync(join(root, 'bin', 'rptui'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env (?:-S )?node((?: --[\w-]+(?:=\S+)?)*)$/.exec(line);
+  if (!m) throw new Error(`bin/rptui: unexpected first line ${JSON.stringify(line)}`);
+  return m[1].split(' ').filter(Boolean);
+})();
 
 export const BENCH_PIN = '35791246';
 const ACCOUNT = '1234567890123456789';
@@ -18,7 +27,7 @@ export function rptui(
   o: { env?: NodeJS.ProcessEnv; stdin?: 'pipe'; quiet?: boolean } = {},
 ): ChildProcess {
   const out = o.quiet ? 'ignore' : 'pipe';
-  return spawn(process.execPath, [join(root, 'bin', 'rptui'), ...args], {
+  return spawn(process.execPath, [...NODE_FLAGS, join(root, 'bin', 'rptui'), ...args], {
     cwd: root,
     env: { ...process.env, RPTUI_CONFIG_DIR: configDir, RPTUI_DEV: '1', FORCE_COLOR: '0', ...o.env },
     stdio: [o.stdin ?? 'ignore', out, out],

@@ -15,7 +15,8 @@
  *
  * Every figure is printed with the machine and its load average; figures of repeated runs are
  * the median and (range). The client's own CPU only: the simulator is another process.
- * First, for scale: what node:dgram alone costs at that packet rate (floor).
+ * First, for scale: what node:dgram alone costs at that packet rate, paced as a console sends and
+ * in bursts (floor).
  * RPTUI_BENCH_LIVE_PARTS picks parts: floor, 1080p, 720p (item 1), tui, cap, soak.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BENCH_PIN, exited, registerTv, root, rptui } from './cli.js';
+import { BENCH_PIN, exited, NODE_FLAGS, registerTv, root, rptui } from './cli.js';
 import type { LiveClientOptions, LiveResult } from './live-client.js';
 import { fmtSpread, machine, RUNS, spread } from './machine.js';
 
@@ -38,25 +39,36 @@ const parts = new Set((process.env.RPTUI_BENCH_LIVE_PARTS ?? 'floor,1080p,720p,t
 
 /**
  * What node:dgram alone costs at a stream's packet rate: a process that receives 1400-byte
- * datagrams in bursts of one 60 fps frame and does nothing with them, while another process sends
- * them. Prints the receiver's CPU per second as JSON. (argv: address, datagrams per second,
- * seconds; the sender is the same script with "tx" first)
+ * datagrams and does nothing with them, while another process sends them, either in one burst per
+ * 60 fps frame or paced evenly (a 1 ms timer), as the simulator paces a frame over its interval
+ * the way a console does. Pacing costs a loop wake-up per datagram or two instead of one per frame.
+ * Prints the receiver's CPU per second as JSON. (argv: address, datagrams per second, seconds,
+ * burst|paced; the sender is the same script with "tx" first)
  */
 const FLOOR_SCRIPT = `
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-const [role, host, a, b] = process.argv.slice(1);
+const [role, host, a, b, mode] = process.argv.slice(1);
 if (role === 'tx') {
   const tx = createSocket('udp4');
   const d = Buffer.alloc(1400, 7);
-  const perFrame = Math.round(Number(b) / 60);
-  tx.connect(Number(a), host, () => setInterval(() => { for (let i = 0; i < perFrame; i++) tx.send(d); }, 1000 / 60));
+  const rate = Number(b);
+  tx.connect(Number(a), host, () => {
+    if (mode === 'burst') {
+      const perFrame = Math.round(rate / 60);
+      setInterval(() => { for (let i = 0; i < perFrame; i++) tx.send(d); }, 1000 / 60);
+    } else {
+      const t0 = performance.now();
+      let sent = 0;
+      setInterval(() => { for (const due = Math.floor(((performance.now() - t0) * rate) / 1000); sent < due; sent++) tx.send(d); }, 1);
+    }
+  });
 } else {
   const rx = createSocket('udp4');
   let n = 0;
   rx.on('message', () => n++);
   rx.bind(0, host, async () => {
-    const tx = spawn(process.execPath, [...process.execArgv, 'tx', host, String(rx.address().port), a], { stdio: 'ignore' });
+    const tx = spawn(process.execPath, [...process.execArgv, 'tx', host, String(rx.address().port), a, mode], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 2000));
     const c0 = process.cpuUsage(); const n0 = n; const t0 = performance.now();
     await new Promise((r) => setTimeout(r, Number(b) * 1000));
@@ -184,7 +196,7 @@ export async function run(): Promise<void> {
         rssAtSeconds: [],
         ...o,
       };
-      const p = spawn(process.execPath, [bundle, JSON.stringify(opts)], {
+      const p = spawn(process.execPath, [...NODE_FLAGS, bundle, JSON.stringify(opts)], {
         cwd: root,
         env: { ...process.env, RPTUI_CONFIG_DIR: configDir, FORCE_COLOR: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -217,22 +229,23 @@ export async function run(): Promise<void> {
       );
     };
     if (parts.has('floor')) {
-      const floors: { cpu: number; datagrams: number }[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        const p = spawn(
-          process.execPath,
-          ['--input-type=module', '-e', FLOOR_SCRIPT, 'rx', HOST, '1830', '10'],
-          {
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
+      for (const mode of ['paced', 'burst']) {
+        const floors: { cpu: number; datagrams: number }[] = [];
+        for (let i = 0; i < RUNS; i++) {
+          const p = spawn(
+            process.execPath,
+            [...NODE_FLAGS, '--input-type=module', '-e', FLOOR_SCRIPT, 'rx', HOST, '1830', '10', mode],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          );
+          floors.push(JSON.parse((await exited(p, 'the dgram floor', 60_000)).trim()));
+        }
+        console.log(
+          `node:dgram alone, ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} datagrams/s of 1400 bytes ` +
+            `${mode === 'paced' ? 'paced over each frame (as the simulator and a console send)' : 'in one burst per frame'}, ` +
+            `received by a process doing nothing else (${machine()}): CPU ` +
+            `${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
         );
-        floors.push(JSON.parse((await exited(p, 'the dgram floor', 60_000)).trim()));
       }
-      console.log(
-        `node:dgram alone, ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} datagrams/s of 1400 bytes, ` +
-          `received by a process doing nothing else (${machine()}): CPU ` +
-          `${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
-      );
     }
     const profiles: [Partial<LiveClientOptions>, string][] = [
       [{ resolution: '1080p', bitrateKbps: 15_000 }, '1080p60 15 Mbit/s'],

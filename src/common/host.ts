@@ -24,6 +24,8 @@ export interface Host {
   readonly arch: string;
   /** process.versions.node */
   readonly nodeVersion: string;
+  /** The flags node was started with (process.execArgv), e.g. bin/rptui's memory settings. */
+  readonly nodeFlags: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   /** Text of a file, or undefined when it cannot be read. */
   readText(path: string): string | undefined;
@@ -67,6 +69,7 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): Host {
     platform: process.platform,
     arch: process.arch,
     nodeVersion: process.versions.node,
+    nodeFlags: process.execArgv,
     env,
     readText(path) {
       try {

@@ -148,7 +148,9 @@ function systemSection(host: Host, root: string): Section {
     id: 'node',
     label: 'Node.js',
     status: nodeOk ? 'ok' : 'missing',
-    detail: `${host.nodeVersion}${nodeOk ? '' : ` (rptui needs ${MIN_NODE} or newer)`}`,
+    detail:
+      `${host.nodeVersion}${nodeOk ? '' : ` (rptui needs ${MIN_NODE} or newer)`}` +
+      (host.nodeFlags.length ? `, started with ${host.nodeFlags.join(' ')}` : ''),
     ...(nodeOk ? {} : { fix: NODE_FIX }),
   });
   const pi = readPiModel(host);

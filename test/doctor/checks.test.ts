@@ -60,6 +60,7 @@ describe('a Pi 4 with no ffplay, no sound card and a user outside the input grou
   const path = toolDir(['ffmpeg']);
   const host = fakeHost({
     nodeVersion: '18.19.0',
+    nodeFlags: ['--max-semi-space-size=1'],
     env: { PATH: path, TERM: 'xterm-256color' },
     files: {
       ...piFiles(PI4, { video10: 'bcm2835-codec-decode', video11: 'bcm2835-codec-encode' }),
@@ -85,7 +86,7 @@ describe('a Pi 4 with no ffplay, no sound card and a user outside the input grou
     const r = await report;
     expect(byId(r, 'node')).toMatchObject({
       status: 'missing',
-      detail: '18.19.0 (rptui needs 20.19.0 or newer)',
+      detail: '18.19.0 (rptui needs 20.19.0 or newer), started with --max-semi-space-size=1',
     });
     expect(byId(r, 'node').fix).toMatch(/sudo apt install -y nodejs npm/);
     expect(byId(r, 'machine').detail).toContain(PI4);
@@ -272,7 +273,8 @@ describe('this machine as it is', () => {
       expect(c.detail.length).toBeGreaterThan(0);
       if (c.status === 'missing') expect(c.fix).toBeTruthy();
     }
-    expect(byId(r, 'node')).toMatchObject({ status: 'ok', detail: process.versions.node });
+    expect(byId(r, 'node').status).toBe('ok');
+    expect(byId(r, 'node').detail.startsWith(process.versions.node)).toBe(true);
     expect(byId(r, 'sim-ports').status).toBe('ok');
     expect(byId(r, 'udp').status).toBe('ok');
     // the query itself as the "answer": no terminal replied to it

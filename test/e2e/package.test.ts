@@ -78,7 +78,10 @@ describe('the npm package', () => {
     );
     const checks = doctor.sections.flatMap((s: { checks: { id: string }[] }) => s.checks);
     expect(checks.find((c: { id: string }) => c.id === 'rptui').detail).toContain(installed);
-    expect(checks.find((c: { id: string }) => c.id === 'node').status).toBe('ok');
+    const node = checks.find((c: { id: string }) => c.id === 'node');
+    expect(node.status).toBe('ok');
+    // the installed command runs through bin/rptui's first line, with its memory flags
+    expect(node.detail).toContain('started with --max-semi-space-size=1 --v8-pool-size=1');
 
     // the TUI with its simulated console, streaming the clips the package ships
     const t = new Tmux();

@@ -8,6 +8,7 @@ export interface FakeMachine {
   platform?: NodeJS.Platform;
   arch?: string;
   nodeVersion?: string;
+  nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
   /** path -> content; each file's folders exist too. */
   files?: Record<string, string>;
@@ -44,6 +45,7 @@ export function fakeHost(m: FakeMachine = {}): Host & { ran: string[] } {
     platform: m.platform ?? 'linux',
     arch: m.arch ?? 'arm64',
     nodeVersion: m.nodeVersion ?? '20.19.2',
+    nodeFlags: m.nodeFlags ?? [],
     env: m.env ?? {},
     readText: (path) => files[path],
     list: (dir) => [...(children.get(dir) ?? [])].sort(),
