@@ -390,6 +390,44 @@ describe('home screen', () => {
   });
 });
 
+describe('streaming from the home screen', () => {
+  // Failed in CI under load: Enter right after the settings screen closed streamed with the
+  // settings of before, because the home list was still being read again.
+  it('Enter while the list is read again streams the profile as stored, not as last shown', async () => {
+    const { app } = await makeApp();
+    const store = new ProfileStore(join(h.tempDir('rptui-ui-'), 'profiles.json'));
+    await store.add(profileInput('tv', '127.0.0.48'));
+    const monitor = new ConsoleMonitor(
+      () => [],
+      () => app.render(),
+      { probe: async () => undefined },
+    );
+    cleanup.push(() => monitor.stop());
+    const connected: string[] = [];
+    const home = new HomeScreen({
+      app,
+      store,
+      monitor,
+      connect: (p) => connected.push(`${p.name} ${p.settings.videoSink}`),
+      openSettings: () => undefined,
+      openKeymap: () => undefined,
+      register: { broadcast: false, probeHosts: [], env: { RPTUI_CONFIG_DIR: h.tempDir('rptui-ui-') } },
+    });
+    app.pushScreen(home);
+    await home.reload();
+    const shown = home.selected?.settings.videoSink;
+    await store.update('tv', (p) => ({ ...p, settings: { ...p.settings, videoSink: 'terminal' } }));
+    const reading = home.reload(); // as coming back from the settings screen does
+    home.handleKey(undefined, { name: 'enter' });
+    home.handleKey(undefined, { name: 'enter' }); // a second Enter meanwhile starts nothing more
+    expect(connected).toEqual([]);
+    await reading;
+    await tick();
+    expect(shown).not.toBe('terminal');
+    expect(connected).toEqual(['tv terminal']);
+  });
+});
+
 describe('register dialog', () => {
   it('offers the consoles discovery found; picking one and the right PIN pairs and stores it', async () => {
     const { app, term } = await makeApp();

@@ -39,6 +39,9 @@ export class HomeScreen implements Layer {
   readonly hints = 'Enter connect  n register  w wake  s settings  r rename  d delete';
   readonly help = HOME_HELP;
   private profiles: Profile[] = [];
+  /** The reload under way, if any. */
+  private loading: Promise<void> | undefined;
+  private connecting = false;
   private index = 0;
   /** The message and hint of the error that stopped loading the profiles. */
   private loadError: string[] | undefined;
@@ -67,7 +70,16 @@ export class HomeScreen implements Layer {
   }
 
   /** Reads the profiles file again (after any change). */
-  async reload(select?: string): Promise<void> {
+  reload(select?: string): Promise<void> {
+    const run = this.load(select);
+    this.loading = run;
+    void run.finally(() => {
+      if (this.loading === run) this.loading = undefined;
+    });
+    return run;
+  }
+
+  private async load(select?: string): Promise<void> {
     if (select) this.pendingSelect = select;
     try {
       const profiles = await this.d.store.list();
@@ -179,7 +191,7 @@ export class HomeScreen implements Layer {
         this.move(1);
         return;
       case 'enter':
-        if (p) this.d.connect(p, this.status(p));
+        if (p) void this.connect(p.name);
         return;
       case 'delete':
         if (p) this.confirmDelete(p);
@@ -215,6 +227,23 @@ export class HomeScreen implements Layer {
         void this.d.app.quit();
         return;
     }
+  }
+
+  /**
+   * Streams profile `name` as stored now. Coming back from its settings starts a reload; an Enter
+   * pressed before it finished would stream with the old settings, so it waits for the reload.
+   */
+  private async connect(name: string): Promise<void> {
+    if (this.connecting) return;
+    this.connecting = true;
+    try {
+      while (this.loading) await this.loading;
+    } finally {
+      this.connecting = false;
+    }
+    const p = this.profiles.find((q) => q.name === name);
+    // the user may have moved on meanwhile (another screen, a dialog)
+    if (p && this.d.app.top === this) this.d.connect(p, this.status(p));
   }
 
   private move(delta: number): void {
