@@ -40,14 +40,22 @@ async function bars(
 ): Promise<{ box: Box; screen: string }> {
   let box: Box | undefined;
   let screen = '';
-  await t.waitFor(() => {
-    screen = t.tmux('capture-pane', '-p', '-e', '-N');
-    box = saturatedBox(cellsImage(screen, cols, rows));
-    return box !== undefined && box.width >= minWidth;
-  }, 15_000);
-  const img = cellsImage(screen, cols, rows);
-  for (const r of compareBars(img, box!))
-    expect(r.error, `${r.name}: ${r.shown} vs ${r.expected}`).toBeLessThan(MAX_ERROR);
+  let off = 'no picture';
+  // A capture can catch a frame half drawn (its lower rows still black): wait for one whole frame
+  // with the clip's colours; a picture that never gets them fails with the last colours seen.
+  await t
+    .waitFor(() => {
+      screen = t.tmux('capture-pane', '-p', '-e', '-N');
+      const img = cellsImage(screen, cols, rows);
+      box = saturatedBox(img);
+      if (box === undefined || box.width < minWidth) return false;
+      const bad = compareBars(img, box).filter((r) => r.error >= MAX_ERROR);
+      off = bad.map((r) => `${r.name}: ${r.shown} vs ${r.expected}`).join('; ');
+      return bad.length === 0;
+    }, 15_000)
+    .catch((e) => {
+      throw new Error(`${(e as Error).message}; colours off: ${off}`);
+    });
   return { box: box!, screen };
 }
 
