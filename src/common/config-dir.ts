@@ -201,7 +201,10 @@ async function readLock(
   }
 }
 
-/** False when no process has this id (on this machine). Our own pid in a lock file we do not hold is a leftover of an earlier process. */
+/**
+ * False when no process has this id (on this machine). Our own pid in a lock file is a leftover
+ * of an earlier process with that pid: callers in this process take turns before the file.
+ */
 function holderAlive(pid: number): boolean {
   if (pid === process.pid) return false;
   try {

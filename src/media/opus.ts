@@ -53,8 +53,8 @@ export class OpusPcmDecoder {
     };
     if (o.channels < 1 || o.channels > 2)
       throw new UsageError(`Opus output supports 1 or 2 channels, not ${o.channels}`);
-    // Loaded on first use: its WASM (embedded as text) costs ~3.5 MiB of RSS that a session
-    // without audio (--audio none, the controller bridge) never needs.
+    // Loaded on first use: a session without audio (--audio none, the controller bridge) never
+    // needs its WASM, embedded as text (~1 MiB less RSS in `npm run bench -- live`).
     const { OpusDecoder } = await import('opus-decoder');
     const dec = new OpusDecoder({ channels: o.channels, sampleRate: o.sampleRate });
     await dec.ready;
