@@ -256,7 +256,6 @@ export async function withFileLock<T>(
   const dir = dirname(path);
   const deadline = Date.now() + (opts.waitMs ?? 15_000);
   const purpose = (opts.purpose ?? 'changing it').replace(/\n/g, ' ');
-  const self = { pid: process.pid, purpose };
 
   for (let turn = turns.get(lock); turn; turn = turns.get(lock)) {
     const left = deadline - Date.now();
@@ -270,7 +269,7 @@ export async function withFileLock<T>(
   let release = () => {};
   turns.set(lock, { purpose, done: new Promise<void>((r) => (release = r)) });
   try {
-    return await withLockFile(path, lock, dir, self, deadline, opts, fn);
+    return await withLockFile(path, lock, dir, purpose, deadline, opts, fn);
   } finally {
     turns.delete(lock);
     release();
@@ -281,7 +280,7 @@ async function withLockFile<T>(
   path: string,
   lock: string,
   dir: string,
-  self: LockHolder,
+  purpose: string,
   deadline: number,
   opts: LockOptions,
   fn: () => Promise<T>,
@@ -308,7 +307,7 @@ async function withLockFile<T>(
       continue;
     }
     try {
-      await fh.writeFile(`${self.pid} ${self.purpose}\n`);
+      await fh.writeFile(`${process.pid} ${purpose}\n`);
     } catch (err) {
       await rm(lock, { force: true }).catch(() => undefined);
       throw fileError(`cannot write the lock file ${lock}`, err, dir);
