@@ -16,9 +16,11 @@
  *    `npm run bench -- live` measures it with real sockets.
  *
  * Printed, each figure with the machine and its load: x-real-time (stream seconds / replay
- * seconds; median and range of RUNS runs), where the time goes (the reading alone, then
- * TakionEndpoint, then the rest, by runs that stop earlier; and a CPU profile's split by part),
- * latency from a frame's last packet to the sink, peak RSS, and the stream's frame counts.
+ * seconds; median and range of RUNS runs) cold, in a fresh process (V8 compiles the hot path
+ * meanwhile, on the same core), and warm, after one untimed replay in the process (a session past
+ * its first minute); where the time goes, warm (the reading alone, then TakionEndpoint, then the
+ * rest, by runs that stop earlier; and a CPU profile's split by part), latency from a frame's last
+ * packet to the sink, peak RSS, and the stream's frame counts.
  *
  * Capture format: "RPTCAP01", u32 BE length + JSON metadata (keys, STREAMINFO headers), then
  * records of u32 BE arrival time in microseconds, u16 BE length, datagram.
@@ -428,10 +430,15 @@ function profileSplit(profilePath: string): { part: string; share: number }[] {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // inside the timed replay(), not the one warmUp() runs
   const inReplay = (id: number): boolean => {
-    for (let x: number | undefined = id; x !== undefined; x = parent.get(x))
-      if (byId.get(x)?.callFrame.functionName === 'replay') return true;
-    return false;
+    let found = false;
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+      const fn = byId.get(x)?.callFrame.functionName;
+      if (fn === 'warmUp') return false;
+      if (fn === 'replay') found = true;
+    }
+    return found;
   };
   // samples from the first to the last one inside replay(): its functions, and the GC between
   const inside = p.samples.map(inReplay);
@@ -468,52 +475,70 @@ export async function run(): Promise<void> {
       );
     }
     const pinned = existsSync('/usr/bin/taskset');
-    const child = (mode: string, nodeArgs: string[] = []): ReplayResult => {
-      const node = [process.execPath, ...nodeArgs, '--import', 'tsx', self, mode, capture];
+    const child = (mode: string, warm: boolean, nodeArgs: string[] = []): ReplayResult => {
+      const node = [
+        process.execPath,
+        ...nodeArgs,
+        '--import',
+        'tsx',
+        self,
+        mode,
+        capture,
+        ...(warm ? ['warm'] : []),
+      ];
       const cmd = pinned ? ['/usr/bin/taskset', '-c', '0', ...node] : node;
       const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       if (r.status !== 0) throw new Error(`replay child failed (status ${r.status})`);
       return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ReplayResult;
     };
-    const runs = (mode: string): ReplayResult[] => Array.from({ length: RUNS }, () => child(mode));
+    const runs = (mode: string, warm: boolean): ReplayResult[] =>
+      Array.from({ length: RUNS }, () => child(mode, warm));
     console.log(`machine: ${machine()}`);
-    const full = runs('--replay');
+    const replayLine = (label: string, rs: ReplayResult[]) => {
+      const x = spread(rs.map((r) => r.streamSeconds / r.wallSeconds));
+      const xCpu = spread(rs.map((r) => r.streamSeconds / r.cpuSeconds));
+      const rate = spread(rs.map((r) => r.datagrams / r.wallSeconds / 1000));
+      console.log(
+        `${label}${pinned ? ' (taskset -c 0)' : ''}, ${RUNS} runs, median (range): ${rs[0].streamSeconds.toFixed(1)} s of ` +
+          `stream = ${fmtSpread(x)}x real time (target >= 115x); by CPU time ${fmtSpread(xCpu)}x; ` +
+          `${fmtSpread(rate, 0)}k datagrams/s`,
+      );
+    };
+    // cold: a fresh process, so V8's compiling the receive path (on the same pinned core) and the
+    // heap's growth are in the figure; warm: the same after one untimed replay (warmUp), i.e. the
+    // cost per stream second of a session past its first minute
+    const cold = runs('--replay', false);
+    replayLine('replay cold (fresh process, JIT warm-up included)', cold);
+    const full = runs('--replay', true);
     const res = full[0];
-    const x = spread(full.map((r) => r.streamSeconds / r.wallSeconds));
-    const xCpu = spread(full.map((r) => r.streamSeconds / r.cpuSeconds));
-    const rate = spread(full.map((r) => r.datagrams / r.wallSeconds / 1000));
-    console.log(
-      `replay${pinned ? ' (taskset -c 0)' : ''}, ${RUNS} runs, median (range): ${res.streamSeconds.toFixed(1)} s of ` +
-        `stream = ${fmtSpread(x)}x real time (target >= 115x); by CPU time ${fmtSpread(xCpu)}x; ` +
-        `${fmtSpread(rate, 0)}k datagrams/s`,
-    );
+    replayLine('replay warm (after one untimed replay in the process)', full);
     console.log(`  machine after: ${machine()}`);
     const cpu = (rs: ReplayResult[]) => spread(rs.map((r) => r.cpuSeconds));
-    const read = cpu(runs('--replay-read'));
-    const takion = cpu(runs('--replay-takion'));
+    const read = cpu(runs('--replay-read', true));
+    const takion = cpu(runs('--replay-takion', true));
     const all = cpu(full);
     const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
     console.log(
-      `where the time goes (CPU, medians of ${RUNS} runs each; ${machine()}): reading the capture ` +
+      `where the time goes, warm (CPU, medians of ${RUNS} runs each; ${machine()}): reading the capture ` +
         `${ms(read.median)}, TakionEndpoint (tag check, key_pos) ${ms(takion.median - read.median)}, ` +
         `AvReceiver (decryption, FEC, frames, audio) and the sink ${ms(all.median - takion.median)}; ` +
         `total ${ms(all.median)} for ${res.datagrams.toLocaleString('en')} datagrams ` +
         `(${((all.median * 1e6) / res.datagrams).toFixed(2)} us each)`,
     );
     const profDir = join(dir, 'profile');
-    child('--replay', ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100']);
+    child('--replay', true, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100']);
     const prof = readdirSync(profDir)
       .map((f) => join(profDir, f))
       .map((f) => ({ f, split: profileSplit(f) }))
       .find((x) => x.split.length > 0);
     if (prof)
       console.log(
-        `  by part (a CPU profile of one run, its sampling overhead included): ${prof.split
+        `  by part, warm (a CPU profile of one run, its sampling overhead included): ${prof.split
           .map((p) => `${p.part} ${(p.share * 100).toFixed(0)} %`)
           .join(', ')}`,
       );
-    const wall = child('--replay-latency');
-    const lat = child('--replay-cpu').latencyCpuMs;
+    const wall = child('--replay-latency', false);
+    const lat = child('--replay-cpu', false).latencyCpuMs;
     const f = (n: number) => n.toFixed(3);
     console.log(
       `last packet -> sink, wall (a run with a clock read per video datagram): p50 ${f(wall.latencyWallMs.p50)} ms  ` +
@@ -528,11 +553,11 @@ export async function run(): Promise<void> {
       `last packet -> sink, stream time (incl. reorder waits): p50 ${f(wall.latencyStreamMs.p50)} ms  ` +
         `p99 ${f(wall.latencyStreamMs.p99)} ms  max ${f(wall.latencyStreamMs.max)} ms`,
     );
-    const rss = spread(full.map((r) => r.maxRssMiB));
+    const rss = spread(cold.map((r) => r.maxRssMiB));
     console.log(
       `frames ${res.frames} (recovered ${res.recovered}, lost ${res.lost}, skipped to key frame ${res.skipped}), ` +
         `audio ${res.audioFrames} (lost ${res.audioLost}), gmac failures ${res.gmacFailures}, ` +
-        `malformed ${res.malformed}, peak RSS ${fmtSpread(rss, 0)} MiB (${res.startRssMiB.toFixed(0)} MiB before the first datagram)`,
+        `malformed ${res.malformed}, peak RSS ${fmtSpread(rss, 0)} MiB (${cold[0].startRssMiB.toFixed(0)} MiB before the first datagram)`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -546,9 +571,20 @@ const modes = {
   '--replay-takion': 'takion',
   '--replay-read': 'read',
 } as const;
+/**
+ * One untimed replay of the whole capture with its own receiver, before the timed one: V8 has
+ * compiled the hot path by then (its optimizing compiler shares the pinned core) and the heap has
+ * grown, as in a session past its first minute. Its own function, so that profileSplit can leave
+ * its samples out.
+ */
+function warmUp(path: string, mode: ReplayMode): void {
+  replay(path, mode);
+}
+
 const mode = modes[process.argv[2] as keyof typeof modes];
 if (process.argv[1] === self && mode) {
   const path = process.argv[3];
-  if (!path) throw new Error(`usage: receive.ts ${Object.keys(modes).join('|')} CAPTURE`);
+  if (!path) throw new Error(`usage: receive.ts ${Object.keys(modes).join('|')} CAPTURE [warm]`);
+  if (process.argv[4] === 'warm') warmUp(path, mode);
   console.log(JSON.stringify(replay(path, mode)));
 }
