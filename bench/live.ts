@@ -16,10 +16,10 @@
  * Every figure is printed with the machine and its load average; figures of repeated runs are
  * the median and (range). The client's own CPU only: the simulator is another process.
  * First, for scale: what node:dgram alone costs at that packet rate, paced as a console sends and
- * in bursts (floor).
+ * in bursts, and what a plain C receive loop costs paced (floor; the C part when cc exists).
  * RPTUI_BENCH_LIVE_PARTS picks parts: floor, 1080p, 720p (item 1), tui, cap, soak.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,53 @@ if (role === 'tx') {
   });
 }`;
 
+/**
+ * The same floor for a plain C loop (blocking recv per datagram, as a native client's receive
+ * thread): what the kernel and the wake-ups cost at that rate, without node. Built with the
+ * system's cc when there is one. argv: address, seconds; prints the bound port, then the JSON.
+ */
+const NATIVE_FLOOR_C = `
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double cpu(void) {
+  struct rusage r; getrusage(RUSAGE_SELF, &r);
+  return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6;
+}
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  if (inet_pton(AF_INET, argv[1], &a.sin_addr) != 1 || bind(s, (struct sockaddr *)&a, sizeof a)) return 2;
+  int rcv = 4 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  struct timeval tv = {10, 0};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  socklen_t len = sizeof a;
+  getsockname(s, (struct sockaddr *)&a, &len);
+  printf("%d\\n", ntohs(a.sin_port));
+  fflush(stdout);
+  static char buf[65536];
+  double seconds = atof(argv[2]), t0 = 0, c0 = 0;
+  long n = 0;
+  for (;;) {
+    if (recv(s, buf, sizeof buf, 0) < 0) return 3;
+    double t = now();
+    if (t0 == 0) t0 = t + 2; /* 2 s to settle, as the node floor */
+    else if (c0 == 0 && t >= t0) { c0 = cpu(); t0 = t; n = 0; }
+    else if (c0 != 0 && t - t0 >= seconds) {
+      printf("{\\"cpu\\":%f,\\"datagrams\\":%f}\\n", (cpu() - c0) / (t - t0), n / (t - t0));
+      return 0;
+    }
+    n++;
+  }
+}
+`;
 /** The client runner as one ESM file under node_modules/.cache (its packages resolve from there). */
 async function bundleClient(): Promise<string> {
   const outfile = join(root, 'node_modules', '.cache', 'rptui-bench', 'live-client.mjs');
@@ -164,6 +211,45 @@ function cpuCap(quotaUs: number, periodUs: number): CpuCap | string {
   }
 }
 
+/** NATIVE_FLOOR_C built in dir with the system's cc, or undefined when there is none (or it fails). */
+function buildNativeFloor(dir: string): string | undefined {
+  const src = join(dir, 'floor.c');
+  const bin = join(dir, 'floor');
+  writeFileSync(src, NATIVE_FLOOR_C);
+  const r = spawnSync('cc', ['-O2', '-o', bin, src], { stdio: 'ignore' });
+  return r.status === 0 ? bin : undefined;
+}
+
+/** One run of the C floor against FLOOR_SCRIPT's sender: its CPU per second and datagram rate. */
+async function nativeFloor(bin: string, mode: string): Promise<{ cpu: number; datagrams: number }> {
+  const rx = spawn(bin, [HOST, '10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const done = exited(rx, 'the C floor', 60_000);
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    rx.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]);
+    });
+    rx.on('exit', () => reject(new Error('the C floor ended before it bound a port')));
+  }).catch(async (e) => {
+    await done; // its exit status and output say more
+    throw e;
+  });
+  const tx = spawn(
+    process.execPath,
+    [...NODE_FLAGS, '--input-type=module', '-e', FLOOR_SCRIPT, 'tx', HOST, port, '1830', mode],
+    {
+      stdio: 'ignore',
+    },
+  );
+  try {
+    const lines = (await done).trim().split('\n');
+    return JSON.parse(lines[lines.length - 1]);
+  } finally {
+    tx.kill();
+  }
+}
+
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rptui-bench-live-'));
   const configDir = join(dir, 'config');
@@ -244,6 +330,16 @@ export async function run(): Promise<void> {
             `${mode === 'paced' ? 'paced over each frame (as the simulator and a console send)' : 'in one burst per frame'}, ` +
             `received by a process doing nothing else (${machine()}): CPU ` +
             `${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
+        );
+      }
+      const native = buildNativeFloor(dir);
+      if (!native) console.log('a C receive loop: skipped (no cc on this machine)');
+      else {
+        const floors: { cpu: number; datagrams: number }[] = [];
+        for (let i = 0; i < RUNS; i++) floors.push(await nativeFloor(native, 'paced'));
+        console.log(
+          `a C receive loop (blocking recv, no node), ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} ` +
+            `datagrams/s paced as above (${machine()}): CPU ${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
         );
       }
     }
