@@ -26,13 +26,16 @@ export interface SimulatorOptions {
   timeoutMs?: number;
 }
 
-/** The events in a simulator's JSON-lines events file so far (none before the file exists). */
+/**
+ * The events in a simulator's JSON-lines events file so far (none before the file exists). A line
+ * the simulator is still writing (no newline yet) is left for the next read: a reader can see a
+ * write half done.
+ */
 export function readSimEvents(path: string): SimEvent[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as SimEvent);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop(); // '' after the last newline, or the line still being written
+  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as SimEvent);
 }
 
 export class SimProcess {

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, type SimEvent } from '../../src/simulator/events.js';
 import { useHarness } from '../helpers/cli.js';
+import { readSimEvents } from '../helpers/simulator.js';
 
 const h = useHarness();
 
@@ -38,5 +39,14 @@ describe('EventLog', () => {
       expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ accountId: 'x3HEK6t1aw8=', ...want });
       expect(seen[0]).toMatchObject(want);
     }
+  });
+
+  it('is read by tests line by line, a line still being written left for the next read', () => {
+    const path = join(h.tempDir(), 'events.jsonl');
+    new EventLog({ jsonPath: path, now: () => 1 }).emit('listening', { host: '127.0.0.2' }, 'listening');
+    appendFileSync(path, '{"t":2,"event":"sess'); // what a reader may see mid-write
+    expect(readSimEvents(path)).toEqual([{ t: 1, event: 'listening', host: '127.0.0.2' }]);
+    appendFileSync(path, 'ion","state":"ended"}\n');
+    expect(readSimEvents(path).map((e) => e.event)).toEqual(['listening', 'session']);
   });
 });
