@@ -54,10 +54,14 @@ describe('PSN sign-in in the TUI', () => {
     t.type(pin);
     t.send('Down', 'Down', 'Down', 'Right'); // account id, name, [ Register ], then [ Sign in to PSN ]
     t.send('Enter');
-    const dialog = await t.waitFor('Sign in to PSN ─');
     const url = signInUrl(f.baseUrl);
+    const zoomOut = /a QR code shows in a terminal of 117x\d+ or more: zoom out/;
+    // a capture can catch the dialog half drawn (a loaded machine): wait for all of it
+    const dialog = await t.waitFor(
+      (s) => s.includes('Sign in to PSN ─') && zoomOut.test(s) && dialogText(s).includes(url),
+    );
     expect(dialogText(dialog)).toContain(url);
-    expect(dialog).toMatch(/a QR code shows in a terminal of 117x\d+ or more: zoom out/);
+    expect(dialog).toMatch(zoomOut);
 
     // the address of the page before the code: the error and its hint stay in view, nothing stored
     t.type(PSN_AUTH.redirectUri);
@@ -101,8 +105,17 @@ describe('PSN sign-in in the TUI', () => {
       t.send('n');
       await t.waitFor('[ Sign in to PSN ]');
       t.send('Down', 'Down', 'Down', 'Down', 'Right', 'Enter');
-      const screen = await t.waitFor('Sign in to PSN ─');
-      expect(decodeTerminalQr(screen)).toBe(signInUrl(f.baseUrl));
+      const url = signInUrl(f.baseUrl);
+      // a capture can catch the dialog half drawn (a loaded machine): wait for a code that scans
+      const scans = (s: string) => {
+        try {
+          return decodeTerminalQr(s) === url;
+        } catch {
+          return false;
+        }
+      };
+      const screen = await t.waitFor((s) => s.includes('Sign in to PSN ─') && scans(s));
+      expect(decodeTerminalQr(screen)).toBe(url);
       const lines = screen.split('\n');
       const qrTop = lines.findIndex((l) => /█{20}/.test(l));
       const introRow = lines.findIndex((l) => l.includes('Open this address in a browser,'));
