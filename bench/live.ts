@@ -220,14 +220,21 @@ function buildNativeFloor(dir: string): string | undefined {
   return r.status === 0 ? bin : undefined;
 }
 
-/** One run of the C floor against FLOOR_SCRIPT's sender: its CPU per second and datagram rate. */
-async function nativeFloor(bin: string, mode: string): Promise<{ cpu: number; datagrams: number }> {
+/** A floor run: CPU seconds per second and datagrams per second received. */
+interface Floor {
+  cpu: number;
+  datagrams: number;
+}
+
+/** One run of the C floor against FLOOR_SCRIPT's paced sender. */
+async function nativeFloor(bin: string): Promise<Floor> {
   const rx = spawn(bin, [HOST, '10'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const done = exited(rx, 'the C floor', 60_000);
   const port = await new Promise<string>((resolve, reject) => {
     let out = '';
-    rx.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
+    // exited() set the stream's encoding: strings
+    rx.stdout?.on('data', (d: string) => {
+      out += d;
       if (out.includes('\n')) resolve(out.split('\n')[0]);
     });
     rx.on('exit', () => reject(new Error('the C floor ended before it bound a port')));
@@ -237,7 +244,7 @@ async function nativeFloor(bin: string, mode: string): Promise<{ cpu: number; da
   });
   const tx = spawn(
     process.execPath,
-    [...NODE_FLAGS, '--input-type=module', '-e', FLOOR_SCRIPT, 'tx', HOST, port, '1830', mode],
+    [...NODE_FLAGS, '--input-type=module', '-e', FLOOR_SCRIPT, 'tx', HOST, port, '1830', 'paced'],
     {
       stdio: 'ignore',
     },
@@ -315,8 +322,14 @@ export async function run(): Promise<void> {
       );
     };
     if (parts.has('floor')) {
+      // datagrams/s and CPU % of one core of RUNS floor runs
+      const floorFigures = (fs: Floor[]) =>
+        [
+          `${fmtSpread(spread(fs.map((f) => f.datagrams)), 0)} datagrams/s`,
+          `CPU ${fmtSpread(spread(fs.map((f) => f.cpu * 100)), 2)} % of one core`,
+        ] as const;
       for (const mode of ['paced', 'burst']) {
-        const floors: { cpu: number; datagrams: number }[] = [];
+        const floors: Floor[] = [];
         for (let i = 0; i < RUNS; i++) {
           const p = spawn(
             process.execPath,
@@ -325,21 +338,21 @@ export async function run(): Promise<void> {
           );
           floors.push(JSON.parse((await exited(p, 'the dgram floor', 60_000)).trim()));
         }
+        const [rate, cpu] = floorFigures(floors);
         console.log(
-          `node:dgram alone, ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} datagrams/s of 1400 bytes ` +
+          `node:dgram alone, ${rate} of 1400 bytes ` +
             `${mode === 'paced' ? 'paced over each frame (as the simulator and a console send)' : 'in one burst per frame'}, ` +
-            `received by a process doing nothing else (${machine()}): CPU ` +
-            `${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
+            `received by a process doing nothing else (${machine()}): ${cpu}`,
         );
       }
       const native = buildNativeFloor(dir);
       if (!native) console.log('a C receive loop: skipped (no cc on this machine)');
       else {
-        const floors: { cpu: number; datagrams: number }[] = [];
-        for (let i = 0; i < RUNS; i++) floors.push(await nativeFloor(native, 'paced'));
+        const floors: Floor[] = [];
+        for (let i = 0; i < RUNS; i++) floors.push(await nativeFloor(native));
+        const [rate, cpu] = floorFigures(floors);
         console.log(
-          `a C receive loop (blocking recv, no node), ${fmtSpread(spread(floors.map((f) => f.datagrams)), 0)} ` +
-            `datagrams/s paced as above (${machine()}): CPU ${fmtSpread(spread(floors.map((f) => f.cpu * 100)), 2)} % of one core`,
+          `a C receive loop (blocking recv, no node), ${rate} paced as above (${machine()}): ${cpu}`,
         );
       }
     }

@@ -509,14 +509,14 @@ export async function run(): Promise<void> {
     // cost per stream second of a session past its first minute
     const cold = runs('--replay', false);
     replayLine('replay cold (fresh process, JIT warm-up included)', cold);
-    const full = runs('--replay', true);
-    const res = full[0];
-    replayLine('replay warm (after one untimed replay in the process)', full);
+    const warm = runs('--replay', true);
+    const res = warm[0];
+    replayLine('replay warm (after one untimed replay in the process)', warm);
     console.log(`  machine after: ${machine()}`);
     const cpu = (rs: ReplayResult[]) => spread(rs.map((r) => r.cpuSeconds));
     const read = cpu(runs('--replay-read', true));
     const takion = cpu(runs('--replay-takion', true));
-    const all = cpu(full);
+    const all = cpu(warm);
     const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
     console.log(
       `where the time goes, warm (CPU, medians of ${RUNS} runs each; ${machine()}): reading the capture ` +
